@@ -1,0 +1,37 @@
+"""`python -m app`: serve the API with uvicorn and the project's logging."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from app.config import Settings
+from app.logs import logging_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Serve GP Online.")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    args = parser.parse_args()
+
+    settings = Settings()
+    settings.check_safe()  # fail before uvicorn starts, with the reasons
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=logging_config(settings),
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Structured logging: JSON in production, readable lines in development.
+
+Every record carries the request id. Log messages name events and opaque ids,
+never patient data (NHS numbers, names, dates of birth, free text).
+"""
+
+from __future__ import annotations
+
+import logging.config
+from typing import Any
+
+from app.config import AppEnv, Settings
+
+READABLE_FORMAT = "%(asctime)s %(levelname)-7s [%(correlation_id)s] %(name)s: %(message)s"
+JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    formatter: dict[str, Any]
+    if settings.app_env is AppEnv.PROD:
+        formatter = {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": JSON_FORMAT,
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "correlation_id": "request_id",
+            },
+        }
+    else:
+        formatter = {"format": READABLE_FORMAT}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {
+                "()": "asgi_correlation_id.CorrelationIdFilter",
+                "uuid_length": None,
+                "default_value": "-",
+            }
+        },
+        "formatters": {"default": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "filters": ["request_id"],
+                "formatter": "default",
+            }
+        },
+        "loggers": {
+            "app": {"level": settings.log_level},
+            "uvicorn": {"level": "INFO"},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"level": "INFO"},
+        },
+        "root": {"handlers": ["default"], "level": "WARNING"},
+    }
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.config.dictConfig(logging_config(settings))

@@ -1,0 +1,135 @@
+"""The application factory: middleware, routers, error handlers and lifespan."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+
+from app import __version__
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.health.router import router as health_router
+from app.problems import (
+    PROBLEM_MEDIA_TYPE,
+    REQUEST_ID_HEADER,
+    ProblemDetail,
+    install_problem_handlers,
+)
+
+DESCRIPTION = """
+GP Online lets patients in England use their GP practice online: sign in with
+NHS login, book and cancel appointments, order repeat prescriptions and read
+their GP record, for themselves or for someone they are a trusted proxy for.
+
+Every error is an RFC 9457 `application/problem+json` document with a stable
+`code`, a plain-English `detail` and the `request_id` to quote to support.
+"""
+
+TAGS = [
+    {"name": "health", "description": "Liveness and readiness for load balancers."},
+]
+
+# Request ids from callers are accepted only when short and plain.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _valid_request_id(value: str) -> bool:
+    return bool(_REQUEST_ID.fullmatch(value))
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the endpoint function name (`book_appointment`)."""
+    return route.name
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings.database_url)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check_safe()
+
+    app = FastAPIOffline(
+        title="GP Online",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=_lifespan,
+        generate_unique_id_function=_operation_id,
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+    )
+    app.state.settings = settings
+
+    install_problem_handlers(app)
+    app.include_router(health_router)
+
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-CSRF-Token",
+                REQUEST_ID_HEADER,
+            ],
+            expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After"],
+        )
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name=REQUEST_ID_HEADER,
+        generator=lambda: uuid.uuid4().hex,
+        validator=_valid_request_id,
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with every error response shown as problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components["ProblemDetail"] = problem_schema
+    problem_content = {
+        PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
+    }
+    replaced = {"#/components/schemas/ProblemDetail", "#/components/schemas/HTTPValidationError"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("500", {"description": "Internal Server Error"})
+            for status, response in responses.items():
+                json_schema = (
+                    response.get("content", {}).get("application/json", {}).get("schema", {})
+                )
+                if int(status) >= 400 and (not json_schema or json_schema.get("$ref") in replaced):
+                    response["content"] = problem_content
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,213 @@
+"""RFC 9457 problem details: the one shape every error response takes.
+
+Services raise `Problem` subclasses (or domain errors registered with
+`register_problem`); the handlers here turn them into `application/problem+json`
+with a stable `code`, a plain-English `detail` and the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar, cast
+
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where the bad value is, e.g. `body.slot_id` or `query.from`.")
+    message: str = Field(description="What is wrong with it, in plain English.")
+
+
+class ProblemDetail(BaseModel):
+    """An RFC 9457 problem: every error response has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI reference naming the kind of problem.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong, in words a patient can act on.")
+    code: str = Field(description="A stable machine-readable code, e.g. `slot_unavailable`.")
+    request_id: str | None = Field(
+        default=None, description="The request id; quote it when contacting support."
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="For validation problems: each bad field."
+    )
+
+
+class Problem(Exception):
+    """An error with a fixed HTTP status and stable code, raised anywhere in the app."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal server error"
+    default_detail: ClassVar[str] = "Something went wrong on our side. Please try again later."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.detail = detail or self.default_detail
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        super().__init__(self.detail)
+
+
+class NotFound(Problem):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+    default_detail = "We could not find what you asked for."
+
+
+class ServiceUnavailable(Problem):
+    status = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+    default_detail = "This service is not available at the moment. Please try again later."
+
+
+def problem_type(code: str) -> str:
+    return f"/problems/{code}"
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    request_id = correlation_id.get()
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id,
+        **(extra or {}),
+    }
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+# Domain errors (raised by services and adapters, which know nothing of HTTP) are
+# mapped to problems here, in one table.
+ProblemFactory = Callable[[Exception], Problem]
+_DOMAIN_PROBLEMS: dict[type[Exception], ProblemFactory] = {}
+
+
+def register_problem(error_type: type[Exception], factory: ProblemFactory) -> None:
+    _DOMAIN_PROBLEMS[error_type] = factory
+
+
+async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
+    problem = cast(Problem, exc)
+    return problem_response(
+        status=problem.status,
+        code=problem.code,
+        title=problem.title,
+        detail=problem.detail,
+        headers=problem.headers,
+        extra=problem.extra,
+    )
+
+
+async def _domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    for error_type in type(exc).__mro__:
+        factory = _DOMAIN_PROBLEMS.get(error_type)
+        if factory is not None:
+            return await _problem_handler(request, factory(exc))
+    return await _unexpected_handler(request, exc)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+    # Only the location and message: echoing the input could put patient data in logs.
+    errors = [
+        {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "Invalid")}
+        for err in cast(RequestValidationError, exc).errors()
+    ]
+    return problem_response(
+        status=422,
+        code="validation_failed",
+        title="Invalid request",
+        detail="Some of the information sent was not valid. See `errors` for each field.",
+        extra={"errors": errors},
+    )
+
+
+_HTTP_CODES = {
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This address does not accept that method."),
+}
+
+
+async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
+    http_error = cast(StarletteHTTPException, exc)
+    phrase = HTTPStatus(http_error.status_code).phrase
+    code, detail = _HTTP_CODES.get(
+        http_error.status_code, (phrase.lower().replace(" ", "_").replace("-", "_"), phrase + ".")
+    )
+    if isinstance(http_error.detail, str) and http_error.detail != phrase:
+        detail = http_error.detail
+    return problem_response(
+        status=http_error.status_code,
+        code=code,
+        title=phrase,
+        detail=detail,
+        headers=http_error.headers,
+    )
+
+
+async def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    # This runs outside the request-id middleware, so the header is set here.
+    request_id = correlation_id.get()
+    return problem_response(
+        status=500,
+        code=Problem.code,
+        title=Problem.title,
+        detail=Problem.default_detail,
+        headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _problem_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    for error_type in _DOMAIN_PROBLEMS:
+        app.add_exception_handler(error_type, _domain_error_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the given statuses (shown as problem+json)."""
+    return {
+        status: {"model": ProblemDetail, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }

@@ -1,0 +1,11 @@
+"""Imports every module that declares app tables, so `Base.metadata` is complete.
+
+Alembic's env and the test fixtures import this; add new domain `models`
+modules here.
+"""
+
+from app.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["metadata"]

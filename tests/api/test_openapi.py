@@ -1,0 +1,51 @@
+"""The committed OpenAPI document matches the app, and reads well in generated clients."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from app.openapi import openapi_document
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "openapi" / "openapi.json"
+
+
+def test_committed_document_matches_the_app() -> None:
+    assert COMMITTED.read_text() == openapi_document(), "run `make openapi` and commit the result"
+
+
+def _operations() -> list[tuple[str, str, dict[str, object]]]:
+    document = json.loads(openapi_document())
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_operation_ids_are_unique_snake_case_names() -> None:
+    ids = [operation["operationId"] for _, _, operation in _operations()]
+    assert len(ids) == len(set(ids))
+    for operation_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", str(operation_id)), operation_id
+
+
+def test_every_operation_has_a_tag_and_summary() -> None:
+    for path, method, operation in _operations():
+        assert operation.get("tags"), (method, path)
+        assert operation.get("summary"), (method, path)
+
+
+def test_errors_are_documented_as_problem_json() -> None:
+    for path, method, operation in _operations():
+        responses = operation["responses"]
+        assert "500" in responses, (method, path)  # type: ignore[operator]
+        for status, response in responses.items():  # type: ignore[attr-defined]
+            if int(status) >= 400 and path != "/readyz":
+                assert list(response["content"]) == ["application/problem+json"], (
+                    method,
+                    path,
+                    status,
+                )

@@ -1,0 +1,62 @@
+"""Log lines carry the request id; production logs are JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.logs import logging_config
+
+log = logging.getLogger("app.tests")
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    @app.get("/_test/log")
+    async def log_something() -> dict[str, str]:
+        log.info("something happened")
+        return {}
+
+    return app
+
+
+def _capture(settings: Settings) -> io.StringIO:
+    config = logging_config(settings)
+    stream = io.StringIO()
+    config["handlers"]["default"] = {
+        "class": "logging.StreamHandler",
+        "stream": stream,
+        "filters": ["request_id"],
+        "formatter": "default",
+    }
+    config["loggers"]["app"]["level"] = "INFO"
+    logging.config.dictConfig(config)
+    return stream
+
+
+async def test_json_logs_in_prod_carry_the_request_id(client: httpx.AsyncClient) -> None:
+    stream = _capture(Settings(_env_file=None, app_env="prod"))  # type: ignore[call-arg]
+    try:
+        await client.get("/_test/log", headers={"X-Request-ID": "req-42"})
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    ours = [line for line in lines if line["message"] == "something happened"]
+    assert ours and ours[0]["request_id"] == "req-42"
+    assert ours[0]["level"] == "INFO"
+
+
+async def test_readable_logs_in_dev_carry_the_request_id(client: httpx.AsyncClient) -> None:
+    stream = _capture(Settings(_env_file=None, app_env="dev"))  # type: ignore[call-arg]
+    try:
+        await client.get("/_test/log", headers={"X-Request-ID": "req-43"})
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    assert "[req-43] app.tests: something happened" in stream.getvalue()

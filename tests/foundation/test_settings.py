@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings, UnsafeSettings
+from app.main import create_app
+
+
+def make(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def safe_prod(tmp_path: Path, **overrides: object) -> Settings:
+    key = tmp_path / "key.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    values: dict[str, object] = {
+        "app_env": "prod",
+        "database_url": "postgresql+asyncpg://gp@db.internal/gp",
+        "public_base_url": "https://gp-online.example.org",
+        "nhs_login_issuer": "https://auth.login.nhs.uk",
+        "nhs_login_private_key_file": key,
+        "nhs_login_redirect_uri": "https://gp-online.example.org/v1/auth/callback",
+        "dev_login_enabled": False,
+        "cors_allow_origins": "https://portal.example.org",
+    }
+    values.update(overrides)
+    return make(**values)
+
+
+def test_prod_with_dev_defaults_names_every_unsafe_setting() -> None:
+    settings = make(app_env="prod", cors_allow_origins="*")
+    with pytest.raises(UnsafeSettings) as caught:
+        create_app(settings)
+    message = str(caught.value)
+    for name in (
+        "DATABASE_URL",
+        "NHS_LOGIN_ISSUER",
+        "NHS_LOGIN_PRIVATE_KEY_FILE",
+        "DEV_LOGIN_ENABLED",
+        "CORS_ALLOW_ORIGINS",
+    ):
+        assert name in message
+
+
+def test_prod_with_safe_settings_starts(tmp_path: Path) -> None:
+    settings = safe_prod(tmp_path)
+    assert settings.unsafe_for_production() == []
+    assert create_app(settings).title == "GP Online"
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"database_url": "sqlite+aiosqlite:///x.db"}, "DATABASE_URL"),
+        ({"nhs_login_issuer": None}, "NHS_LOGIN_ISSUER"),
+        ({"nhs_login_issuer": "http://auth.login.nhs.uk"}, "NHS_LOGIN_ISSUER"),
+        ({"nhs_login_private_key_file": None}, "NHS_LOGIN_PRIVATE_KEY_FILE"),
+        ({"nhs_login_private_key_file": "/nonexistent/key.pem"}, "NHS_LOGIN_PRIVATE_KEY_FILE"),
+        ({"dev_login_enabled": True}, "DEV_LOGIN_ENABLED"),
+        ({"cors_allow_origins": "https://a.example, *"}, "CORS_ALLOW_ORIGINS"),
+    ],
+)
+def test_each_unsafe_setting_alone_refuses_prod(
+    tmp_path: Path, override: dict[str, object], named: str
+) -> None:
+    settings = safe_prod(tmp_path, **override)
+    with pytest.raises(UnsafeSettings, match=named):
+        settings.check_safe()
+
+
+def test_dev_and_test_accept_the_embedded_defaults() -> None:
+    make(app_env="dev").check_safe()
+    make(app_env="test").check_safe()
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "test")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://x@h/db")
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://a.example, https://b.example")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.app_env == "test"
+    assert settings.database_url == "postgresql+asyncpg://x@h/db"
+    assert settings.cors_allow_origins == ["https://a.example", "https://b.example"]
