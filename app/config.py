@@ -16,6 +16,7 @@ DEFAULT_PRACTICES_FILE = Path(__file__).resolve().parent / "gp" / "practices.jso
 DEFAULT_VTR = '["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]'
 DEFAULT_SCOPES = "openid profile email phone gp_registration_details gp_integration_credentials"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105
 
 
 class AppEnv(StrEnum):
@@ -41,7 +42,11 @@ class Settings(BaseSettings):
 
     app_env: AppEnv = AppEnv.DEV
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'gp_online.db'}"
+    # The sandbox GP systems' own tables; by default beside the app's, in the same database.
+    sandbox_database_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
+    # Secret for deriving opaque ids and signing short-lived cookies.
+    secret_key: str = DEV_SECRET_KEY
     log_level: str = "INFO"
 
     nhs_login_issuer: str | None = None
@@ -59,6 +64,10 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_list(value)
+
+    @property
+    def sandbox_url(self) -> str:
+        return self.sandbox_database_url or self.database_url
 
     @cached_property
     def uses_sqlite(self) -> bool:
@@ -79,8 +88,12 @@ class Settings(BaseSettings):
             problems.append("NHS_LOGIN_PRIVATE_KEY_FILE does not name a readable file")
         if not self.nhs_login_redirect_uri:
             problems.append("NHS_LOGIN_REDIRECT_URI is not set")
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY is the development default or shorter than 32 characters")
         if self.dev_login_enabled:
             problems.append("DEV_LOGIN_ENABLED is on; the development sign-in must be off")
+        if self.practices_file == DEFAULT_PRACTICES_FILE:
+            problems.append("PRACTICES_FILE is the demo file of simulated GP systems")
         if "*" in self.cors_allow_origins:
             problems.append("CORS_ALLOW_ORIGINS contains the wildcard '*'")
         if urlsplit(self.public_base_url).scheme != "https":

@@ -1,14 +1,14 @@
 """RFC 9457 problem details: the one shape every error response takes.
 
-Services raise `Problem` subclasses (or domain errors registered with
-`register_problem`); the handlers here turn them into `application/problem+json`
+Routers and services raise `Problem` subclasses, and services and adapters raise
+GP domain errors (`app.gp.errors`); the handlers here turn them into `application/problem+json`
 with a stable `code`, a plain-English `detail` and the request id.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
 
@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.gp import errors as gp
 
 logger = logging.getLogger(__name__)
 
@@ -111,14 +113,54 @@ def problem_response(
     )
 
 
-# Domain errors (raised by services and adapters, which know nothing of HTTP) are
-# mapped to problems here, in one table.
-ProblemFactory = Callable[[Exception], Problem]
-_DOMAIN_PROBLEMS: dict[type[Exception], ProblemFactory] = {}
+# Domain errors, raised by services and adapters that know nothing of HTTP, are
+# turned into problems here, in one table: error type → (status, title).
+GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
+    gp.SlotUnavailable: (409, "Slot unavailable"),
+    gp.BookingLimitReached: (409, "Booking limit reached"),
+    gp.OutsideBookingWindow: (422, "Outside the booking window"),
+    gp.TooLateToCancel: (422, "Too late to cancel online"),
+    gp.NotCancellable: (409, "Appointment cannot be cancelled"),
+    gp.ReasonRequired: (422, "Booking reason required"),
+    gp.CourseNotOrderable: (409, "Medicine cannot be ordered"),
+    gp.TooManyItems: (422, "Too many items"),
+    gp.PatientNotFound: (404, "Patient not found"),
+    gp.LinkageFailed: (403, "Could not connect to your GP practice"),
+    gp.NotFoundInGPSystem: (404, "Not found"),
+    gp.GPForbidden: (403, "Not allowed by your practice"),
+    gp.GPSystemUnavailable: (503, "GP system unavailable"),
+}
 
 
-def register_problem(error_type: type[Exception], factory: ProblemFactory) -> None:
-    _DOMAIN_PROBLEMS[error_type] = factory
+def _gp_error_extra(error: gp.GPError) -> tuple[dict[str, str], dict[str, Any]]:
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(error, gp.GPSystemUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+        extra["retry_after"] = error.retry_after
+    if isinstance(error, gp.CourseNotOrderable):
+        extra["reason"] = error.reason.value
+        if error.course_id:
+            extra["course_id"] = error.course_id
+    return headers, extra
+
+
+async def _gp_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    error = cast(gp.GPError, exc)
+    status, title = next(
+        GP_ERROR_STATUS[kind] for kind in type(error).__mro__ if kind in GP_ERROR_STATUS
+    )
+    if error.supplier_code:
+        logger.info("GP system refused: %s (%s)", error.code, error.supplier_code)
+    headers, extra = _gp_error_extra(error)
+    return problem_response(
+        status=status,
+        code=error.code,
+        title=title,
+        detail=error.detail,
+        headers=headers,
+        extra=extra,
+    )
 
 
 async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -131,14 +173,6 @@ async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
         headers=problem.headers,
         extra=problem.extra,
     )
-
-
-async def _domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    for error_type in type(exc).__mro__:
-        factory = _DOMAIN_PROBLEMS.get(error_type)
-        if factory is not None:
-            return await _problem_handler(request, factory(exc))
-    return await _unexpected_handler(request, exc)
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -200,8 +234,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    for error_type in _DOMAIN_PROBLEMS:
-        app.add_exception_handler(error_type, _domain_error_handler)
+    app.add_exception_handler(gp.GPError, _gp_error_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
 
 

@@ -4,8 +4,10 @@ Alembic's env and the test fixtures import this; add new domain `models`
 modules here.
 """
 
+import app.audit.models
+import app.auth.models
 from app.db import Base
 
 metadata = Base.metadata
 
-__all__ = ["metadata"]
+__all__ = ["app", "metadata"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings, UnsafeSettings
+from app.config import DEFAULT_PRACTICES_FILE, Settings, UnsafeSettings
 from app.main import create_app
 
 
@@ -15,6 +15,8 @@ def make(**values: object) -> Settings:
 def safe_prod(tmp_path: Path, **overrides: object) -> Settings:
     key = tmp_path / "key.pem"
     key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    practices = tmp_path / "practices.json"
+    practices.write_text('{"practices": []}')
     values: dict[str, object] = {
         "app_env": "prod",
         "database_url": "postgresql+asyncpg://gp@db.internal/gp",
@@ -24,6 +26,8 @@ def safe_prod(tmp_path: Path, **overrides: object) -> Settings:
         "nhs_login_redirect_uri": "https://gp-online.example.org/v1/auth/callback",
         "dev_login_enabled": False,
         "cors_allow_origins": "https://portal.example.org",
+        "secret_key": "k" * 40,
+        "practices_file": practices,
     }
     values.update(overrides)
     return make(**values)
@@ -40,6 +44,8 @@ def test_prod_with_dev_defaults_names_every_unsafe_setting() -> None:
         "NHS_LOGIN_PRIVATE_KEY_FILE",
         "DEV_LOGIN_ENABLED",
         "CORS_ALLOW_ORIGINS",
+        "SECRET_KEY",
+        "PRACTICES_FILE",
     ):
         assert name in message
 
@@ -60,6 +66,9 @@ def test_prod_with_safe_settings_starts(tmp_path: Path) -> None:
         ({"nhs_login_private_key_file": "/nonexistent/key.pem"}, "NHS_LOGIN_PRIVATE_KEY_FILE"),
         ({"dev_login_enabled": True}, "DEV_LOGIN_ENABLED"),
         ({"cors_allow_origins": "https://a.example, *"}, "CORS_ALLOW_ORIGINS"),
+        ({"secret_key": "short"}, "SECRET_KEY"),
+        ({"practices_file": DEFAULT_PRACTICES_FILE}, "PRACTICES_FILE"),
+        ({"public_base_url": "http://gp-online.example.org"}, "PUBLIC_BASE_URL"),
     ],
 )
 def test_each_unsafe_setting_alone_refuses_prod(

@@ -1,0 +1,1 @@
+"""Tables for accounts and sessions."""

@@ -1,0 +1,1 @@
+"""Development tools, never mounted outside APP_ENV=dev."""

@@ -1,0 +1,135 @@
+"""The closed set of errors a GP system adapter may raise.
+
+Adapters translate their supplier's error codes into these; `app/problems.py`
+maps each to an HTTP problem in one table. `detail` is written for patients.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from app.gp.types import NotOrderableReason
+
+
+class GPError(Exception):
+    """Base class: a GP system refused or could not do what was asked."""
+
+    code: ClassVar[str] = "gp_error"
+    default_detail: ClassVar[str] = "Your GP practice's system could not do that."
+
+    def __init__(self, detail: str | None = None, *, supplier_code: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        # The supplier's own code, kept for logs and support; never shown to patients.
+        self.supplier_code = supplier_code
+        super().__init__(self.detail)
+
+
+class SlotUnavailable(GPError):
+    code = "slot_unavailable"
+    default_detail = "This appointment has just been taken. Please choose another time."
+
+
+class BookingLimitReached(GPError):
+    code = "booking_limit_reached"
+    default_detail = (
+        "You already have the most appointments your practice allows you to book online. "
+        "Cancel one, or contact your practice."
+    )
+
+
+class OutsideBookingWindow(GPError):
+    code = "outside_booking_window"
+    default_detail = "Your practice does not let you book this far ahead, or in the past."
+
+
+class TooLateToCancel(GPError):
+    code = "too_late_to_cancel"
+    default_detail = (
+        "It is too close to the appointment to cancel it online. Please call your practice."
+    )
+
+
+class NotCancellable(GPError):
+    code = "not_cancellable"
+    default_detail = "This appointment cannot be cancelled online."
+
+
+class ReasonRequired(GPError):
+    code = "reason_required"
+    default_detail = "Your practice asks for a reason when you book this appointment."
+
+
+class CourseNotOrderable(GPError):
+    code = "course_not_orderable"
+    default_detail = "This medicine cannot be ordered online at the moment."
+
+    _DETAILS: ClassVar[dict[NotOrderableReason, str]] = {
+        NotOrderableReason.PENDING_REQUEST: (
+            "You have already requested this medicine and your practice is dealing with it."
+        ),
+        NotOrderableReason.REVIEW_OVERDUE: (
+            "This medicine is due a review. Please contact your practice before ordering it."
+        ),
+        NotOrderableReason.NOT_A_REPEAT: (
+            "This medicine is not a repeat prescription, so it cannot be ordered online."
+        ),
+        NotOrderableReason.TOO_SOON: "It is too soon to order this medicine again.",
+    }
+
+    def __init__(
+        self,
+        reason: NotOrderableReason,
+        *,
+        course_id: str | None = None,
+        supplier_code: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.course_id = course_id
+        super().__init__(self._DETAILS[reason], supplier_code=supplier_code)
+
+
+class TooManyItems(GPError):
+    code = "too_many_items"
+    default_detail = "You have asked for more medicines than your practice allows in one request."
+
+
+class PatientNotFound(GPError):
+    code = "patient_not_found"
+    default_detail = "Your GP practice's system could not find your record."
+
+
+class LinkageFailed(GPError):
+    code = "linkage_failed"
+    default_detail = (
+        "We could not connect you to your GP practice's system. "
+        "Please contact your practice to set up online services."
+    )
+
+
+class NotFoundInGPSystem(GPError):
+    """An appointment, course, request or document the GP system does not hold."""
+
+    code = "not_found"
+    default_detail = "We could not find what you asked for."
+
+
+class GPForbidden(GPError):
+    code = "gp_forbidden"
+    default_detail = "Your GP practice does not allow this online."
+
+
+class GPSystemUnavailable(GPError):
+    code = "gp_system_unavailable"
+    default_detail = (
+        "Your GP practice's system is not available at the moment. Please try again shortly."
+    )
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        retry_after: int = 30,
+        supplier_code: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(detail, supplier_code=supplier_code)
