@@ -21,6 +21,9 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/alembic upgrade head
 
+# The dev NHS login stand-in sends the browser back to PUBLIC_BASE_URL: follow HOST and PORT
+# unless the caller set it. The stand-in's RSA key is made under var/ on first start.
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: migrate
 	$(BIN)/python -m app
 

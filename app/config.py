@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,15 +56,61 @@ class Settings(BaseSettings):
     nhs_login_redirect_uri: str | None = None
     nhs_login_scopes: str = DEFAULT_SCOPES
     nhs_login_vtr: str = DEFAULT_VTR
+    # PKCE (S256) on the authorization code; NHS login accepts it, so it is on unless a
+    # deployment has a reason to turn it off.
+    nhs_login_pkce: bool = True
+    # Redirect URIs that native apps may use when they hand us a code (POST /v1/auth/session).
+    nhs_login_app_redirect_uris: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    nhs_login_timeout_seconds: float = Field(default=10.0, gt=0)
     dev_login_enabled: bool = True
 
+    # NHS login has no logout or session lifetime of its own: the service re-authenticates
+    # after 30 minutes idle and 12 hours in total.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    # Fernet key(s), comma-separated, newest first, for GP linkage credentials at rest.
+    gp_credentials_key: SecretStr | None = None
+
     practices_file: Path = DEFAULT_PRACTICES_FILE
+    # Age at which a parent's proxy access for a child pauses until the practice reviews it.
+    proxy_review_age: int = Field(default=13, ge=11, le=16)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cors_allow_origins", mode="before")
+    @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("gp_credentials_key")
+    @classmethod
+    def _check_fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for key in value.get_secret_value().split(","):
+                try:
+                    Fernet(key.strip())
+                except ValueError:
+                    raise ValueError(
+                        "GP_CREDENTIALS_KEY must be Fernet keys (32 url-safe base64 bytes)"
+                    ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_issuer(self) -> Settings:
+        # Outside prod a local OpenID provider may stand in on http:// loopback; anything
+        # else must be https. In prod, `unsafe_for_production` names the problem instead.
+        if self.nhs_login_issuer and self.app_env is not AppEnv.PROD:
+            parts = urlsplit(self.nhs_login_issuer)
+            loopback_http = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+            if parts.scheme != "https" and not loopback_http:
+                raise ValueError(
+                    "NHS_LOGIN_ISSUER must be https:// (http:// only on a loopback address)"
+                )
+        return self
+
+    @property
+    def redirect_uri(self) -> str:
+        """Where NHS login sends the browser back: the setting, or this service's callback."""
+        return self.nhs_login_redirect_uri or f"{self.public_base_url}/v1/auth/callback"
 
     @property
     def sandbox_url(self) -> str:
@@ -90,6 +137,8 @@ class Settings(BaseSettings):
             problems.append("NHS_LOGIN_REDIRECT_URI is not set")
         if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
             problems.append("SECRET_KEY is the development default or shorter than 32 characters")
+        if self.gp_credentials_key is None:
+            problems.append("GP_CREDENTIALS_KEY is not set")
         if self.dev_login_enabled:
             problems.append("DEV_LOGIN_ENABLED is on; the development sign-in must be off")
         if self.practices_file == DEFAULT_PRACTICES_FILE:

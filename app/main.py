@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -15,9 +15,17 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
+from app.adapters import build_gp_registry
+from app.appointments.router import router as appointments_router
+from app.auth.router import router as auth_router
+from app.auth.runtime import configured_endpoint, start_auth
+from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.devtools import mount_dev_login
 from app.health.router import router as health_router
+from app.patients.router import patient_router
+from app.patients.router import router as me_router
 from app.problems import (
     PROBLEM_MEDIA_TYPE,
     REQUEST_ID_HEADER,
@@ -35,6 +43,19 @@ Every error is an RFC 9457 `application/problem+json` document with a stable
 """
 
 TAGS = [
+    {
+        "name": "auth",
+        "description": "Sign in with NHS login (web and native apps), the session, sign out.",
+    },
+    {"name": "me", "description": "The signed-in person and the people they may act for."},
+    {
+        "name": "patients",
+        "description": "A patient's practice and who has viewed or acted on their record.",
+    },
+    {
+        "name": "appointments",
+        "description": "Find a free slot, book it, cancel it, add it to a calendar.",
+    },
     {"name": "health", "description": "Liveness and readiness for load balancers."},
 ]
 
@@ -54,16 +75,19 @@ def _operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    engine = create_engine(settings.database_url)
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    try:
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.gp_registry = await build_gp_registry(settings, app.state.clock, stack)
+        app.state.auth = await start_auth(
+            settings, app.state.clock, stack, app.state.nhs_login_endpoint
+        )
         yield
-    finally:
-        await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.check_safe()
 
@@ -77,9 +101,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
     )
     app.state.settings = settings
+    app.state.clock = clock or SystemClock()
 
     install_problem_handlers(app)
     app.include_router(health_router)
+    app.include_router(auth_router)
+    # The development NHS login stand-in (APP_ENV=dev only), else the configured issuer.
+    app.state.nhs_login_endpoint = mount_dev_login(
+        app, settings, app.state.clock
+    ) or configured_endpoint(settings)
+    app.include_router(me_router)
+    app.include_router(patient_router)
+    app.include_router(appointments_router)
 
     if settings.cors_allow_origins:
         app.add_middleware(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
 
@@ -53,9 +54,9 @@ class ProblemDetail(BaseModel):
 class Problem(Exception):
     """An error with a fixed HTTP status and stable code, raised anywhere in the app."""
 
-    status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal_error"
-    title: ClassVar[str] = "Internal server error"
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal server error"
     default_detail: ClassVar[str] = "Something went wrong on our side. Please try again later."
 
     def __init__(
@@ -89,6 +90,35 @@ def problem_type(code: str) -> str:
     return f"/problems/{code}"
 
 
+@dataclass(frozen=True, slots=True)
+class ProblemParts:
+    status: int
+    code: str
+    title: str
+    detail: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": problem_type(self.code),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            "request_id": correlation_id.get(),
+            **self.extra,
+        }
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            self.body(),
+            status_code=self.status,
+            headers=dict(self.headers),
+            media_type=PROBLEM_MEDIA_TYPE,
+        )
+
+
 def problem_response(
     *,
     status: int,
@@ -98,19 +128,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    request_id = correlation_id.get()
-    body: dict[str, Any] = {
-        "type": problem_type(code),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "request_id": request_id,
-        **(extra or {}),
-    }
-    return JSONResponse(
-        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
-    )
+    return ProblemParts(status, code, title, detail, headers or {}, extra or {}).response()
 
 
 # Domain errors, raised by services and adapters that know nothing of HTTP, are
@@ -145,34 +163,26 @@ def _gp_error_extra(error: gp.GPError) -> tuple[dict[str, str], dict[str, Any]]:
     return headers, extra
 
 
+def problem_parts(exc: Problem | gp.GPError) -> ProblemParts:
+    """The problem a `Problem` or a GP domain error is shown as."""
+    if isinstance(exc, Problem):
+        return ProblemParts(exc.status, exc.code, exc.title, exc.detail, exc.headers, exc.extra)
+    status, title = next(
+        GP_ERROR_STATUS[kind] for kind in type(exc).__mro__ if kind in GP_ERROR_STATUS
+    )
+    headers, extra = _gp_error_extra(exc)
+    return ProblemParts(status, exc.code, title, exc.detail, headers, extra)
+
+
 async def _gp_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     error = cast(gp.GPError, exc)
-    status, title = next(
-        GP_ERROR_STATUS[kind] for kind in type(error).__mro__ if kind in GP_ERROR_STATUS
-    )
     if error.supplier_code:
         logger.info("GP system refused: %s (%s)", error.code, error.supplier_code)
-    headers, extra = _gp_error_extra(error)
-    return problem_response(
-        status=status,
-        code=error.code,
-        title=title,
-        detail=error.detail,
-        headers=headers,
-        extra=extra,
-    )
+    return problem_parts(error).response()
 
 
 async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
-    problem = cast(Problem, exc)
-    return problem_response(
-        status=problem.status,
-        code=problem.code,
-        title=problem.title,
-        detail=problem.detail,
-        headers=problem.headers,
-        extra=problem.extra,
-    )
+    return problem_parts(cast(Problem, exc)).response()
 
 
 def _field_name(location: tuple[Any, ...]) -> str:

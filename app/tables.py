@@ -6,6 +6,7 @@ modules here.
 
 import app.audit.models
 import app.auth.models
+import app.idempotency.models
 from app.db import Base
 
 metadata = Base.metadata

@@ -4,20 +4,35 @@ Every test that asks for `database_url` (directly or through `app`/`client`) run
 twice: on a fresh SQLite file and on PostgreSQL (`TEST_DATABASE_URL`). Without
 `TEST_DATABASE_URL` the PostgreSQL runs are skipped, unless `REQUIRE_POSTGRES=1`,
 which turns a missing server into a failure.
+
+The sandbox GP systems live in a database of their own during tests
+(`sandbox_database_url`): a copy of a seeded SQLite template file, or on
+PostgreSQL a `<name>_sandbox` database that is re-seeded only when a test
+changed it. The seed rows are computed once per session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.sandbox.seed import SeedRows, build_seed_rows, fingerprint, load
+from app.adapters.sandbox.tables import metadata as sandbox_metadata
+from app.clock import SystemClock, today
 from app.config import Settings
 from app.db import create_engine
 from app.main import create_app
@@ -43,16 +58,127 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return url
 
 
+def _drop_stray_sandbox_tables(connection: Connection) -> None:
+    # In tests the sandbox has a database of its own; sandbox tables left in the
+    # app's database (by a test that seeded there) would upset the migration tests.
+    if any(name.startswith("sandbox_") for name in inspect(connection).get_table_names()):
+        sandbox_metadata.drop_all(connection)
+
+
 async def reset_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
+        await connection.run_sync(_drop_stray_sandbox_tables)
         await connection.run_sync(metadata.drop_all)
         await connection.run_sync(metadata.create_all)
 
 
+# --- the sandbox GP systems ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_seed_rows() -> SeedRows:
+    """Every sandbox row for today, computed once."""
+    return build_seed_rows(today(SystemClock()))
+
+
+@pytest.fixture(scope="session")
+def sandbox_sqlite_template(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_seed_rows: SeedRows
+) -> Path:
+    path = tmp_path_factory.mktemp("sandbox") / "template.db"
+
+    async def build() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await load(engine, sandbox_seed_rows)
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        await engine.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+class _PostgresSandbox:
+    """The session's PostgreSQL sandbox database and the fingerprint of its seed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seeded: tuple[Any, ...] | None = None
+
+    async def reset_if_changed(self, rows: SeedRows) -> None:
+        engine = create_engine(self.url)
+        try:
+            if self.seeded is not None:
+                async with engine.connect() as connection:
+                    if await fingerprint(connection) == self.seeded:
+                        return
+            await load(engine, rows)
+            async with engine.connect() as connection:
+                self.seeded = await fingerprint(connection)
+        finally:
+            await engine.dispose()
+
+
+async def _create_database(server_url: str, name: str) -> bool:
+    engine = create_engine(server_url)
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            exists = await connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if exists.first() is None:
+                await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        return True
+    except SQLAlchemyError:
+        return False
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_sandbox() -> _PostgresSandbox | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return None
+    parsed = make_url(url)
+    name = f"{parsed.database}_sandbox"
+    if asyncio.run(_create_database(url, name)):
+        return _PostgresSandbox(parsed.set(database=name).render_as_string(hide_password=False))
+    return _PostgresSandbox(url)  # no CREATEDB right: share the test database
+
+
 @pytest.fixture
-def make_settings(database_url: str) -> Callable[..., Settings]:
+async def sandbox_database_url(
+    database_url: str,
+    tmp_path: Path,
+    sandbox_sqlite_template: Path,
+    postgres_sandbox: _PostgresSandbox | None,
+    sandbox_seed_rows: SeedRows,
+) -> str:
+    """A freshly seeded sandbox database beside the test's own database."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        path = tmp_path / "sandbox.db"
+        shutil.copyfile(sandbox_sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    assert postgres_sandbox is not None
+    await postgres_sandbox.reset_if_changed(sandbox_seed_rows)
+    return postgres_sandbox.url
+
+
+# --- settings and the app -------------------------------------------------------
+
+
+@pytest.fixture
+def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"app_env": "test", "database_url": database_url}
+        values: dict[str, Any] = {
+            "app_env": "test",
+            "database_url": database_url,
+            # Never seed the sandbox into the app's test database; the `settings`
+            # fixture points this at a prepared copy.
+            "sandbox_database_url": f"sqlite+aiosqlite:///{tmp_path / 'sandbox-lazy.db'}",
+        }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -68,13 +194,31 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
+def settings(make_settings: Callable[..., Settings], sandbox_database_url: str) -> Settings:
+    return make_settings(sandbox_database_url=sandbox_database_url)
+
+
+class FakeClock:
+    """A clock that tests move by hand."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
 
 
 @pytest.fixture
-def app(settings: Settings, engine: AsyncEngine) -> FastAPI:
-    return create_app(settings)
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: AsyncEngine, clock: FakeClock) -> FastAPI:
+    return create_app(settings, clock=clock)
 
 
 @pytest.fixture

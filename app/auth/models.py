@@ -1,1 +1,72 @@
-"""Tables for accounts and sessions."""
+"""Tables for accounts and sessions.
+
+`accounts` ties an NHS login subject to an NHS number and the GP system's
+user ref. `auth_sessions` holds only the SHA-256 hash of each session token.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from app.db import Base
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, also on SQLite (which keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        aware: datetime = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC)
+
+
+class Account(Base):
+    """One person, as NHS login knows them (by `sub`) and as their GP system knows them."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    nhs_login_sub: Mapped[str] = mapped_column(String(255), unique=True)
+    nhs_number: Mapped[str | None] = mapped_column(String(10))
+    identity_level: Mapped[str] = mapped_column(String(2))
+    ods_code: Mapped[str | None] = mapped_column(String(10))
+    gp_user_ref: Mapped[str | None] = mapped_column(String(255))
+    # NHS login's gp_integration_credentials, Fernet-encrypted (GP_CREDENTIALS_KEY).
+    gp_credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_signed_in_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthSession(Base):
+    """A signed-in session; the token itself is never stored, only its SHA-256 hash."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    via: Mapped[str] = mapped_column(String(6))  # cookie | bearer
+    identity_level: Mapped[str] = mapped_column(String(2))
+    vot: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

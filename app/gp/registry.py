@@ -37,6 +37,7 @@ class Resilience(_Strict):
     read_attempts: int = Field(default=3, ge=1, le=5, description="Tries for idempotent reads.")
     failure_threshold: int = Field(default=5, ge=1, description="Failures that open the breaker.")
     cooldown_seconds: int = Field(default=30, ge=1, description="Open time before a trial call.")
+    retry_wait_seconds: float = Field(default=0.1, ge=0, description="First wait between reads.")
 
 
 class PolicyOverrides(_Strict):
@@ -126,6 +127,7 @@ class PolicyAwareGPSystem(ResilientGPSystem):
             breakers=breakers,
             timeout=config.timeouts.read,
             read_attempts=config.resilience.read_attempts,
+            retry_wait=config.resilience.retry_wait_seconds,
         )
         self._policy = config.policy
 

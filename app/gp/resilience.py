@@ -101,11 +101,13 @@ class ResilientGPSystem:
         breakers: BreakerBoard,
         timeout: float,
         read_attempts: int = 3,
+        retry_wait: float = 0.1,
     ) -> None:
         self._inner = inner
         self._breakers = breakers
         self._timeout = timeout
         self._read_attempts = read_attempts
+        self._retry_wait = retry_wait
 
     @property
     def ods_code(self) -> str:
@@ -127,8 +129,9 @@ class ResilientGPSystem:
             async for attempt in stamina.retry_context(
                 on=GPSystemUnavailable,
                 attempts=self._read_attempts,
-                wait_initial=0.1,
-                wait_max=1.0,
+                wait_initial=self._retry_wait,
+                wait_max=self._retry_wait * 10,
+                wait_jitter=self._retry_wait,
                 timeout=self._timeout * self._read_attempts,
             ):
                 with attempt:

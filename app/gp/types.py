@@ -1,8 +1,9 @@
 """Normalised domain types shared by every GP system adapter.
 
-Datetimes are timezone-aware (UTC); dates are calendar dates. Identifiers
-(`patient_ref`, `slot_id`, …) are the GP system's own opaque strings and are
-never shown to API clients as they are.
+Datetimes are timezone-aware (UTC); dates are calendar dates. Identifiers are
+the GP system's own opaque strings. `patient_ref` never leaves the service (API
+clients see an HMAC-derived `patient_id`); slot and appointment ids are passed
+back by clients as they are, and are only acted on for the patient they belong to.
 """
 
 from __future__ import annotations

@@ -23,11 +23,12 @@ async def get_liveness() -> Liveness:
     responses={503: {"model": Readiness, "description": "A dependency is unavailable."}},
 )
 async def get_readiness(request: Request) -> JSONResponse:
-    checks = {
-        "database": "ok"
-        if await service.database_reachable(request.app.state.engine)
-        else "unavailable"
-    }
-    ready = all(state == "ok" for state in checks.values())
+    database_ok = await service.database_reachable(request.app.state.engine)
+    checks = {"database": "ok" if database_ok else "unavailable"}
+    # An open breaker means that practice's GP system is failing; the service
+    # still serves the others, so it stays ready and reports the state.
+    circuits = await request.app.state.gp_registry.circuit_states()
+    checks.update({f"gp:{ods_code}": state for ods_code, state in circuits.items()})
+    ready = database_ok
     body = Readiness(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
 
 from app.config import DEFAULT_PRACTICES_FILE, Settings, UnsafeSettings
 from app.main import create_app
@@ -28,6 +30,7 @@ def safe_prod(tmp_path: Path, **overrides: object) -> Settings:
         "cors_allow_origins": "https://portal.example.org",
         "secret_key": "k" * 40,
         "practices_file": practices,
+        "gp_credentials_key": Fernet.generate_key().decode(),
     }
     values.update(overrides)
     return make(**values)
@@ -46,6 +49,7 @@ def test_prod_with_dev_defaults_names_every_unsafe_setting() -> None:
         "CORS_ALLOW_ORIGINS",
         "SECRET_KEY",
         "PRACTICES_FILE",
+        "GP_CREDENTIALS_KEY",
     ):
         assert name in message
 
@@ -69,6 +73,8 @@ def test_prod_with_safe_settings_starts(tmp_path: Path) -> None:
         ({"secret_key": "short"}, "SECRET_KEY"),
         ({"practices_file": DEFAULT_PRACTICES_FILE}, "PRACTICES_FILE"),
         ({"public_base_url": "http://gp-online.example.org"}, "PUBLIC_BASE_URL"),
+        ({"gp_credentials_key": None}, "GP_CREDENTIALS_KEY"),
+        ({"nhs_login_issuer": "http://127.0.0.1:9000"}, "NHS_LOGIN_ISSUER"),
     ],
 )
 def test_each_unsafe_setting_alone_refuses_prod(
@@ -92,3 +98,34 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.app_env == "test"
     assert settings.database_url == "postgresql+asyncpg://x@h/db"
     assert settings.cors_allow_origins == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize("app_env", ["dev", "test"])
+def test_outside_prod_an_http_issuer_is_allowed_only_on_loopback(app_env: str) -> None:
+    for issuer in ("http://127.0.0.1:9000", "http://localhost:9000/op", "https://op.example"):
+        assert make(app_env=app_env, nhs_login_issuer=issuer).nhs_login_issuer == issuer
+    for issuer in ("http://op.example", "ftp://127.0.0.1/", "http://10.0.0.1/"):
+        with pytest.raises(ValidationError, match="NHS_LOGIN_ISSUER"):
+            make(app_env=app_env, nhs_login_issuer=issuer)
+
+
+def test_gp_credentials_key_must_be_fernet_keys() -> None:
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    assert make(gp_credentials_key=f"{first},{second}").gp_credentials_key is not None
+    with pytest.raises(ValidationError, match="GP_CREDENTIALS_KEY"):
+        make(gp_credentials_key="not-a-key")
+
+
+def test_session_lifetimes_default_to_nhs_login_guidance() -> None:
+    settings = make()
+    assert (settings.session_idle_minutes, settings.session_absolute_hours) == (30, 12)
+    assert settings.nhs_login_pkce is True
+    assert settings.redirect_uri == "http://127.0.0.1:8000/v1/auth/callback"
+
+
+def test_app_redirect_uris_come_from_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NHS_LOGIN_APP_REDIRECT_URIS", "gponline://auth, https://app.example/cb")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.nhs_login_app_redirect_uris == ["gponline://auth", "https://app.example/cb"]

@@ -1,0 +1,45 @@
+"""Adapters: one per kind of GP system, chosen per practice by `PRACTICES_FILE`.
+
+Each adapter package offers an async builder that opens what it needs (a
+database engine, an HTTP client) on the lifespan's exit stack and returns a
+factory: practice configuration → `GPSystem`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+
+from app.clock import Clock
+from app.config import Settings
+from app.gp.registry import AdapterFactory, GPSystemRegistry, load_practices
+from app.gp.resilience import BreakerBoard
+
+FactoryBuilder = Callable[[Settings, Clock, AsyncExitStack], Awaitable[AdapterFactory]]
+
+
+async def _sandbox(settings: Settings, clock: Clock, stack: AsyncExitStack) -> AdapterFactory:
+    from app.adapters.sandbox import create_sandbox_factory
+
+    return await create_sandbox_factory(settings, clock, stack)
+
+
+async def _gpconnect(settings: Settings, clock: Clock, stack: AsyncExitStack) -> AdapterFactory:
+    from app.adapters.gpconnect import create_gpconnect_factory
+
+    return await create_gpconnect_factory(settings, clock, stack)
+
+
+BUILDERS: dict[str, FactoryBuilder] = {"sandbox": _sandbox, "gpconnect": _gpconnect}
+
+
+async def build_gp_registry(
+    settings: Settings, clock: Clock, stack: AsyncExitStack
+) -> GPSystemRegistry:
+    """Load the practices file and build only the adapters it uses."""
+    practices = load_practices(settings.practices_file)
+    factories: dict[str, AdapterFactory] = {
+        kind: await BUILDERS[kind](settings, clock, stack)
+        for kind in sorted({practice.adapter for practice in practices})
+    }
+    return GPSystemRegistry(practices, factories, BreakerBoard())

@@ -1,0 +1,86 @@
+"""GP Connect wire constants: interaction ids, systems, extension URLs and codes.
+
+Sources (see docs/decisions/0002-gpconnect-adapter.md):
+- Appointment Management 1.2.x (FHIR STU3): search:slot-1, create/cancel/read:appointment-1,
+  search:patient_appointments-1; foundations read/search patient, practitioner, location.
+- Access Record Structured 1.x (FHIR STU3): operation:gpc.getstructuredrecord-1.
+- GP Connect (Patient Facing) Prescriptions (FHIR R4, UK Core): MedicationRequest and Task.
+  Fronted by API Management, it defines no Spine interaction id.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FHIR_JSON: Final = "application/fhir+json"
+JSON_PATCH: Final = "application/json-patch+json"
+
+# --- Spine interaction ids (sent as Ssp-InteractionID) -----------------------
+
+SEARCH_SLOTS: Final = "urn:nhs:names:services:gpconnect:fhir:rest:search:slot-1"
+CREATE_APPOINTMENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:create:appointment-1"
+CANCEL_APPOINTMENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:cancel:appointment-1"
+READ_APPOINTMENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:appointment-1"
+SEARCH_PATIENT_APPOINTMENTS: Final = (
+    "urn:nhs:names:services:gpconnect:fhir:rest:search:patient_appointments-1"
+)
+SEARCH_PATIENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:search:patient-1"
+READ_PATIENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:patient-1"
+READ_PRACTITIONER: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:practitioner-1"
+READ_LOCATION: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:location-1"
+GET_STRUCTURED_RECORD: Final = (
+    "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
+)
+
+# --- identifier and code systems ------------------------------------------------
+
+NHS_NUMBER_SYSTEM: Final = "https://fhir.nhs.uk/Id/nhs-number"
+ODS_CODE_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
+SDS_USER_SYSTEM: Final = "https://fhir.nhs.uk/Id/sds-user-id"
+SDS_ROLE_PROFILE_SYSTEM: Final = "https://fhir.nhs.uk/Id/sds-role-profile-id"
+ORGANISATION_TYPE_SYSTEM: Final = "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-OrganisationType-1"
+SPINE_ERROR_SYSTEMS: Final = (
+    "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1",
+    "https://fhir.nhs.uk/R4/ValueSet/Spine-ErrorOrWarningCode-1",
+    "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1",
+)
+COURSE_OF_THERAPY_SYSTEMS: Final = (
+    "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy",
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-MedicationRequestCourseOfTherapy",
+)
+REQUEST_GROUP_SYSTEM: Final = "urn:ietf:rfc:3986"
+
+# --- profiles ---------------------------------------------------------------------
+
+APPOINTMENT_PROFILE: Final = "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-Appointment-1"
+ORGANIZATION_PROFILE: Final = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Organization-1"
+)
+STRUCTURED_RECORD_PARAMETERS_PROFILE: Final = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-GetStructuredRecord-Operation-1"
+)
+
+# --- extensions ---------------------------------------------------------------------
+
+DELIVERY_CHANNEL_EXT: Final = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-DeliveryChannel-2"
+)
+PRACTITIONER_ROLE_EXT: Final = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-PractitionerRole-1"
+)
+BOOKING_ORGANISATION_EXT: Final = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-BookingOrganisation-1"
+)
+CANCELLATION_REASON_EXT: Final = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1"
+REPEAT_INFORMATION_EXT: Final = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-MedicationRepeatInformation"
+)
+
+# --- Access Record Structured list codes (SNOMED CT) --------------------------------
+
+LIST_ALLERGIES: Final = "886921000000105"  # Allergies and adverse reactions
+LIST_MEDICATIONS: Final = "933361000000108"  # Medications and medical devices
+LIST_PROBLEMS: Final = "717711000000103"  # Problems
+LIST_IMMUNISATIONS: Final = "1102181000000102"  # Immunisations
+LIST_CONSULTATIONS: Final = "1149501000000101"  # List of consultations
+LIST_INVESTIGATIONS: Final = "887191000000108"  # Investigations and results

@@ -1,0 +1,183 @@
+"""OperationOutcome and HTTP status → the port's domain errors (pure, no I/O).
+
+GP Connect returns a `GPConnect-OperationOutcome-1` (STU3) or UK Core OperationOutcome (R4)
+whose `issue.details.coding.code` comes from the Spine-ErrorOrWarningCode-1 value set
+(GP Connect "Error handling" guidance). That code is kept in `supplier_code`.
+
+`diagnostics` may hold anything the provider chose to write, including patient details:
+it is read here to pick the right domain error and is never copied into an exception
+message or a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from app.adapters.gpconnect.interactions import SPINE_ERROR_SYSTEMS
+from app.gp.errors import (
+    BookingLimitReached,
+    CourseNotOrderable,
+    GPError,
+    GPForbidden,
+    GPSystemUnavailable,
+    NotCancellable,
+    NotFoundInGPSystem,
+    OutsideBookingWindow,
+    PatientNotFound,
+    ReasonRequired,
+    SlotUnavailable,
+    TooLateToCancel,
+    TooManyItems,
+)
+from app.gp.types import NotOrderableReason
+
+DEFAULT_RETRY_AFTER = 30
+
+NOT_ACCEPTED = (
+    "Your GP practice's system did not accept this request. "
+    "Please try again later or contact your practice."
+)
+NOT_OFFERED = "Your GP practice's system does not offer this online yet."
+
+
+class Operation(StrEnum):
+    """What the adapter was doing: the same Spine code means different things per call."""
+
+    READ = "read"
+    BOOK = "book"
+    CANCEL = "cancel"
+    ORDER = "order"
+    CANCEL_ORDER = "cancel_order"
+
+
+PATIENT_CODES = frozenset(
+    {"PATIENT_NOT_FOUND", "INVALID_NHS_NUMBER", "INVALID_PATIENT_DEMOGRAPHICS"}
+)
+FORBIDDEN_CODES = frozenset(
+    {"NO_RELATIONSHIP", "ACCESS_DENIED", "NO_PATIENT_CONSENT", "NO_ORGANISATION_CONSENT"}
+)
+NOT_FOUND_CODES = frozenset(
+    {"NO_RECORD_FOUND", "REFERENCE_NOT_FOUND", "ORGANISATION_NOT_FOUND", "PRACTITIONER_NOT_FOUND"}
+)
+INVALID_CODES = frozenset(
+    {
+        "INVALID_RESOURCE",
+        "INVALID_PARAMETER",
+        "BAD_REQUEST",
+        "INVALID_IDENTIFIER_SYSTEM",
+        "INVALID_IDENTIFIER_VALUE",
+    }
+)
+
+
+def spine_code(body: Any) -> str | None:
+    """The first Spine error code in an OperationOutcome, if the body is one."""
+    for issue in _issues(body):
+        for coding in (issue.get("details") or {}).get("coding") or []:
+            code = coding.get("code")
+            if isinstance(code, str) and (
+                coding.get("system") in SPINE_ERROR_SYSTEMS or code.isupper()
+            ):
+                return code
+    return None
+
+
+def _issues(body: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(body, Mapping) or body.get("resourceType") != "OperationOutcome":
+        return []
+    return [issue for issue in body.get("issue") or [] if isinstance(issue, Mapping)]
+
+
+def _diagnostics(body: Any) -> str:
+    return " ".join(str(issue.get("diagnostics") or "") for issue in _issues(body)).lower()
+
+
+def retry_after_seconds(header: str | None) -> int:
+    """Retry-After in seconds (RFC 9110 allows an HTTP date too; that falls back to a default)."""
+    if header and header.strip().isdigit():
+        return max(1, int(header.strip()))
+    return DEFAULT_RETRY_AFTER
+
+
+def _mentions(text: str, *words: str) -> bool:
+    return any(word in text for word in words)
+
+
+def _invalid_for(operation: Operation, text: str, code: str) -> GPError:
+    """INVALID_RESOURCE / INVALID_PARAMETER / BAD_REQUEST: the diagnostics name the rule."""
+    if operation is Operation.BOOK:
+        if _mentions(text, "not free", "busy", "already booked", "no longer available"):
+            return SlotUnavailable(supplier_code=code)
+        if _mentions(text, "maximum number of appointments", "appointment limit", "too many"):
+            return BookingLimitReached(supplier_code=code)
+        if _mentions(text, "in the past", "booking window", "embargo", "too far"):
+            return OutsideBookingWindow(supplier_code=code)
+        if _mentions(text, "description", "reason") and _mentions(text, "required", "missing"):
+            return ReasonRequired(supplier_code=code)
+    if operation is Operation.CANCEL:
+        if _mentions(text, "cut-off", "cutoff", "too late", "too close"):
+            return TooLateToCancel(supplier_code=code)
+        return NotCancellable(supplier_code=code)
+    if operation is Operation.ORDER:
+        if _mentions(text, "too many", "maximum number of items"):
+            return TooManyItems(supplier_code=code)
+        for words, reason in (
+            (("acute", "not a repeat"), NotOrderableReason.NOT_A_REPEAT),
+            (("review",), NotOrderableReason.REVIEW_OVERDUE),
+            (("pending", "already requested", "outstanding"), NotOrderableReason.PENDING_REQUEST),
+            (("too soon", "too early"), NotOrderableReason.TOO_SOON),
+        ):
+            if _mentions(text, *words):
+                return CourseNotOrderable(reason, supplier_code=code)
+    if operation is Operation.CANCEL_ORDER:
+        return GPForbidden(
+            "This request is already being dealt with, so it cannot be cancelled online.",
+            supplier_code=code,
+        )
+    return GPForbidden(NOT_ACCEPTED, supplier_code=code)
+
+
+def error_for_response(
+    status: int, body: Any, operation: Operation, *, retry_after: str | None = None
+) -> GPError:
+    """The domain error for a non-2xx GP Connect response."""
+    code = spine_code(body)
+    supplier_code = code or f"HTTP {status}"
+    text = _diagnostics(body)
+
+    if status == 501 or code == "NOT_IMPLEMENTED":
+        return GPForbidden(NOT_OFFERED, supplier_code=supplier_code)
+    if status >= 500 or status in (408, 429) or code == "INTERNAL_SERVER_ERROR":
+        return GPSystemUnavailable(
+            retry_after=retry_after_seconds(retry_after), supplier_code=supplier_code
+        )
+    if status == 401:
+        # Our credentials were refused: nothing the patient can change, so treat it as an
+        # outage (the breaker opens and operators see it) rather than a refusal.
+        return GPSystemUnavailable(supplier_code=supplier_code)
+    if code in PATIENT_CODES:
+        return PatientNotFound(supplier_code=code)
+    if code == "DUPLICATE_REJECTED":
+        # Book an appointment: "409 DUPLICATE_REJECTED when the referenced slots are no
+        # longer free". For a prescription request it means the same order already exists.
+        if operation is Operation.BOOK:
+            return SlotUnavailable(supplier_code=code)
+        if operation is Operation.ORDER:
+            return CourseNotOrderable(NotOrderableReason.PENDING_REQUEST, supplier_code=code)
+        if operation is Operation.CANCEL:
+            return NotCancellable(supplier_code=code)
+        return GPForbidden(NOT_ACCEPTED, supplier_code=code)
+    if code in FORBIDDEN_CODES or status == 403:
+        return GPForbidden(supplier_code=supplier_code)
+    if operation is Operation.CANCEL and status in (409, 412):
+        # Cancel: "SHALL return an error if the version in If-Match does not match".
+        return NotCancellable(supplier_code=supplier_code)
+    if operation is Operation.BOOK and status == 409:
+        return SlotUnavailable(supplier_code=supplier_code)
+    if code in NOT_FOUND_CODES or status in (404, 410):
+        return NotFoundInGPSystem(supplier_code=supplier_code)
+    if code in INVALID_CODES or status in (400, 409, 412, 422):
+        return _invalid_for(operation, text, supplier_code)
+    return GPSystemUnavailable(supplier_code=supplier_code)

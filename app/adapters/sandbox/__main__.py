@@ -1,0 +1,82 @@
+"""`python -m app.adapters.sandbox seed|personas|dump`: tools for tests and demos.
+
+All three use the sandbox database from the settings (`SANDBOX_DATABASE_URL`,
+else `DATABASE_URL`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from app.adapters.sandbox import sandbox_practices
+from app.adapters.sandbox.dump import dump
+from app.adapters.sandbox.personas import persona_catalogue
+from app.adapters.sandbox.seed import bootstrap, build_seed_rows, load
+from app.clock import SystemClock, today
+from app.config import Settings
+from app.db import create_engine
+from app.gp.registry import load_practices
+
+
+async def _seed(settings: Settings, *, reset: bool) -> str:
+    day = today(SystemClock())
+    practices = sandbox_practices(load_practices(settings.practices_file))
+    engine = create_engine(settings.sandbox_url)
+    try:
+        if reset:
+            await load(engine, build_seed_rows(day, practices), reset=True)
+            return "reset"
+        return await bootstrap(engine, day, practices)
+    finally:
+        await engine.dispose()
+
+
+async def _dump(settings: Settings) -> dict[str, Any]:
+    engine = create_engine(settings.sandbox_url)
+    try:
+        await bootstrap(
+            engine, today(SystemClock()), sandbox_practices(load_practices(settings.practices_file))
+        )
+        return await dump(engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.adapters.sandbox", description="The simulated GP systems."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    seed = commands.add_parser("seed", help="Seed the sandbox (or top it up) for today.")
+    seed.add_argument("--reset", action="store_true", help="Wipe everything and seed afresh.")
+    personas = commands.add_parser("personas", help="Who to sign in as, with NHS login claims.")
+    personas.add_argument("--json", action="store_true", help="Print JSON.")
+    dumped = commands.add_parser("dump", help="Print the whole simulated GP data.")
+    dumped.add_argument("--json", action="store_true", help="Print JSON (the only format).")
+    args = parser.parse_args(argv)
+    settings = Settings()
+
+    if args.command == "seed":
+        outcome = asyncio.run(_seed(settings, reset=args.reset))
+        print(f"sandbox: {outcome}")
+    elif args.command == "personas":
+        catalogue = persona_catalogue(today(SystemClock()))
+        if args.json:
+            json.dump([persona.to_json() for persona in catalogue], sys.stdout, indent=2)
+            print()
+        else:
+            for persona in catalogue:
+                print(f"{persona.nhs_number}  {persona.identity_proofing_level}  {persona.label}")
+    else:
+        json.dump(asyncio.run(_dump(settings)), sys.stdout, indent=2)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

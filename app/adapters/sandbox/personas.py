@@ -1,0 +1,444 @@
+"""The sandbox's people: who is registered where, and the personas to sign in as.
+
+Everything is computed from `today`, so ages stay right whatever the date
+(the 16-year-old always turned 16 three weeks ago). The seed writes these
+patients into the simulated GP systems; `persona_catalogue` describes the ones
+with an online account, with the NHS login claims that sign in as them.
+
+Public API (used by the dev NHS login stand-in and by tests)::
+
+    from app.adapters.sandbox.personas import persona_catalogue, find_persona
+
+    for persona in persona_catalogue(today):
+        persona.tags, persona.nhs_login_claims  # claims as NHS login's userinfo
+    find_persona(today, "adult-full", ods_code="B82002")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, NotRequired, TypedDict
+
+from app.gp.types import RecordAccessLevel, RelationshipKind
+
+EMIS_PRACTICE = "A81001"
+TPP_PRACTICE = "B82002"
+VISION_PRACTICE = "C83003"
+
+# Default names of the seeded practices when the practices file does not name them.
+PRACTICE_NAMES = {
+    EMIS_PRACTICE: "Riverside Medical Centre",
+    TPP_PRACTICE: "Moorland Surgery",
+    VISION_PRACTICE: "Harbour Lane Health Centre",
+}
+PRACTICE_PROFILES = {EMIS_PRACTICE: "emis", TPP_PRACTICE: "tpp", VISION_PRACTICE: "vision"}
+
+# Automatic prospective access to new entries started on this date (NHS England).
+AUTOMATIC_ACCESS_START = date(2023, 11, 1)
+
+# Namespace for the stable NHS login `sub` of each persona.
+_SUB_NAMESPACE = uuid.UUID("6f1d7c1e-3b55-4a7e-9a34-2b0d1c9e5a01")
+
+
+# --- NHS numbers ---------------------------------------------------------------
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """The modulus 11 check digit, or None when no valid number has these digits."""
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True)
+    )
+    check = 11 - total % 11
+    if check == 11:
+        return 0
+    return None if check == 10 else check
+
+
+def is_valid_nhs_number(value: str) -> bool:
+    if len(value) != 10 or not value.isdigit():
+        return False
+    return nhs_check_digit(value[:9]) == int(value[9])
+
+
+def _test_nhs_numbers() -> Iterator[str]:
+    """Valid NHS numbers in the 999 range, which is never issued to real patients."""
+    serial = 1
+    while True:
+        nine = f"999{serial:06d}"
+        check = nhs_check_digit(nine)
+        if check is not None:
+            yield f"{nine}{check}"
+        serial += 1
+
+
+# --- dates relative to today -----------------------------------------------------
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_on(birth_date: date, day: date) -> int:
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+# --- definitions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeedPatient:
+    """One registered patient as the seed writes them (internal to the sandbox)."""
+
+    patient_ref: str
+    ods_code: str
+    nhs_number: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    tags: tuple[str, ...]
+    identity_level: str | None = None  # NHS login account: "P9", "P5"; None = no account
+    record_level: RecordAccessLevel = RecordAccessLevel.FULL
+    prospective_from: date | None = AUTOMATIC_ACCESS_START
+    historic_access: bool = False
+    declined: bool = False
+    enhanced_review: bool = False
+    nominated_pharmacy: str | None = None
+
+    @property
+    def online_account(self) -> bool:
+        return self.identity_level is not None
+
+    @property
+    def gp_user_id(self) -> str | None:
+        if self.identity_level != "P9":
+            return None
+        return hashlib.sha256(f"gp-user:{self.nhs_number}".encode()).hexdigest()[:16].upper()
+
+    @property
+    def gp_linkage_key(self) -> str | None:
+        if self.identity_level != "P9":
+            return None
+        return hashlib.sha256(f"linkage:{self.nhs_number}".encode()).hexdigest()[:12]
+
+    @property
+    def email(self) -> str | None:
+        if not self.online_account:
+            return None
+        return f"{self.given_name}.{self.family_name}@example.com".lower()
+
+    @property
+    def phone_number(self) -> str | None:
+        if not self.online_account:
+            return None
+        # Ofcom's drama range: never a real number.
+        return f"+447700900{int(self.nhs_number[-4:]) % 1000:03d}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeedRelationship:
+    """A proxy relationship as the practice recorded it."""
+
+    user_ref: str
+    patient_ref: str
+    kind: RelationshipKind
+    appointments: bool
+    prescriptions: bool
+    record_level: RecordAccessLevel
+    starts_on: date | None = None
+    ends_on: date | None = None
+    review_recorded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    key: str
+    ods_code: str
+    given_name: str
+    family_name: str
+    age_years: int
+    extra_days: int  # days since their last birthday
+    tags: tuple[str, ...]
+    identity_level: str | None = "P9"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+# The order is part of the contract: it fixes each person's NHS number.
+_PEOPLE: tuple[_Person, ...] = (
+    _Person("olivia", EMIS_PRACTICE, "Olivia", "Harrison", 42, 37, ("adult-full",),
+            options={"nominated_pharmacy": "FAA01"}),
+    _Person("james", EMIS_PRACTICE, "James", "Okafor", 38, 120, ("proxy-parent",)),
+    _Person("lily", EMIS_PRACTICE, "Lily", "Okafor", 7, 200, ("child-under-11",),
+            identity_level=None, options={"record_level": RecordAccessLevel.NONE}),
+    _Person("priya", EMIS_PRACTICE, "Priya", "Shah", 55, 64, ("declined",),
+            options={"declined": True, "record_level": RecordAccessLevel.DETAILED}),
+    _Person("daniel", EMIS_PRACTICE, "Daniel", "Brooks", 29, 15, ("p5-identity",),
+            identity_level="P5"),
+    _Person("alex", EMIS_PRACTICE, "Alex", "Morgan", 33, 90, ("background",),
+            identity_level=None),
+    _Person("sam", EMIS_PRACTICE, "Sam", "Taylor", 51, 10, ("background",),
+            identity_level=None),
+    _Person("mohammed", TPP_PRACTICE, "Mohammed", "Ali", 47, 150, ("adult-full",),
+            options={"nominated_pharmacy": "FBB02"}),
+    _Person("margaret", TPP_PRACTICE, "Margaret", "Collins", 68, 41, ("historic-access",),
+            options={"historic_access": True}),
+    _Person("emma", TPP_PRACTICE, "Emma", "Wilson", 44, 222, ("parent-of-14",)),
+    _Person("noah", TPP_PRACTICE, "Noah", "Wilson", 14, 100, ("age-14",),
+            identity_level=None, options={"record_level": RecordAccessLevel.NONE}),
+    _Person("susan", TPP_PRACTICE, "Susan", "Reid", 52, 300, ("carer",)),
+    _Person("edith", TPP_PRACTICE, "Edith", "Barnes", 89, 58, ("care-home-resident",),
+            identity_level=None, options={"record_level": RecordAccessLevel.NONE,
+                                          "nominated_pharmacy": "FDD04"}),
+    _Person("ryan", TPP_PRACTICE, "Ryan", "Cole", 36, 45, ("background",), identity_level=None),
+    _Person("zara", TPP_PRACTICE, "Zara", "Hussain", 27, 80, ("background",),
+            identity_level=None),
+    _Person("grace", VISION_PRACTICE, "Grace", "Thompson", 35, 12, ("adult-full",),
+            options={"nominated_pharmacy": "FCC03"}),
+    _Person("robert", VISION_PRACTICE, "Robert", "Evans", 61, 190, ("enhanced-review",),
+            options={"enhanced_review": True}),
+    _Person("helen", VISION_PRACTICE, "Helen", "Carter", 46, 75, ("parent-of-16",)),
+    # Turned 16 three weeks ago; the practice never ended her mother's proxy access.
+    _Person("chloe", VISION_PRACTICE, "Chloe", "Carter", 16, 21, ("age-16-proxied",)),
+    _Person("owen", VISION_PRACTICE, "Owen", "Price", 44, 5, ("background",),
+            identity_level=None),
+    _Person("ava", VISION_PRACTICE, "Ava", "Jones", 23, 160, ("background",),
+            identity_level=None),
+)  # fmt: skip
+
+
+def patient_ref_for(key: str) -> str:
+    """The GP system's id for one of the seeded people (`olivia` → `A81001-P001`)."""
+    for index, person in enumerate(_PEOPLE, start=1):
+        if person.key == key:
+            return f"{person.ods_code}-P{index:03d}"
+    raise KeyError(key)
+
+
+def seed_patients(today: date) -> list[SeedPatient]:
+    """Every seeded patient, their birth dates counted back from `today`."""
+    numbers = _test_nhs_numbers()
+    result = []
+    for index, person in enumerate(_PEOPLE, start=1):
+        birth_date = years_before(today - timedelta(days=person.extra_days), person.age_years)
+        result.append(
+            SeedPatient(
+                patient_ref=f"{person.ods_code}-P{index:03d}",
+                ods_code=person.ods_code,
+                nhs_number=next(numbers),
+                given_name=person.given_name,
+                family_name=person.family_name,
+                birth_date=birth_date,
+                tags=person.tags,
+                identity_level=person.identity_level,
+                **person.options,
+            )
+        )
+    return result
+
+
+def seed_relationships(today: date) -> list[SeedRelationship]:
+    """Proxy relationships, as each practice recorded them."""
+    ref = patient_ref_for
+    return [
+        SeedRelationship(
+            ref("james"), ref("lily"), RelationshipKind.PARENT,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.SUMMARY,
+            starts_on=today - timedelta(days=2000),
+        ),
+        # Past the local review age (13): the practice reviewed and let it continue.
+        SeedRelationship(
+            ref("emma"), ref("noah"), RelationshipKind.PARENT,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.SUMMARY,
+            starts_on=today - timedelta(days=3000), review_recorded=True,
+        ),
+        # Still in the GP system although Chloe is 16: the app must suspend it.
+        SeedRelationship(
+            ref("helen"), ref("chloe"), RelationshipKind.PARENT,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.SUMMARY,
+            starts_on=today - timedelta(days=4000),
+        ),
+        # Care-home carer: repeat prescriptions only, until a set end date.
+        SeedRelationship(
+            ref("susan"), ref("edith"), RelationshipKind.CARER,
+            appointments=False, prescriptions=True, record_level=RecordAccessLevel.NONE,
+            starts_on=today - timedelta(days=400), ends_on=today + timedelta(days=365),
+        ),
+    ]  # fmt: skip
+
+
+# --- the catalogue ------------------------------------------------------------------
+
+
+class GPRegistrationDetails(TypedDict):
+    gp_ods_code: str
+
+
+class GPIntegrationCredentials(TypedDict):
+    gp_user_id: str
+    gp_linkage_key: str
+    gp_ods_code: str
+
+
+class NHSLoginClaims(TypedDict):
+    """NHS login's userinfo claims for a persona (P9 ones add the GP credentials)."""
+
+    sub: str
+    nhs_number: str
+    birthdate: str
+    family_name: str
+    given_name: str
+    email: str
+    email_verified: bool
+    phone_number: str
+    phone_number_verified: bool
+    identity_proofing_level: str
+    vot: str
+    gp_registration_details: GPRegistrationDetails
+    gp_integration_credentials: NotRequired[GPIntegrationCredentials]
+
+
+@dataclass(frozen=True, slots=True)
+class ActsFor:
+    """A patient a persona is a proxy for, as the GP system records it."""
+
+    patient_ref: str
+    nhs_number: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    tags: tuple[str, ...]
+    kind: RelationshipKind
+    review_recorded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """A seeded patient with an NHS login account: someone to sign in as."""
+
+    patient_ref: str
+    nhs_number: str
+    ods_code: str
+    family_name: str
+    given_name: str
+    birth_date: date
+    tags: tuple[str, ...]
+    identity_proofing_level: str  # "P9" or "P5"
+    nhs_login_claims: NHSLoginClaims
+    acts_for: tuple[ActsFor, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """A one-line description for pickers: `Olivia Harrison (adult-full, A81001)`."""
+        return f"{self.given_name} {self.family_name} ({', '.join(self.tags)}, {self.ods_code})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "patient_ref": self.patient_ref,
+            "nhs_number": self.nhs_number,
+            "ods_code": self.ods_code,
+            "family_name": self.family_name,
+            "given_name": self.given_name,
+            "birth_date": self.birth_date.isoformat(),
+            "tags": list(self.tags),
+            "identity_proofing_level": self.identity_proofing_level,
+            "acts_for": [
+                {
+                    "patient_ref": other.patient_ref,
+                    "nhs_number": other.nhs_number,
+                    "given_name": other.given_name,
+                    "family_name": other.family_name,
+                    "birth_date": other.birth_date.isoformat(),
+                    "tags": list(other.tags),
+                    "kind": other.kind.value,
+                    "review_recorded": other.review_recorded,
+                }
+                for other in self.acts_for
+            ],
+            "nhs_login_claims": dict(self.nhs_login_claims),
+        }
+
+
+def nhs_login_sub(nhs_number: str) -> str:
+    """The persona's stable NHS login subject."""
+    return str(uuid.uuid5(_SUB_NAMESPACE, nhs_number))
+
+
+def _claims(patient: SeedPatient) -> NHSLoginClaims:
+    level = patient.identity_level or "P0"
+    assert patient.email is not None and patient.phone_number is not None  # noqa: S101
+    claims: NHSLoginClaims = {
+        "sub": nhs_login_sub(patient.nhs_number),
+        "nhs_number": patient.nhs_number,
+        "birthdate": patient.birth_date.isoformat(),
+        "family_name": patient.family_name,
+        "given_name": patient.given_name,
+        "email": patient.email,
+        "email_verified": True,
+        "phone_number": patient.phone_number,
+        "phone_number_verified": True,
+        "identity_proofing_level": level,
+        "vot": f"{level}.Cp.Cd",
+        "gp_registration_details": {"gp_ods_code": patient.ods_code},
+    }
+    if patient.gp_user_id and patient.gp_linkage_key:
+        claims["gp_integration_credentials"] = {
+            "gp_user_id": patient.gp_user_id,
+            "gp_linkage_key": patient.gp_linkage_key,
+            "gp_ods_code": patient.ods_code,
+        }
+    return claims
+
+
+def persona_catalogue(today: date) -> list[Persona]:
+    """Every seeded patient with an online account, in a stable order.
+
+    `today` must be the sandbox's today (`app.clock.today(clock)`): birth dates
+    count back from it, as they do in the seeded GP systems.
+    """
+    patients = seed_patients(today)
+    by_ref = {patient.patient_ref: patient for patient in patients}
+    acts_for: dict[str, list[ActsFor]] = {}
+    for rel in seed_relationships(today):
+        other = by_ref[rel.patient_ref]
+        acts_for.setdefault(rel.user_ref, []).append(
+            ActsFor(
+                patient_ref=other.patient_ref,
+                nhs_number=other.nhs_number,
+                given_name=other.given_name,
+                family_name=other.family_name,
+                birth_date=other.birth_date,
+                tags=other.tags,
+                kind=rel.kind,
+                review_recorded=rel.review_recorded,
+            )
+        )
+    return [
+        Persona(
+            patient_ref=patient.patient_ref,
+            nhs_number=patient.nhs_number,
+            ods_code=patient.ods_code,
+            family_name=patient.family_name,
+            given_name=patient.given_name,
+            birth_date=patient.birth_date,
+            tags=patient.tags,
+            identity_proofing_level=patient.identity_level or "P0",
+            nhs_login_claims=_claims(patient),
+            acts_for=tuple(acts_for.get(patient.patient_ref, ())),
+        )
+        for patient in patients
+        if patient.online_account
+    ]
+
+
+def find_persona(today: date, tag: str, *, ods_code: str | None = None) -> Persona:
+    """The first persona with `tag` (at `ods_code`, if given). Raises `LookupError`."""
+    for persona in persona_catalogue(today):
+        if tag in persona.tags and (ods_code is None or persona.ods_code == ods_code):
+            return persona
+    raise LookupError(f"no sandbox persona tagged {tag!r}")

@@ -1,0 +1,1 @@
+"""Find a slot, book it, cancel it."""

@@ -1,0 +1,181 @@
+"""`/v1/patients/{patient_id}/slots` and `/appointments`: find, book and cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
+
+from app.appointments import service
+from app.appointments.schemas import (
+    AppointmentList,
+    AppointmentOut,
+    BookingIn,
+    CancelIn,
+    CancellationReasonList,
+    CancellationReasonOut,
+    SlotList,
+    SlotOut,
+)
+from app.clock import ClockDep
+from app.db import SessionDep, SessionmakerDep
+from app.gp.types import AppointmentType
+from app.idempotency.deps import IdempotencyKey
+from app.idempotency.service import StoredResponse, as_response, run_once
+from app.patients.deps import ActingForAppointments, PatientID
+from app.problems import problem_responses
+
+router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["appointments"])
+
+AppointmentID = Annotated[
+    str, Path(description="The appointment's id, from the list.", min_length=1, max_length=128)
+]
+PATIENT_ROUTE_ERRORS = (401, 403, 404, 503)
+
+
+@router.get(
+    "/slots",
+    summary="Free appointment slots",
+    description="Within the practice's booking window; by default its usual search range.",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+)
+async def search_slots(
+    acting: ActingForAppointments,
+    clock: ClockDep,
+    start: Annotated[datetime | None, Query(alias="from", description="Earliest start.")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Latest start.")] = None,
+    type: Annotated[AppointmentType | None, Query(description="Only this kind.")] = None,
+    clinician: Annotated[str | None, Query(max_length=100, description="Name contains.")] = None,
+) -> SlotList:
+    found = await service.search_slots(
+        acting,
+        now=clock.now(),
+        start=start,
+        end=end,
+        appointment_type=type,
+        clinician=clinician,
+    )
+    return SlotList(start=found.start, end=found.end, items=[SlotOut.of(s) for s in found.slots])
+
+
+@router.get(
+    "/appointments",
+    summary="The patient's appointments, with what they may do next",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+)
+async def list_appointments(
+    acting: ActingForAppointments,
+    clock: ClockDep,
+    when: Annotated[Literal["upcoming", "past"], Query()] = "upcoming",
+) -> AppointmentList:
+    views = await service.list_appointments(acting, now=clock.now(), upcoming=when == "upcoming")
+    return AppointmentList(items=[AppointmentOut.of(v) for v in views])
+
+
+@router.post(
+    "/appointments",
+    status_code=201,
+    summary="Book a slot",
+    response_model=AppointmentOut,
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422),
+)
+async def book_appointment(
+    patient_id: PatientID,
+    body: BookingIn,
+    idempotency_key: IdempotencyKey,
+    acting: ActingForAppointments,
+    session: SessionDep,
+    sessions: SessionmakerDep,
+    clock: ClockDep,
+) -> JSONResponse:
+    async def book() -> StoredResponse:
+        view = await service.book(
+            acting,
+            session,
+            clock,
+            slot_id=body.slot_id,
+            reason=body.reason,
+            telephone_number=body.telephone_number,
+        )
+        out = AppointmentOut.of(view)
+        location = f"/v1/patients/{patient_id}/appointments/{out.appointment_id}"
+        return StoredResponse(201, out.model_dump(mode="json"), location)
+
+    stored = await run_once(
+        sessions,
+        account_id=acting.actor.account_id,
+        key=idempotency_key,
+        scope=f"book:{acting.patient_id}",
+        body=body.model_dump(mode="json"),
+        clock=clock,
+        action=book,
+    )
+    return as_response(stored)
+
+
+@router.get(
+    "/appointments/cancellation-reasons",
+    summary="The practice's reasons for cancelling, where it has them",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+)
+async def list_cancellation_reasons(acting: ActingForAppointments) -> CancellationReasonList:
+    reasons = await service.cancellation_reasons(acting)
+    return CancellationReasonList(
+        required=acting.profile.practice.has_cancellation_reasons,
+        items=[CancellationReasonOut.of(r) for r in reasons],
+    )
+
+
+@router.get(
+    "/appointments/{appointment_id}",
+    summary="One appointment",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+)
+async def get_appointment(
+    appointment_id: AppointmentID,
+    acting: ActingForAppointments,
+    clock: ClockDep,
+) -> AppointmentOut:
+    return AppointmentOut.of(await service.get_appointment(acting, appointment_id, now=clock.now()))
+
+
+@router.post(
+    "/appointments/{appointment_id}/cancel",
+    summary="Cancel a future appointment",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422),
+)
+async def cancel_appointment(
+    appointment_id: AppointmentID,
+    body: CancelIn,
+    acting: ActingForAppointments,
+    session: SessionDep,
+    clock: ClockDep,
+) -> AppointmentOut:
+    view = await service.cancel(
+        acting, session, clock, appointment_id=appointment_id, reason_code=body.reason_code
+    )
+    return AppointmentOut.of(view)
+
+
+@router.get(
+    "/appointments/{appointment_id}/calendar.ics",
+    summary="The appointment as a calendar event",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/calendar": {}}, "description": "An iCalendar file."},
+        **problem_responses(*PATIENT_ROUTE_ERRORS),
+    },
+)
+async def get_appointment_calendar(
+    appointment_id: AppointmentID,
+    acting: ActingForAppointments,
+    clock: ClockDep,
+) -> Response:
+    ics = await service.calendar_for(acting, appointment_id, now=clock.now())
+    return Response(
+        ics,
+        media_type="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="appointment.ics"'},
+    )

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from app.appointments.service import AppointmentView, NotCancellableReason
+from app.gp.types import AppointmentStatus, AppointmentType, CancellationReason, Slot
+from app.schemas import RequestBody, ResponseBody
+
+UK_PHONE_PATTERN = r"^\+?[0-9 ()-]{10,20}$"
+
+
+class ClinicianOut(ResponseBody):
+    name: str = Field(examples=["Dr Priya Shah"])
+    role: str = Field(examples=["GP"])
+
+
+class SlotOut(ResponseBody):
+    slot_id: str = Field(description="Pass this back to book the slot.")
+    start: datetime
+    end: datetime
+    type: AppointmentType
+    clinician: ClinicianOut
+    location: str
+    session: str
+
+    @classmethod
+    def of(cls, slot: Slot) -> SlotOut:
+        return cls.model_validate(slot)
+
+
+class SlotList(ResponseBody):
+    start: datetime = Field(description="The start of the range searched.")
+    end: datetime = Field(description="The end of the range searched.")
+    items: list[SlotOut]
+
+
+class AppointmentOut(ResponseBody):
+    appointment_id: str
+    start: datetime
+    end: datetime
+    type: AppointmentType
+    clinician: ClinicianOut
+    location: str
+    status: AppointmentStatus
+    reason: str | None = Field(default=None, description="As given when booking.")
+    telephone_number: str | None = None
+    cancellable: bool
+    not_cancellable_reason: NotCancellableReason | None = None
+
+    @classmethod
+    def of(cls, view: AppointmentView) -> AppointmentOut:
+        a = view.appointment
+        return cls(
+            appointment_id=a.appointment_id,
+            start=a.start,
+            end=a.end,
+            type=a.type,
+            clinician=ClinicianOut.model_validate(a.clinician),
+            location=a.location,
+            status=a.status,
+            reason=a.reason,
+            telephone_number=a.telephone_number,
+            cancellable=view.cancellable,
+            not_cancellable_reason=view.not_cancellable_reason,
+        )
+
+
+class AppointmentList(ResponseBody):
+    items: list[AppointmentOut]
+
+
+class BookingIn(RequestBody):
+    slot_id: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Why you need the appointment, if the practice asks "
+        "(see `booking_reason` in `GET /v1/patients/{patient_id}/practice`).",
+    )
+    telephone_number: str | None = Field(
+        default=None,
+        pattern=UK_PHONE_PATTERN,
+        description="The number to call for a telephone appointment.",
+    )
+
+
+class CancelIn(RequestBody):
+    reason_code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="One of the practice's cancellation reasons, where it has them.",
+    )
+
+
+class CancellationReasonOut(ResponseBody):
+    code: str
+    text: str
+
+    @classmethod
+    def of(cls, reason: CancellationReason) -> CancellationReasonOut:
+        return cls(code=reason.code, text=reason.text)
+
+
+class CancellationReasonList(ResponseBody):
+    required: bool = Field(description="Whether a reason must be given when cancelling.")
+    items: list[CancellationReasonOut]

@@ -1,0 +1,300 @@
+"""Appointment rules: the booking window, limits, reasons and the cancellation cut-off.
+
+The practice's policy comes from its GP system (with any overrides from the
+practices file). The GP system enforces its own rules too; checking here first
+gives patients the same clear answer whatever the supplier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from icalendar import Calendar, Event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record as record_audit
+from app.audit.types import AuditAction
+from app.clock import Clock
+from app.gp.errors import (
+    BookingLimitReached,
+    NotCancellable,
+    NotFoundInGPSystem,
+    OutsideBookingWindow,
+    ReasonRequired,
+    TooLateToCancel,
+)
+from app.gp.types import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    BookingReasonPolicy,
+    BookingRequest,
+    CancellationReason,
+    PracticeSettings,
+    Slot,
+)
+from app.patients.service import ActingFor
+from app.problems import Problem
+
+
+class InvalidRequest(Problem):
+    status = 422
+    title = "Invalid request"
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        super().__init__(detail)
+
+
+class NotCancellableReason(StrEnum):
+    IN_THE_PAST = "in_the_past"
+    TOO_LATE = "too_late_to_cancel"
+    NOT_BOOKED = "not_booked"
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentView:
+    appointment: Appointment
+    cancellable: bool
+    not_cancellable_reason: NotCancellableReason | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSearch:
+    start: datetime
+    end: datetime
+    slots: list[Slot]
+
+
+def _practice(acting: ActingFor) -> PracticeSettings:
+    return acting.profile.practice
+
+
+def search_window(
+    practice: PracticeSettings, now: datetime, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    """The range to search: by default the practice's usual window; never past its maximum."""
+    latest = now + practice.booking_window
+    start = max(start or now, now)
+    end = end or min(start + practice.default_search_window, latest)
+    if end <= start:
+        raise InvalidRequest("invalid_range", "The end of the range must be after its start.")
+    if end > latest:
+        days = practice.booking_window.days
+        raise OutsideBookingWindow(
+            f"Your practice lets you book up to {days} days ahead. Choose an earlier end date."
+        )
+    return start, end
+
+
+async def search_slots(
+    acting: ActingFor,
+    *,
+    now: datetime,
+    start: datetime | None,
+    end: datetime | None,
+    appointment_type: AppointmentType | None,
+    clinician: str | None,
+) -> SlotSearch:
+    start, end = search_window(_practice(acting), now, start, end)
+    slots = await acting.system.search_slots(
+        start, end, appointment_type=appointment_type, clinician=clinician
+    )
+    return SlotSearch(start, end, sorted(slots, key=lambda slot: (slot.start, slot.slot_id)))
+
+
+def cancellability(
+    appointment: Appointment, practice: PracticeSettings, now: datetime
+) -> NotCancellableReason | None:
+    """Only future booked appointments, and not inside the practice's cut-off."""
+    if appointment.status is not AppointmentStatus.BOOKED:
+        return NotCancellableReason.NOT_BOOKED
+    if appointment.start <= now:
+        return NotCancellableReason.IN_THE_PAST
+    if appointment.start - now < practice.cancellation_cutoff:
+        return NotCancellableReason.TOO_LATE
+    return None
+
+
+def _view(appointment: Appointment, practice: PracticeSettings, now: datetime) -> AppointmentView:
+    reason = cancellability(appointment, practice, now)
+    return AppointmentView(appointment, reason is None, reason)
+
+
+def _upcoming(appointment: Appointment, now: datetime) -> bool:
+    return appointment.status is AppointmentStatus.BOOKED and appointment.end > now
+
+
+async def list_appointments(
+    acting: ActingFor, *, now: datetime, upcoming: bool
+) -> list[AppointmentView]:
+    appointments = await acting.system.list_appointments(acting.patient_ref)
+    chosen = [a for a in appointments if _upcoming(a, now) == upcoming]
+    chosen.sort(key=lambda a: a.start, reverse=not upcoming)
+    return [_view(a, _practice(acting), now) for a in chosen]
+
+
+async def get_appointment(
+    acting: ActingFor, appointment_id: str, *, now: datetime
+) -> AppointmentView:
+    return _view(await _find(acting, appointment_id), _practice(acting), now)
+
+
+async def _find(acting: ActingFor, appointment_id: str) -> Appointment:
+    # Looked up among this patient's own appointments: another patient's id is simply not there.
+    for appointment in await acting.system.list_appointments(acting.patient_ref):
+        if appointment.appointment_id == appointment_id:
+            return appointment
+    raise NotFoundInGPSystem("We could not find this appointment.")
+
+
+def check_reason(practice: PracticeSettings, reason: str | None) -> str | None:
+    """Apply the practice's booking-reason policy (not requested / optional / mandatory)."""
+    reason = (reason or "").strip() or None
+    if practice.booking_reason is BookingReasonPolicy.NOT_REQUESTED and reason is not None:
+        raise InvalidRequest(
+            "reason_not_requested",
+            "Your practice does not ask for a reason when booking. Please leave it out.",
+        )
+    if practice.booking_reason is BookingReasonPolicy.MANDATORY and reason is None:
+        raise ReasonRequired()
+    if reason is not None and len(reason) > practice.booking_reason_max_length:
+        raise InvalidRequest(
+            "reason_too_long",
+            f"Please keep the reason to {practice.booking_reason_max_length} characters or fewer.",
+        )
+    return reason
+
+
+async def book(
+    acting: ActingFor,
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    slot_id: str,
+    reason: str | None,
+    telephone_number: str | None,
+) -> AppointmentView:
+    practice = _practice(acting)
+    now = clock.now()
+    reason = check_reason(practice, reason)
+    booked = [
+        a for a in await acting.system.list_appointments(acting.patient_ref) if _upcoming(a, now)
+    ]
+    if len(booked) >= practice.max_future_appointments:
+        raise BookingLimitReached()
+    appointment = await acting.system.book_appointment(
+        BookingRequest(
+            patient_ref=acting.patient_ref,
+            slot_id=slot_id,
+            actor_ref=acting.actor_ref,
+            reason=reason,
+            telephone_number=telephone_number,
+        )
+    )
+    await record_audit(
+        session,
+        acting.audit_event(AuditAction.APPOINTMENT_BOOKED, appointment.appointment_id),
+        clock=clock,
+    )
+    await session.commit()
+    return _view(appointment, practice, now)
+
+
+async def cancellation_reasons(acting: ActingFor) -> list[CancellationReason]:
+    if not _practice(acting).has_cancellation_reasons:
+        return []
+    return await acting.system.list_cancellation_reasons()
+
+
+async def cancel(
+    acting: ActingFor,
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    appointment_id: str,
+    reason_code: str | None,
+) -> AppointmentView:
+    practice = _practice(acting)
+    now = clock.now()
+    appointment = await _find(acting, appointment_id)
+    why_not = cancellability(appointment, practice, now)
+    if why_not is NotCancellableReason.TOO_LATE:
+        raise TooLateToCancel()
+    if why_not is NotCancellableReason.IN_THE_PAST:
+        raise NotCancellable("Only future appointments can be cancelled.")
+    if why_not is NotCancellableReason.NOT_BOOKED:
+        raise NotCancellable("This appointment is not booked, so there is nothing to cancel.")
+    await _check_cancellation_reason(acting, practice, reason_code)
+    cancelled = await acting.system.cancel_appointment(
+        acting.patient_ref, appointment_id, reason_code=reason_code, actor_ref=acting.actor_ref
+    )
+    await record_audit(
+        session, acting.audit_event(AuditAction.APPOINTMENT_CANCELLED, appointment_id), clock=clock
+    )
+    await session.commit()
+    return _view(cancelled, practice, now)
+
+
+async def _check_cancellation_reason(
+    acting: ActingFor, practice: PracticeSettings, reason_code: str | None
+) -> None:
+    if not practice.has_cancellation_reasons:
+        if reason_code is not None:
+            raise InvalidRequest(
+                "cancellation_reason_not_used",
+                "Your practice does not ask for a reason when cancelling. Please leave it out.",
+            )
+        return
+    reasons = {reason.code for reason in await acting.system.list_cancellation_reasons()}
+    if reason_code is None:
+        raise InvalidRequest(
+            "cancellation_reason_required",
+            "Your practice asks why you are cancelling. Choose one of its reasons.",
+        )
+    if reason_code not in reasons:
+        raise InvalidRequest(
+            "unknown_cancellation_reason",
+            "That is not one of your practice's cancellation reasons. Choose one from the list.",
+        )
+
+
+_TYPE_WORDS = {
+    AppointmentType.IN_PERSON: "GP appointment",
+    AppointmentType.TELEPHONE: "GP telephone appointment",
+    AppointmentType.VIDEO: "GP video appointment",
+}
+
+
+def calendar_event(appointment: Appointment, practice_name: str, *, stamp: datetime) -> bytes:
+    """An iCalendar event with only what the app showed: time, type, clinician and place.
+
+    The booking reason is left out: calendars are often shared or synced.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", "-//GP Online//Appointments//EN")
+    calendar.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"{appointment.appointment_id}@gp-online")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", appointment.start)
+    event.add("dtend", appointment.end)
+    event.add("summary", f"{_TYPE_WORDS[appointment.type]} at {practice_name}")
+    event.add("location", appointment.location)
+    event.add(
+        "description",
+        f"With {appointment.clinician.name} ({appointment.clinician.role}). "
+        "To cancel, use the app or call your practice.",
+    )
+    if appointment.status is AppointmentStatus.CANCELLED:
+        event.add("status", "CANCELLED")
+    calendar.add_component(event)
+    ics: bytes = calendar.to_ical()
+    return ics
+
+
+async def calendar_for(acting: ActingFor, appointment_id: str, *, now: datetime) -> bytes:
+    appointment = await _find(acting, appointment_id)
+    return calendar_event(appointment, _practice(acting).name, stamp=now)

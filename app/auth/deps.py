@@ -1,0 +1,149 @@
+"""Who is signed in: the dependencies every feature uses.
+
+`CurrentSession` for any signed-in user, `P9Session` where NHS login's P9
+(identity verified) is needed: appointments, prescriptions and the record.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth import service
+from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from app.auth.oidc import vectors_from_json, vectors_to_json
+from app.auth.problems import CSRFTokenInvalid, IdentityVerificationRequired, NotSignedIn
+from app.auth.runtime import AuthRuntime
+from app.auth.types import LEVEL_RANK, IdentityLevel, SignedIn, Via
+from app.clock import ClockDep
+from app.config import DEFAULT_VTR
+from app.db import SessionDep
+
+__all__ = [
+    "AuthDep",
+    "CurrentSession",
+    "P9Session",
+    "SignedIn",
+    "current_session",
+    "require_identity_level",
+]
+
+# Shown in OpenAPI, so that Swagger UI can sign requests either way.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerSession",
+    description="A session token from POST /v1/auth/session (native apps).",
+)
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="SessionCookie",
+    description="The web session cookie set by GET /v1/auth/callback.",
+)
+csrf_scheme = APIKeyHeader(
+    name=CSRF_HEADER,
+    auto_error=False,
+    scheme_name="CSRFToken",
+    description=(
+        "With the session cookie, unsafe methods need `csrf_token` from GET /v1/auth/session."
+    ),
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_auth(request: Request) -> AuthRuntime:
+    runtime: AuthRuntime = request.app.state.auth
+    return runtime
+
+
+AuthDep = Annotated[AuthRuntime, Depends(get_auth)]
+
+
+def presented_token(
+    bearer: HTTPAuthorizationCredentials | None, cookie: str | None
+) -> tuple[str, Via] | None:
+    """The token and how it came; a bearer token wins over a cookie."""
+    if bearer is not None and bearer.credentials:
+        return bearer.credentials, "bearer"
+    if cookie:
+        return cookie, "cookie"
+    return None
+
+
+def check_csrf(
+    request: Request, auth: AuthRuntime, signed_in: SignedIn, header: str | None
+) -> None:
+    """Double submit: header equals the csrf cookie and the session's token (constant time)."""
+    expected = auth.csrf_token(signed_in.session_id)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not header or not hmac.compare_digest(header, expected):
+        raise CSRFTokenInvalid()
+    if not hmac.compare_digest(cookie, expected):
+        raise CSRFTokenInvalid()
+
+
+async def current_session(
+    request: Request,
+    db: SessionDep,
+    auth: AuthDep,
+    clock: ClockDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+    csrf: Annotated[str | None, Depends(csrf_scheme)],
+) -> SignedIn:
+    """The live session behind this request. Raises 401 `not_signed_in` / `session_expired`.
+
+    Cookie sessions need the CSRF token on unsafe methods; bearer sessions do not
+    (a browser never attaches a bearer token by itself).
+    """
+    presented = presented_token(bearer, cookie)
+    if presented is None:
+        raise NotSignedIn()
+    token, via = presented
+    now = clock.now()
+    signed_in = await service.find_session(db, token, via=via, now=now, policy=auth.policy)
+    if via == "cookie" and request.method not in SAFE_METHODS:
+        check_csrf(request, auth, signed_in, csrf)
+    return await service.touch_session(db, signed_in, now=now, policy=auth.policy)
+
+
+CurrentSession = Annotated[SignedIn, Depends(current_session)]
+
+
+def step_up_vectors(configured: str) -> tuple[str, ...]:
+    """The P9 vectors this service asks for (or NHS login's P9 defaults)."""
+    p9 = tuple(v for v in vectors_from_json(configured) if v.startswith("P9."))
+    return p9 or vectors_from_json(DEFAULT_VTR)
+
+
+def step_up_url(request: Request, auth: AuthRuntime) -> str:
+    """Sign in again asking NHS login for P9 only, then come back here."""
+    vectors = step_up_vectors(auth.settings.nhs_login_vtr)
+    query = {"vtr": vectors_to_json(vectors)}
+    if request.method == "GET":
+        query["return_to"] = request.url.path + (
+            f"?{request.url.query}" if request.url.query else ""
+        )
+    return "/v1/auth/login?" + urlencode(query)
+
+
+def require_identity_level(level: IdentityLevel) -> Callable[..., Awaitable[SignedIn]]:
+    """A dependency: the current session, if NHS login verified the user to `level`."""
+
+    async def signed_in_at_level(
+        request: Request, signed_in: CurrentSession, auth: AuthDep
+    ) -> SignedIn:
+        if LEVEL_RANK[signed_in.identity_level] < LEVEL_RANK[level]:
+            raise IdentityVerificationRequired(step_up_url(request, auth))
+        return signed_in
+
+    return signed_in_at_level
+
+
+P9Session = Annotated[SignedIn, Depends(require_identity_level("P9"))]

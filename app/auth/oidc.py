@@ -1,0 +1,427 @@
+"""The OpenID Connect relying party for NHS login.
+
+Follows the NHS login interface specification: authorization code flow with
+`state`, `nonce` and `vtr`; `private_key_jwt` client authentication with an
+RS512 assertion; RS512 ID tokens checked against the issuer's JWKS; userinfo
+whose `sub` must match the ID token's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7523 import (  # type: ignore[import-untyped]
+    PrivateKeyJWT,
+    private_key_jwt_sign,
+)
+from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+from app.auth.problems import LoginFailed, NHSLoginUnavailable
+from app.clock import Clock
+from app.gp.registry import ODS_CODE_PATTERN
+from app.gp.types import GPCredentials
+
+logger = logging.getLogger(__name__)
+
+# NHS login signs ID tokens with RS512 and accepts client assertions signed with RS512 only.
+SIGNING_ALG = "RS512"
+# NHS login: the client assertion's exp must be short (no more than 5 minutes).
+CLIENT_ASSERTION_LIFETIME = timedelta(minutes=5)
+# Clock skew allowed on exp/iat of the ID token.
+ID_TOKEN_LEEWAY = timedelta(seconds=60)
+DISCOVERY_TTL = timedelta(hours=1)
+# An unknown `kid` triggers one JWKS refetch, at most this often (key rotation, not a DoS lever).
+JWKS_REFETCH_COOLDOWN = timedelta(seconds=60)
+IDENTITY_LEVELS = ("P0", "P5", "P9")
+_NHS_NUMBER = re.compile(r"\d{10}")
+_ODS_CODE = re.compile(ODS_CODE_PATTERN.strip("^$"))
+
+
+@dataclass(frozen=True, slots=True)
+class RelyingPartyConfig:
+    issuer: str
+    client_id: str
+    private_key: RSAKey
+    redirect_uri: str
+    scopes: str
+    vectors: tuple[str, ...]
+    pkce: bool
+    app_redirect_uris: frozenset[str]
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMetadata:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class NHSLoginIdentity:
+    """Who NHS login says signed in, from a verified ID token and matching userinfo."""
+
+    sub: str
+    identity_level: str  # P0, P5 or P9: the level of the vector NHS login asserted
+    vot: str
+    nhs_number: str | None
+    family_name: str | None
+    birth_date: date | None
+    ods_code: str | None
+    gp_credentials: GPCredentials | None = field(repr=False)
+
+
+def vectors_from_json(value: str) -> tuple[str, ...]:
+    """Parse a `vtr` JSON array such as `["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]`."""
+    parsed = json.loads(value)
+    if not isinstance(parsed, list) or not parsed:
+        raise ValueError("vtr must be a non-empty JSON array")
+    if not all(
+        isinstance(item, str) and item.split(".", 1)[0] in IDENTITY_LEVELS for item in parsed
+    ):
+        raise ValueError("each vector must start with P0, P5 or P9")
+    return tuple(parsed)
+
+
+def vectors_to_json(vectors: tuple[str, ...]) -> str:
+    return json.dumps(list(vectors), separators=(",", ":"))
+
+
+def identity_level_of(vector: str) -> str:
+    return vector.split(".", 1)[0]
+
+
+class NHSLoginAssertion(PrivateKeyJWT):  # type: ignore[misc]
+    """Authlib's `private_key_jwt`, as NHS login requires: RS512 and at most 5 minutes.
+
+    Authlib's defaults (RS256, one hour) are refused by NHS login.
+    """
+
+    alg = SIGNING_ALG
+
+    def __init__(self, token_endpoint: str, clock: Clock) -> None:
+        super().__init__(token_endpoint=token_endpoint, alg=SIGNING_ALG)
+        self._clock = clock
+
+    def sign(self, auth: ClientAuth, token_endpoint: str) -> str:
+        # iss = sub = client_id and aud = token endpoint are set by Authlib; jti is random.
+        assertion: str = private_key_jwt_sign(
+            auth.client_secret,
+            client_id=auth.client_id,
+            token_endpoint=token_endpoint,
+            alg=SIGNING_ALG,
+            issued_at=int(self._clock.now().timestamp()),
+            expires_in=int(CLIENT_ASSERTION_LIFETIME.total_seconds()),
+        )
+        return assertion
+
+
+class RelyingParty:
+    """Talks to NHS login over one shared httpx client; caches discovery and keys."""
+
+    def __init__(self, config: RelyingPartyConfig, http: httpx.AsyncClient, clock: Clock) -> None:
+        self.config = config
+        self._http = http
+        self._clock = clock
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_at: datetime | None = None
+        self._keys: dict[str | None, RSAKey] = {}
+        self._keys_at: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    # --- discovery and keys ----------------------------------------------------------
+
+    async def metadata(self) -> ProviderMetadata:
+        now = self._clock.now()
+        if self._metadata and self._metadata_at and now - self._metadata_at < DISCOVERY_TTL:
+            return self._metadata
+        async with self._lock:
+            if self._metadata and self._metadata_at and now - self._metadata_at < DISCOVERY_TTL:
+                return self._metadata
+            url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            document = await self._get_json(url)
+            try:
+                metadata = ProviderMetadata(
+                    issuer=str(document["issuer"]),
+                    authorization_endpoint=str(document["authorization_endpoint"]),
+                    token_endpoint=str(document["token_endpoint"]),
+                    userinfo_endpoint=str(document["userinfo_endpoint"]),
+                    jwks_uri=str(document["jwks_uri"]),
+                )
+            except KeyError:
+                logger.warning("NHS login discovery document is incomplete")
+                raise NHSLoginUnavailable() from None
+            # OpenID Connect Discovery 4.3: the document's issuer must be the one we asked.
+            if metadata.issuer != self.config.issuer:
+                logger.warning("NHS login discovery names a different issuer")
+                raise NHSLoginUnavailable()
+            self._metadata, self._metadata_at = metadata, now
+            return metadata
+
+    async def _signing_key(self, kid: str | None) -> RSAKey:
+        if not self._keys:
+            await self._refresh_keys()
+        key = self._keys.get(kid)
+        if key is None:
+            # NHS login rotates keys: refetch once on an unknown kid, with a cool-down.
+            now = self._clock.now()
+            if self._keys_at is None or now - self._keys_at >= JWKS_REFETCH_COOLDOWN:
+                await self._refresh_keys()
+                key = self._keys.get(kid)
+        if key is None:
+            logger.info("ID token signed with an unknown key")
+            raise LoginFailed()
+        return key
+
+    async def _refresh_keys(self) -> None:
+        metadata = await self.metadata()
+        document = await self._get_json(metadata.jwks_uri)
+        keys: dict[str | None, RSAKey] = {}
+        for entry in document.get("keys", []):
+            if not isinstance(entry, dict) or entry.get("kty") != "RSA":
+                continue
+            if entry.get("use", "sig") != "sig" or entry.get("alg", SIGNING_ALG) != SIGNING_ALG:
+                continue
+            try:
+                keys[entry.get("kid")] = RSAKey.import_key(entry)
+            except (JoseError, ValueError):
+                logger.warning("NHS login JWKS holds a key that cannot be read")
+        if len(keys) == 1:
+            keys.setdefault(None, next(iter(keys.values())))
+        self._keys, self._keys_at = keys, self._clock.now()
+
+    # --- the flow ----------------------------------------------------------------------
+
+    async def authorization_url(
+        self,
+        *,
+        state: str,
+        nonce: str,
+        code_verifier: str | None,
+        vectors: tuple[str, ...],
+    ) -> str:
+        metadata = await self.metadata()
+        params = {
+            "client_id": self.config.client_id,
+            "response_type": "code",
+            "response_mode": "query",
+            "redirect_uri": self.config.redirect_uri,
+            "scope": self.config.scopes,
+            "state": state,
+            "nonce": nonce,
+            "vtr": vectors_to_json(vectors),
+        }
+        if code_verifier is not None:
+            params["code_challenge"] = create_s256_code_challenge(code_verifier)
+            params["code_challenge_method"] = "S256"
+        separator = "&" if urlsplit(metadata.authorization_endpoint).query else "?"
+        return metadata.authorization_endpoint + separator + urlencode(params)
+
+    async def complete(
+        self,
+        *,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str | None,
+        nonce: str,
+        vectors: tuple[str, ...],
+    ) -> NHSLoginIdentity:
+        """Exchange the code, verify the ID token and read userinfo."""
+        tokens = await self._exchange_code(code, redirect_uri, code_verifier)
+        id_token, access_token = tokens.get("id_token"), tokens.get("access_token")
+        if not isinstance(id_token, str) or not isinstance(access_token, str):
+            logger.info("NHS login token response lacks an ID or access token")
+            raise LoginFailed()
+        claims = await self.verify_id_token(id_token, nonce=nonce, vectors=vectors)
+        userinfo = await self._userinfo(access_token)
+        # NHS login: the userinfo sub must equal the ID token's, else the response is rejected.
+        if userinfo.get("sub") != claims["sub"]:
+            logger.info("NHS login userinfo sub does not match the ID token")
+            raise LoginFailed()
+        return _identity(claims, userinfo)
+
+    async def _exchange_code(
+        self, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> dict[str, Any]:
+        metadata = await self.metadata()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": self.config.client_id,
+        }
+        if code_verifier is not None:
+            form["code_verifier"] = code_verifier
+        client_auth = ClientAuth(
+            self.config.client_id,
+            self.config.private_key,
+            NHSLoginAssertion(metadata.token_endpoint, self._clock),
+        )
+        url, headers, body = client_auth.prepare(
+            "POST",
+            metadata.token_endpoint,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            urlencode(form),
+        )
+        response = await self._send("POST", url, headers=headers, content=body)
+        if response.status_code >= 500:
+            raise NHSLoginUnavailable()
+        if response.status_code != 200:
+            # invalid_grant (a used or expired code), invalid_client, …: a failed sign-in.
+            logger.info("NHS login token endpoint refused the code (%s)", response.status_code)
+            raise LoginFailed()
+        return _json_object(response, unavailable=False)
+
+    async def verify_id_token(
+        self, id_token: str, *, nonce: str, vectors: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """The ID token's claims, once every NHS login check has passed."""
+        metadata = await self.metadata()
+        try:
+            header = jws.extract_compact(id_token.encode()).headers()
+        except (JoseError, ValueError):
+            logger.info("ID token is not a compact JWS")
+            raise LoginFailed() from None
+        # NHS login signs with RS512 only: `none`, HS256 and the rest are refused outright.
+        if header.get("alg") != SIGNING_ALG:
+            logger.info("ID token uses a refused algorithm")
+            raise LoginFailed()
+        key = await self._signing_key(header.get("kid"))
+        leeway = int(ID_TOKEN_LEEWAY.total_seconds())
+        registry = jwt.JWTClaimsRegistry(
+            now=int(self._clock.now().timestamp()),
+            leeway=leeway,
+            iss={"essential": True, "value": metadata.issuer},
+            aud={"essential": True, "value": self.config.client_id},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+            vot={"essential": True, "values": list(vectors)},
+        )
+        try:
+            token = jwt.decode(id_token, key, algorithms=[SIGNING_ALG])
+            registry.validate(token.claims)
+        except (JoseError, ValueError) as error:
+            logger.info("ID token rejected: %s", type(error).__name__)
+            raise LoginFailed() from None
+        claims = token.claims
+        # OpenID Connect Core 3.1.3.7: several audiences need azp naming this client.
+        audience = claims["aud"]
+        several = isinstance(audience, list) and len(audience) > 1
+        if several and claims.get("azp") != self.config.client_id:
+            raise LoginFailed()
+        if not isinstance(claims["vot"], str):
+            raise LoginFailed()
+        return claims
+
+    async def _userinfo(self, access_token: str) -> dict[str, Any]:
+        metadata = await self.metadata()
+        response = await self._send(
+            "GET",
+            metadata.userinfo_endpoint,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )
+        if response.status_code >= 500:
+            raise NHSLoginUnavailable()
+        if response.status_code != 200:
+            logger.info("NHS login userinfo refused the access token (%s)", response.status_code)
+            raise LoginFailed()
+        return _json_object(response, unavailable=False)
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    async def _get_json(self, url: str) -> dict[str, Any]:
+        response = await self._send("GET", url, headers={"Accept": "application/json"})
+        if response.status_code != 200:
+            logger.warning("NHS login answered %s for %s", response.status_code, url)
+            raise NHSLoginUnavailable()
+        return _json_object(response, unavailable=True)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        content: str | None = None,
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(
+                method,
+                url,
+                headers=headers,
+                content=content,
+                timeout=self.config.timeout_seconds,
+            )
+        except httpx.HTTPError as error:
+            # Timeouts and connection failures: NHS login is unreachable, not the user's fault.
+            logger.warning("NHS login unreachable: %s", type(error).__name__)
+            raise NHSLoginUnavailable() from None
+
+
+def _json_object(response: httpx.Response, *, unavailable: bool) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        logger.warning("NHS login sent a response that is not a JSON object")
+        raise NHSLoginUnavailable() if unavailable else LoginFailed()
+    return body
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _matching(value: str | None, pattern: re.Pattern[str]) -> str | None:
+    return value if value is not None and pattern.fullmatch(value) else None
+
+
+def _identity(claims: dict[str, Any], userinfo: dict[str, Any]) -> NHSLoginIdentity:
+    vot = str(claims["vot"])
+    sub = str(claims["sub"])
+    if not sub or len(sub) > 255:
+        raise LoginFailed()
+    birth_date: date | None = None
+    if birthdate := _text(userinfo.get("birthdate")):
+        try:
+            birth_date = date.fromisoformat(birthdate)
+        except ValueError:
+            birth_date = None
+    registration = userinfo.get("gp_registration_details")
+    ods_code = _text(registration.get("gp_ods_code")) if isinstance(registration, dict) else None
+    credentials: GPCredentials | None = None
+    raw = userinfo.get("gp_integration_credentials")
+    if isinstance(raw, dict):
+        user_id, linkage_key = _text(raw.get("gp_user_id")), _text(raw.get("gp_linkage_key"))
+        credentials_ods = _text(raw.get("gp_ods_code")) or ods_code
+        if user_id and linkage_key and credentials_ods:
+            credentials = GPCredentials(user_id, linkage_key, credentials_ods.upper())
+            ods_code = ods_code or credentials_ods
+    return NHSLoginIdentity(
+        sub=sub,
+        identity_level=identity_level_of(vot),
+        vot=vot,
+        # Anything not shaped like an NHS number or ODS code is treated as absent.
+        nhs_number=_matching(_text(userinfo.get("nhs_number")), _NHS_NUMBER),
+        family_name=_text(userinfo.get("family_name")),
+        birth_date=birth_date,
+        ods_code=_matching(ods_code.upper() if ods_code else None, _ODS_CODE),
+        gp_credentials=credentials,
+    )

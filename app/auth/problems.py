@@ -1,0 +1,87 @@
+"""The problems signing in can raise, each with a code an app can act on."""
+
+from __future__ import annotations
+
+from app.problems import Problem
+
+
+class LoginCancelled(Problem):
+    status = 401
+    code = "login_cancelled"
+    title = "Sign-in cancelled"
+    default_detail = "You cancelled signing in with NHS login. You can try again at any time."
+
+
+class LoginFailed(Problem):
+    status = 401
+    code = "login_failed"
+    title = "Sign-in failed"
+    default_detail = "We could not sign you in with NHS login. Please try again."
+
+
+class NHSLoginUnavailable(Problem):
+    status = 503
+    code = "nhs_login_unavailable"
+    title = "NHS login unavailable"
+    default_detail = "NHS login is not available at the moment. Please try again in a few minutes."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": "30"}, extra={"retry_after": 30})
+
+
+class NotSignedIn(Problem):
+    status = 401
+    code = "not_signed_in"
+    title = "Not signed in"
+    default_detail = "Please sign in with NHS login."
+
+
+class SessionExpired(Problem):
+    status = 401
+    code = "session_expired"
+    title = "Session expired"
+    default_detail = "For your security you have been signed out. Please sign in again."
+
+
+class CSRFTokenInvalid(Problem):
+    status = 403
+    code = "csrf_token_invalid"
+    title = "Missing or wrong CSRF token"
+    default_detail = (
+        "This request needs the X-CSRF-Token header from GET /v1/auth/session. "
+        "Reload the page and try again."
+    )
+
+
+class IdentityVerificationRequired(Problem):
+    status = 403
+    code = "identity_verification_required"
+    title = "Identity verification required"
+    default_detail = (
+        "To use this you need to prove who you are with NHS login. "
+        "Sign in again and follow the steps to verify your identity."
+    )
+
+    def __init__(self, step_up_url: str) -> None:
+        super().__init__(extra={"step_up_url": step_up_url})
+
+
+class InvalidReturnTo(Problem):
+    status = 400
+    code = "invalid_return_to"
+    title = "Invalid return address"
+    default_detail = "return_to must be a path on this site, such as /appointments."
+
+
+class InvalidVectorsOfTrust(Problem):
+    status = 400
+    code = "invalid_vtr"
+    title = "Invalid vectors of trust"
+    default_detail = "vtr must be a JSON array of vectors this service requests from NHS login."
+
+
+class RedirectURINotAllowed(Problem):
+    status = 400
+    code = "redirect_uri_not_allowed"
+    title = "Redirect URI not allowed"
+    default_detail = "This redirect_uri is not registered for apps using this service."

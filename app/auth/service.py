@@ -1,0 +1,223 @@
+"""Signing in and out: accounts, GP linkage and sessions. No HTTP here.
+
+NHS login has no session or logout of its own: this service owns the session,
+re-authenticating after 30 minutes idle and 12 hours in total.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from cryptography.fernet import MultiFernet
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.audit.types import AuditAction, AuditEvent
+from app.auth.credentials import encrypt_credentials
+from app.auth.models import Account, AuthSession
+from app.auth.oidc import NHSLoginIdentity
+from app.auth.problems import NotSignedIn, SessionExpired
+from app.auth.types import IdentityLevel, SignedIn, Via
+from app.clock import Clock
+from app.config import Settings
+from app.gp.errors import GPError, LinkageFailed
+from app.gp.registry import GPSystemRegistry
+from app.gp.types import DemographicMatch, LinkedUser
+
+logger = logging.getLogger(__name__)
+
+TOKEN_BYTES = 32  # 256 bits of randomness per session token
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    idle: timedelta
+    absolute: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionPolicy:
+        return cls(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_absolute_hours),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    token: str = field(repr=False)
+    signed_in: SignedIn
+
+
+def hash_token(token: str) -> str:
+    """Only this hash is stored: a database leak yields no usable session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def link_patient(registry: GPSystemRegistry, identity: NHSLoginIdentity) -> LinkedUser | None:
+    """Find the user in their practice's GP system: GP credentials, else demographics.
+
+    P9 users must be linked, so a failure is raised. P5 and P0 users have no GP
+    credentials and may not be found by demographics; they sign in unlinked.
+    """
+    required = identity.identity_level == "P9"
+    try:
+        if identity.gp_credentials is not None:
+            system = registry.for_practice(identity.gp_credentials.ods_code)
+            return await system.link_by_credentials(identity.gp_credentials)
+        if (
+            identity.ods_code
+            and identity.nhs_number
+            and identity.family_name
+            and identity.birth_date
+        ):
+            match = DemographicMatch(
+                nhs_number=identity.nhs_number,
+                ods_code=identity.ods_code,
+                family_name=identity.family_name,
+                birth_date=identity.birth_date,
+            )
+            return await registry.for_practice(identity.ods_code).link_by_demographics(match)
+        if required:
+            raise LinkageFailed()
+    except GPError as error:
+        if required:
+            raise
+        logger.info("signed in without GP linkage (%s)", error.code)
+    return None
+
+
+async def sign_in(
+    db: AsyncSession,
+    identity: NHSLoginIdentity,
+    *,
+    registry: GPSystemRegistry,
+    cipher: MultiFernet,
+    clock: Clock,
+    policy: SessionPolicy,
+    via: Via,
+) -> IssuedSession:
+    """Link, upsert the account and start a new session (never reuse one: fixation)."""
+    linked = await link_patient(registry, identity)
+    now = clock.now()
+    try:
+        account = await _upsert_account(db, identity, linked, cipher, now)
+    except IntegrityError:
+        # Two first sign-ins for the same person at once: the other one created the row.
+        await db.rollback()
+        account = await _upsert_account(db, identity, linked, cipher, now)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = AuthSession(
+        id=str(uuid.uuid4()),
+        account_id=account.id,
+        token_hash=hash_token(token),
+        via=via,
+        identity_level=identity.identity_level,
+        vot=identity.vot,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + policy.absolute,
+        revoked_at=None,
+    )
+    db.add(row)
+    await db.flush()
+    await record(db, AuditEvent(action=AuditAction.SIGN_IN, actor_id=account.id), clock=clock)
+    await db.commit()
+    logger.info("signed in: account %s, level %s, via %s", account.id, row.identity_level, via)
+    return IssuedSession(token=token, signed_in=_signed_in(row, account, policy))
+
+
+async def _upsert_account(
+    db: AsyncSession,
+    identity: NHSLoginIdentity,
+    linked: LinkedUser | None,
+    cipher: MultiFernet,
+    now: datetime,
+) -> Account:
+    account = await db.scalar(select(Account).where(Account.nhs_login_sub == identity.sub))
+    if account is None:
+        account = Account(id=str(uuid.uuid4()), nhs_login_sub=identity.sub, created_at=now)
+        db.add(account)
+    # The account mirrors the latest sign-in: NHS login is the source of these facts.
+    account.nhs_number = identity.nhs_number
+    account.identity_level = identity.identity_level
+    account.ods_code = linked.ods_code if linked else identity.ods_code
+    account.gp_user_ref = linked.user_ref if linked else None
+    account.gp_credentials_encrypted = (
+        encrypt_credentials(cipher, identity.gp_credentials) if identity.gp_credentials else None
+    )
+    account.last_signed_in_at = now
+    await db.flush()
+    return account
+
+
+async def find_session(
+    db: AsyncSession, token: str, *, via: Via, now: datetime, policy: SessionPolicy
+) -> SignedIn:
+    """The live session for this token. Raises `NotSignedIn` or `SessionExpired`."""
+    found = (
+        await db.execute(
+            select(AuthSession, Account)
+            .join(Account, Account.id == AuthSession.account_id)
+            .where(AuthSession.token_hash == hash_token(token))
+        )
+    ).first()
+    if found is None:
+        raise NotSignedIn()
+    row, account = found
+    # A cookie token is not a bearer token and vice versa: each keeps its own protections.
+    if row.via != via or row.revoked_at is not None:
+        raise NotSignedIn()
+    if now >= row.expires_at or now >= row.last_seen_at + policy.idle:
+        raise SessionExpired()
+    return _signed_in(row, account, policy)
+
+
+async def touch_session(
+    db: AsyncSession, signed_in: SignedIn, *, now: datetime, policy: SessionPolicy
+) -> SignedIn:
+    """Record activity, which restarts the idle timer (never past the absolute end)."""
+    await db.execute(
+        update(AuthSession).where(AuthSession.id == signed_in.session_id).values(last_seen_at=now)
+    )
+    await db.commit()
+    return dataclasses.replace(
+        signed_in, idle_expires_at=min(now + policy.idle, signed_in.expires_at)
+    )
+
+
+async def sign_out(db: AsyncSession, signed_in: SignedIn, *, clock: Clock) -> None:
+    """Revoke the session at once; its token is refused from the next request on."""
+    await db.execute(
+        update(AuthSession)
+        .where(AuthSession.id == signed_in.session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    await record(
+        db, AuditEvent(action=AuditAction.SIGN_OUT, actor_id=signed_in.account_id), clock=clock
+    )
+    await db.commit()
+    logger.info("signed out: account %s", signed_in.account_id)
+
+
+def _signed_in(row: AuthSession, account: Account, policy: SessionPolicy) -> SignedIn:
+    return SignedIn(
+        session_id=row.id,
+        account_id=account.id,
+        nhs_login_sub=account.nhs_login_sub,
+        nhs_number=account.nhs_number,
+        identity_level=cast(IdentityLevel, row.identity_level),
+        ods_code=account.ods_code,
+        gp_user_ref=account.gp_user_ref,
+        expires_at=row.expires_at,
+        idle_expires_at=min(row.last_seen_at + policy.idle, row.expires_at),
+        via=cast(Via, row.via),
+    )

@@ -1,0 +1,1 @@
+"""Idempotency keys for bookings and prescription requests: a retry never acts twice."""

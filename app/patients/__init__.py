@@ -1,0 +1,1 @@
+"""Who the signed-in person is, and who they may act for."""

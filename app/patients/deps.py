@@ -1,0 +1,98 @@
+"""`/v1/patients/{patient_id}/…`: resolve who is acting, for whom, with what permission.
+
+Every patient-scoped route takes one of the `ActingFor…` aliases below, so the
+authorisation rule lives in one place: unknown or not-permitted ids are 404
+(existence is never revealed); a permitted patient without the service is 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from app.auth.deps import P9Session
+from app.clock import ClockDep, today
+from app.deps import SettingsDep
+from app.gp.deps import GPRegistryDep
+from app.patients.rules import EXPLANATIONS, Access, ServiceAccess, Unavailable
+from app.patients.service import ActingFor, resolve_acting_for
+from app.problems import Problem
+
+PatientID = Annotated[
+    str,
+    Path(
+        description="The opaque id of the patient, from `GET /v1/me/patients`.",
+        min_length=1,
+        max_length=64,
+    ),
+]
+
+
+class AccessUnavailable(Problem):
+    status = 403
+    code = "access_unavailable"
+    title = "Access unavailable"
+
+    def __init__(self, reason: Unavailable) -> None:
+        super().__init__(EXPLANATIONS[reason], extra={"reason": reason.value})
+
+
+class ServiceNotPermitted(AccessUnavailable):
+    code = "service_not_permitted"
+    title = "Service not available for this person"
+
+
+async def acting_for(
+    patient_id: PatientID,
+    signed_in: P9Session,
+    registry: GPRegistryDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> ActingFor:
+    acting = await resolve_acting_for(
+        registry,
+        signed_in,
+        patient_id,
+        secret_key=settings.secret_key,
+        today=today(clock),
+        review_age=settings.proxy_review_age,
+    )
+    if acting.profile.access.unavailable is not None:
+        raise AccessUnavailable(acting.profile.access.unavailable)
+    return acting
+
+
+ActingForPatient = Annotated[ActingFor, Depends(acting_for)]
+
+
+class RequireService:
+    """A dependency that also demands one service; `service` names it for introspection."""
+
+    def __init__(self, service: str, pick: Callable[[Access], ServiceAccess]) -> None:
+        self.service = service
+        self._pick = pick
+
+    async def __call__(self, acting: ActingForPatient) -> ActingFor:
+        granted = self._pick(acting.profile.access)
+        if not granted.allowed:
+            raise ServiceNotPermitted(granted.unavailable or Unavailable.NOT_GRANTED)
+        return acting
+
+
+ActingForAppointments = Annotated[
+    ActingFor, Depends(RequireService("appointments", lambda access: access.appointments))
+]
+ActingForPrescriptions = Annotated[
+    ActingFor, Depends(RequireService("prescriptions", lambda access: access.prescriptions))
+]
+ActingForRecord = Annotated[
+    ActingFor, Depends(RequireService("record", lambda access: access.record))
+]
+ActingForPharmacyChange = Annotated[
+    ActingFor, Depends(RequireService("change_pharmacy", lambda access: access.change_pharmacy))
+]
+ActingForSelf = Annotated[
+    ActingFor, Depends(RequireService("patient_only", lambda access: access.patient_only))
+]

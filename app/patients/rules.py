@@ -1,0 +1,191 @@
+"""Proxy access rules, applied centrally whatever the GP system says.
+
+Pure functions of a relationship, today's date and practice policy, so that
+every patient-scoped route sees the same answer and the rules are unit-tested.
+Sources: NHS England "GP online services: proxy access" guidance and the RCGP
+GP Online Services Toolkit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from app.gp.types import (
+    PracticeSettings,
+    RecordAccess,
+    RecordAccessLevel,
+    Relationship,
+    RelationshipKind,
+    lower_record_level,
+)
+
+# Parental proxy access ends when the child turns 16, whatever the practice recorded.
+PARENTAL_ACCESS_LIMIT_AGE = 16
+
+
+class Unavailable(StrEnum):
+    """Why a person, or one service, is not available to the one acting."""
+
+    PROXY_ACCESS_ENDED = "proxy_access_ended"
+    PROXY_ACCESS_NOT_STARTED = "proxy_access_not_started"
+    PROXY_SUSPENDED_AT_16 = "proxy_suspended_at_16"
+    PROXY_REVIEW_NEEDED = "proxy_review_needed"
+    NOT_GRANTED = "not_granted"
+    NOT_OFFERED_BY_PRACTICE = "not_offered_by_practice"
+    ONLINE_ACCESS_DECLINED = "online_access_declined"
+    ENHANCED_REVIEW = "enhanced_review"
+    PATIENT_ONLY = "patient_only"
+
+
+EXPLANATIONS: dict[Unavailable, str] = {
+    Unavailable.PROXY_ACCESS_ENDED: "Your access on behalf of this person has ended.",
+    Unavailable.PROXY_ACCESS_NOT_STARTED: (
+        "Your access on behalf of this person has not started yet."
+    ),
+    Unavailable.PROXY_SUSPENDED_AT_16: (
+        "Parents' online access stops when a young person turns 16. "
+        "They can now use GP online services themselves."
+    ),
+    Unavailable.PROXY_REVIEW_NEEDED: (
+        "Your access is paused until the practice reviews it, as it does for every young "
+        "person at this age. Please contact the practice."
+    ),
+    Unavailable.NOT_GRANTED: "The practice has not given you access to this service.",
+    Unavailable.NOT_OFFERED_BY_PRACTICE: "This practice does not offer this service online.",
+    Unavailable.ONLINE_ACCESS_DECLINED: (
+        "Online access to this record is not available. Contact the practice to talk about it."
+    ),
+    Unavailable.ENHANCED_REVIEW: (
+        "The practice needs to review this record before it can be shown online. "
+        "Contact the practice to ask about access."
+    ),
+    Unavailable.PATIENT_ONLY: "Only the patient can use this, not someone acting for them.",
+}
+
+
+class AgeBand(StrEnum):
+    UNDER_11 = "under_11"
+    AGE_11_TO_15 = "11_to_15"
+    AGE_16_TO_17 = "16_to_17"
+    ADULT = "adult"
+
+
+def age_on(birth_date: date, today: date) -> int:
+    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - int(before_birthday)
+
+
+def age_band(birth_date: date, today: date) -> AgeBand:
+    age = age_on(birth_date, today)
+    if age < 11:
+        return AgeBand.UNDER_11
+    if age < 16:
+        return AgeBand.AGE_11_TO_15
+    if age < 18:
+        return AgeBand.AGE_16_TO_17
+    return AgeBand.ADULT
+
+
+def relationship_unavailable(
+    relationship: Relationship, today: date, review_age: int
+) -> Unavailable | None:
+    """Why the whole relationship is unusable today, or None when it is in force."""
+    if relationship.kind is RelationshipKind.SELF:
+        return None
+    if relationship.starts_on is not None and today < relationship.starts_on:
+        return Unavailable.PROXY_ACCESS_NOT_STARTED
+    # The end date is the first day without access.
+    if relationship.ends_on is not None and today >= relationship.ends_on:
+        return Unavailable.PROXY_ACCESS_ENDED
+    if relationship.kind is RelationshipKind.PARENT:
+        age = age_on(relationship.patient.birth_date, today)
+        if age >= PARENTAL_ACCESS_LIMIT_AGE:
+            return Unavailable.PROXY_SUSPENDED_AT_16
+        # At the local review age the practice must confirm the parent's access continues.
+        if age >= review_age and not relationship.review_recorded:
+            return Unavailable.PROXY_REVIEW_NEEDED
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccess:
+    allowed: bool
+    unavailable: Unavailable | None = None
+
+    @classmethod
+    def denied(cls, reason: Unavailable) -> ServiceAccess:
+        return cls(False, reason)
+
+
+ALLOWED = ServiceAccess(True)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What the person acting may do for one patient, and why not where they may not."""
+
+    unavailable: Unavailable | None  # the whole relationship, when set
+    appointments: ServiceAccess
+    prescriptions: ServiceAccess
+    record_level: RecordAccessLevel
+    record: ServiceAccess
+    change_pharmacy: ServiceAccess
+    patient_only: ServiceAccess  # e.g. "who viewed my record"
+
+
+def _service(offered: bool, granted: bool) -> ServiceAccess:
+    if not offered:
+        return ServiceAccess.denied(Unavailable.NOT_OFFERED_BY_PRACTICE)
+    if not granted:
+        return ServiceAccess.denied(Unavailable.NOT_GRANTED)
+    return ALLOWED
+
+
+def _record(
+    relationship: Relationship, practice: PracticeSettings, own_access: RecordAccess | None
+) -> tuple[RecordAccessLevel, ServiceAccess]:
+    if not practice.record_enabled:
+        return RecordAccessLevel.NONE, ServiceAccess.denied(Unavailable.NOT_OFFERED_BY_PRACTICE)
+    # A proxy never sees more than the practice granted to that proxy.
+    level = relationship.permissions.record_level
+    if relationship.kind is RelationshipKind.SELF and own_access is not None:
+        # Declined or flagged for enhanced review: no automatic record access.
+        if own_access.declined:
+            return RecordAccessLevel.NONE, ServiceAccess.denied(Unavailable.ONLINE_ACCESS_DECLINED)
+        if own_access.enhanced_review:
+            return RecordAccessLevel.NONE, ServiceAccess.denied(Unavailable.ENHANCED_REVIEW)
+        level = lower_record_level(level, own_access.level)
+    if level is RecordAccessLevel.NONE:
+        return level, ServiceAccess.denied(Unavailable.NOT_GRANTED)
+    return level, ALLOWED
+
+
+def effective_access(
+    relationship: Relationship,
+    *,
+    today: date,
+    review_age: int,
+    practice: PracticeSettings,
+    own_record_access: RecordAccess | None = None,
+) -> Access:
+    """Combine the relationship, the central proxy rules and the practice's policy."""
+    suspended = relationship_unavailable(relationship, today, review_age)
+    if suspended is not None:
+        denied = ServiceAccess.denied(suspended)
+        return Access(suspended, denied, denied, RecordAccessLevel.NONE, denied, denied, denied)
+    is_self = relationship.kind is RelationshipKind.SELF
+    permissions = relationship.permissions
+    record_level, record = _record(relationship, practice, own_record_access)
+    # Proxies cannot change the nominated pharmacy.
+    self_only = ALLOWED if is_self else ServiceAccess.denied(Unavailable.PATIENT_ONLY)
+    return Access(
+        unavailable=None,
+        appointments=_service(practice.appointments_enabled, permissions.appointments),
+        prescriptions=_service(practice.prescriptions_enabled, permissions.prescriptions),
+        record_level=record_level,
+        record=record,
+        change_pharmacy=self_only,
+        patient_only=self_only,
+    )

@@ -1,0 +1,405 @@
+"""A small, stateful fake GP Connect provider for tests: respx routes over in-memory state.
+
+One practice, one patient, a handful of slots, appointments, medication courses and
+prescription requests. It follows the wire rules the adapter relies on (Appointment
+Management 1.2.x, Patient Facing Prescriptions, Spine error codes) closely enough to
+catch a wrong request: missing headers, a wrong If-Match, a slot taken twice, an acute
+course reordered. Payload files in `payloads/` show the same shapes statically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+import respx
+
+PAYLOADS = Path(__file__).parent / "payloads"
+LONDON = ZoneInfo("Europe/London")
+STU3 = "https://fhir.nhs.uk/STU3/"
+SPINE_ERRORS = "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1"
+DELIVERY_CHANNEL = STU3 + "StructureDefinition/Extension-GPConnect-DeliveryChannel-2"
+PRACTITIONER_ROLE = STU3 + "StructureDefinition/Extension-GPConnect-PractitionerRole-1"
+CANCELLATION_REASON = (
+    STU3 + "StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1"
+)
+COURSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
+REQUIRED_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Authorization")
+
+PATIENT_ID = "2"
+NHS_NUMBER = "9000000009"
+FAMILY_NAME = "Wolderton-Rodriguez"
+BIRTH_DATE = date(1936, 10, 2)
+REPEAT_COURSE = "mr-plan-1"
+ACUTE_COURSE = "mr-plan-2"
+
+
+def load(name: str) -> Any:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def wire_time(value: datetime) -> str:
+    return value.astimezone(LONDON).isoformat(timespec="seconds")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def outcome(status: int, code: str, diagnostics: str = "") -> httpx.Response:
+    """A GPConnect-OperationOutcome-1 with a Spine error code."""
+    issue: dict[str, Any] = {
+        "severity": "error",
+        "code": "invalid",
+        "details": {"coding": [{"system": SPINE_ERRORS, "code": code, "display": code}]},
+    }
+    if diagnostics:
+        issue["diagnostics"] = diagnostics
+    body = {
+        "resourceType": "OperationOutcome",
+        "meta": {"profile": [STU3 + "StructureDefinition/GPConnect-OperationOutcome-1"]},
+        "issue": [issue],
+    }
+    return httpx.Response(status, json=body)
+
+
+def bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in resources],
+    }
+
+
+@dataclass
+class FakeSlot:
+    slot_id: str
+    start: datetime
+    minutes: int
+    schedule_id: str
+    channel: str = "In-person"
+    status: str = "free"
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.minutes)
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "resourceType": "Slot",
+            "id": self.slot_id,
+            "meta": {"versionId": "1", "profile": [STU3 + "StructureDefinition/GPConnect-Slot-1"]},
+            "extension": [{"url": DELIVERY_CHANNEL, "valueCode": self.channel}],
+            "serviceType": [{"text": "General appointment"}],
+            "schedule": {"reference": f"Schedule/{self.schedule_id}"},
+            "status": self.status,
+            "start": wire_time(self.start),
+            "end": wire_time(self.end),
+        }
+
+
+@dataclass
+class FakeGPConnect:
+    """The provider's state. `outage` makes every call answer 503 (Retry-After: 120)."""
+
+    base_url: str
+    now: Callable[[], datetime]
+    outage: bool = False
+    slots: dict[str, FakeSlot] = field(default_factory=dict)
+    appointments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    medication_requests: list[dict[str, Any]] = field(default_factory=list)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+    _next_id: int = 100
+
+    # --- seed --------------------------------------------------------------------------
+
+    def seed(self) -> FakeGPConnect:
+        """Free slots tomorrow and the day after (and one in the past), two courses."""
+        tomorrow = (self.now().astimezone(LONDON) + timedelta(days=1)).replace(
+            hour=9, minute=0, second=0, microsecond=0
+        )
+        yesterday = tomorrow - timedelta(days=2)
+        for number, (start, schedule, channel) in enumerate(
+            [
+                (tomorrow, "14", "In-person"),
+                (tomorrow + timedelta(minutes=15), "14", "In-person"),
+                (tomorrow + timedelta(minutes=30), "15", "Telephone"),
+                (tomorrow + timedelta(days=1, hours=2), "15", "Telephone"),
+                (tomorrow + timedelta(days=1, hours=3), "14", "Video"),
+                (yesterday, "14", "In-person"),
+            ],
+            start=1,
+        ):
+            self.slots[str(1580 + number)] = FakeSlot(
+                str(1580 + number), start.astimezone(UTC), 15, schedule, channel
+            )
+        self.medication_requests = load("medication_requests_bundle.json")["entry"]
+        self.medication_requests = [entry["resource"] for entry in self.medication_requests]
+        return self
+
+    def new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+    # --- routes ------------------------------------------------------------------------
+
+    def install(self, router: respx.MockRouter) -> FakeGPConnect:
+        base = urlsplit(self.base_url)
+        prefix = re.escape(base.path.rstrip("/"))
+        routes: list[tuple[str, str, Callable[..., httpx.Response]]] = [
+            ("GET", r"/Slot", self._search_slots),
+            ("POST", r"/Appointment", self._book),
+            ("GET", r"/Appointment/(?P<ident>[^/]+)", self._read_appointment),
+            ("PUT", r"/Appointment/(?P<ident>[^/]+)", self._cancel),
+            ("GET", r"/Patient/(?P<ident>[^/]+)/Appointment", self._patient_appointments),
+            ("GET", r"/Patient/(?P<ident>[^/]+)/MedicationRequest", self._medication_requests),
+            ("POST", r"/Patient/\$gpc\.getstructuredrecord", self._structured_record),
+            ("GET", r"/Patient", self._find_patient),
+            ("GET", r"/Patient/(?P<ident>[^/$]+)", self._read_patient),
+            ("GET", r"/Practitioner/(?P<ident>[^/]+)", self._read_practitioner),
+            ("GET", r"/Location/(?P<ident>[^/]+)", self._read_location),
+            ("GET", r"/Task", self._list_tasks),
+            ("POST", r"/Task", self._create_task),
+            ("PATCH", r"/Task/(?P<ident>[^/]+)", self._patch_task),
+        ]
+        for method, path, handler in routes:
+            router.route(method=method, host=base.hostname, path__regex=rf"^{prefix}{path}$").mock(
+                side_effect=self._guarded(handler)
+            )
+        return self
+
+    def _guarded(self, handler: Callable[..., httpx.Response]) -> Callable[..., httpx.Response]:
+        def respond(request: httpx.Request, **kwargs: Any) -> httpx.Response:
+            self.requests.append(request)
+            if self.outage:
+                return httpx.Response(503, headers={"Retry-After": "120"})
+            missing = [name for name in REQUIRED_HEADERS if name not in request.headers]
+            if missing:
+                return outcome(400, "BAD_REQUEST", f"missing {missing}")
+            return handler(request, **kwargs)
+
+        return respond
+
+    # --- patients ----------------------------------------------------------------------
+
+    def patient(self) -> dict[str, Any]:
+        resource: dict[str, Any] = load("patient.json")
+        return resource
+
+    def _find_patient(self, request: httpx.Request) -> httpx.Response:
+        identifier = request.url.params.get("identifier", "")
+        found = [self.patient()] if identifier.endswith(f"|{NHS_NUMBER}") else []
+        return httpx.Response(200, json=bundle(found))
+
+    def _read_patient(self, request: httpx.Request, ident: str) -> httpx.Response:
+        if ident != PATIENT_ID:
+            return outcome(404, "PATIENT_NOT_FOUND")
+        return httpx.Response(200, json=self.patient())
+
+    def _read_practitioner(self, request: httpx.Request, ident: str) -> httpx.Response:
+        found = [
+            r
+            for r in load("slot_search_bundle.json")["entry"]
+            if r["fullUrl"] == f"Practitioner/{ident}"
+        ]
+        if not found:
+            return outcome(404, "NO_RECORD_FOUND")
+        return httpx.Response(200, json=found[0]["resource"])
+
+    def _read_location(self, request: httpx.Request, ident: str) -> httpx.Response:
+        found = [
+            r
+            for r in load("slot_search_bundle.json")["entry"]
+            if r["fullUrl"] == f"Location/{ident}"
+        ]
+        if not found:
+            return outcome(404, "NO_RECORD_FOUND")
+        return httpx.Response(200, json=found[0]["resource"])
+
+    # --- appointments ------------------------------------------------------------------
+
+    def _supporting(self) -> dict[str, dict[str, Any]]:
+        """Schedules 14 and 15 with their Practitioner and Location, from the payload file."""
+        return {
+            entry["fullUrl"]: entry["resource"]
+            for entry in load("slot_search_bundle.json")["entry"]
+            if entry["resource"]["resourceType"] != "Slot"
+        }
+
+    def _search_slots(self, request: httpx.Request) -> httpx.Response:
+        params = parse_qsl(request.url.query.decode())
+        names = [name for name, _ in params]
+        values = dict(params)
+        if values.get("status") != "free" or ("_include", "Slot:schedule") not in params:
+            return outcome(422, "INVALID_PARAMETER", "status=free and _include required")
+        if names.count("start") != 1 or names.count("end") != 1:
+            return outcome(422, "INVALID_PARAMETER", "start and end once each")
+        start, end = values["start"], values["end"]
+        if not (start.startswith("ge") and end.startswith("le")):
+            return outcome(422, "INVALID_PARAMETER", "start=ge, end=le")
+        low, high = parse_time(start[2:]), parse_time(end[2:])
+        if high - low > timedelta(days=14):
+            return outcome(422, "INVALID_PARAMETER", "range over two weeks")
+        chosen = [
+            slot
+            for slot in self.slots.values()
+            if slot.status == "free" and slot.start >= low and slot.end <= high
+        ]
+        supporting = self._supporting()
+        included: dict[str, dict[str, Any]] = {}
+        for slot in chosen:
+            schedule = supporting[f"Schedule/{slot.schedule_id}"]
+            included[f"Schedule/{slot.schedule_id}"] = schedule
+            for actor in schedule["actor"]:
+                included[actor["reference"]] = supporting[actor["reference"]]
+        return httpx.Response(
+            200, json=bundle([slot.resource() for slot in chosen] + list(included.values()))
+        )
+
+    def _book(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if "reason" in body:
+            return outcome(422, "INVALID_RESOURCE", "Appointment.reason SHALL NOT be used")
+        refs = [s["reference"].split("/")[-1] for s in body.get("slot", [])]
+        if not refs or any(ref not in self.slots for ref in refs):
+            return outcome(422, "REFERENCE_NOT_FOUND", "no such slot")
+        slots = [self.slots[ref] for ref in refs]
+        if any(slot.status != "free" for slot in slots):
+            return outcome(409, "DUPLICATE_REJECTED", "slot not free")
+        if parse_time(body["start"]) != slots[0].start or parse_time(body["end"]) != slots[-1].end:
+            return outcome(422, "INVALID_RESOURCE", "start/end do not match the slots")
+        if slots[0].start <= self.now():
+            return outcome(422, "INVALID_RESOURCE", "appointment is in the past")
+        for slot in slots:
+            slot.status = "busy"
+        schedule = self._supporting()[f"Schedule/{slots[0].schedule_id}"]
+        appointment = dict(body)
+        appointment["id"] = self.new_id()
+        appointment["meta"] = {**body["meta"], "versionId": "1"}
+        appointment["extension"] = [
+            *body["extension"],
+            {"url": DELIVERY_CHANNEL, "valueCode": slots[0].channel},
+            *[e for e in schedule.get("extension", []) if e["url"] == PRACTITIONER_ROLE],
+        ]
+        self.appointments[appointment["id"]] = appointment
+        return httpx.Response(
+            201,
+            json=appointment,
+            headers={"Location": f"Appointment/{appointment['id']}/_history/1"},
+        )
+
+    def _read_appointment(self, request: httpx.Request, ident: str) -> httpx.Response:
+        found = self.appointments.get(ident)
+        if found is None:
+            return outcome(404, "NO_RECORD_FOUND")
+        return httpx.Response(
+            200, json=found, headers={"ETag": f'W/"{found["meta"]["versionId"]}"'}
+        )
+
+    def _cancel(self, request: httpx.Request, ident: str) -> httpx.Response:
+        current = self.appointments.get(ident)
+        if current is None:
+            return outcome(404, "NO_RECORD_FOUND")
+        if request.headers.get("If-Match") != f'W/"{current["meta"]["versionId"]}"':
+            return outcome(409, "FHIR_CONSTRAINT_VIOLATION", "version mismatch")
+        body = json.loads(request.content)
+        changed = {k for k in set(body) | set(current) if body.get(k) != current.get(k)}
+        if changed - {"status", "extension"} or body.get("status") != "cancelled":
+            return outcome(422, "INVALID_RESOURCE", f"only status may change: {sorted(changed)}")
+        reasons = [e for e in body["extension"] if e["url"] == CANCELLATION_REASON]
+        if len(reasons) != 1 or not reasons[0].get("valueString"):
+            return outcome(422, "INVALID_RESOURCE", "cancellation reason extension required")
+        if parse_time(current["start"]) <= self.now():
+            return outcome(422, "INVALID_RESOURCE", "appointment is in the past")
+        updated = dict(body)
+        updated["meta"] = {
+            **current["meta"],
+            "versionId": str(int(current["meta"]["versionId"]) + 1),
+        }
+        self.appointments[ident] = updated
+        for reference in current.get("slot", []):
+            slot = self.slots.get(reference["reference"].split("/")[-1])
+            if slot is not None:
+                slot.status = "free"
+        return httpx.Response(200, json=updated)
+
+    def _patient_appointments(self, request: httpx.Request, ident: str) -> httpx.Response:
+        starts = request.url.params.get_list("start")
+        lows = [s for s in starts if s.startswith("ge")]
+        highs = [s for s in starts if s.startswith("le")]
+        if len(starts) != 2 or not lows or not highs or "T" in "".join(starts):
+            return outcome(422, "INVALID_PARAMETER", "two start dates (ge, le) required")
+        low, high = date.fromisoformat(lows[0][2:]), date.fromisoformat(highs[0][2:])
+        if low < self.now().astimezone(LONDON).date():
+            return outcome(422, "INVALID_PARAMETER", "search range is in the past")
+        if ident != PATIENT_ID:
+            return outcome(404, "PATIENT_NOT_FOUND")
+        found = [
+            appointment
+            for appointment in self.appointments.values()
+            if low <= parse_time(appointment["start"]).astimezone(LONDON).date() <= high
+        ]
+        return httpx.Response(200, json=bundle(found))
+
+    # --- prescriptions (R4) ------------------------------------------------------------
+
+    def _medication_requests(self, request: httpx.Request, ident: str) -> httpx.Response:
+        if ident != NHS_NUMBER:
+            return outcome(404, "PATIENT_NOT_FOUND")
+        return httpx.Response(200, json=bundle(self.medication_requests))
+
+    def _list_tasks(self, request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("patient") != NHS_NUMBER:
+            return httpx.Response(200, json=bundle([]))
+        return httpx.Response(200, json=bundle(list(self.tasks.values())))
+
+    def _create_task(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        course_id = body.get("focus", {}).get("reference", "").split("/")[-1]
+        plans = {r["id"]: r for r in self.medication_requests if r.get("intent") == "plan"}
+        plan = plans.get(course_id)
+        if plan is None:
+            return outcome(422, "REFERENCE_NOT_FOUND", "no such MedicationRequest")
+        codes = [c["code"] for c in plan.get("courseOfTherapyType", {}).get("coding", [])]
+        if "acute" in codes:
+            return outcome(422, "INVALID_RESOURCE", "acute medication cannot be reordered")
+        pending = [
+            t
+            for t in self.tasks.values()
+            if t["focus"]["reference"].endswith(f"/{course_id}") and t["status"] == "requested"
+        ]
+        if pending:
+            return outcome(409, "DUPLICATE_REJECTED", "a request for this medication is pending")
+        task = {**body, "id": self.new_id(), "meta": {"versionId": "1"}}
+        self.tasks[task["id"]] = task
+        return httpx.Response(201, json=task)
+
+    def _patch_task(self, request: httpx.Request, ident: str) -> httpx.Response:
+        task = self.tasks.get(ident)
+        if task is None:
+            return outcome(404, "NO_RECORD_FOUND")
+        patch = json.loads(request.content)
+        if patch != [{"op": "replace", "path": "/status", "value": "cancelled"}]:
+            return outcome(400, "BAD_REQUEST", "unexpected patch")
+        if task["status"] != "requested":
+            return outcome(422, "INVALID_RESOURCE", "only requested tasks can be cancelled")
+        task["status"] = "cancelled"
+        return httpx.Response(200, json=task)
+
+    # --- the record --------------------------------------------------------------------
+
+    def _structured_record(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        nhs = body["parameter"][0]["valueIdentifier"]["value"]
+        if nhs != NHS_NUMBER:
+            return outcome(404, "PATIENT_NOT_FOUND")
+        return httpx.Response(200, json=load("structured_record_bundle.json"))

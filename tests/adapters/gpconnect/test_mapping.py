@@ -1,0 +1,278 @@
+"""Wire ↔ domain mapping, without HTTP, against payloads shaped as the specifications show."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from app.adapters.gpconnect import fhir
+from app.adapters.gpconnect import interactions as wire
+from app.gp.types import (
+    AppointmentStatus,
+    AppointmentType,
+    BookingRequest,
+    CourseKind,
+    PrescriptionRequestStatus,
+    RecordSection,
+)
+from tests.adapters.gpconnect.fake_server import load
+
+
+def test_slot_bundle_maps_to_slots_with_clinician_location_and_channel() -> None:
+    slots = fhir.slots_from_bundle(load("slot_search_bundle.json"))
+
+    assert [s.start for s in slots] == sorted(s.start for s in slots)
+    nurse, gp_in_person, gp_video = slots
+    assert nurse.start == datetime(2030, 6, 3, 8, 0, tzinfo=UTC)  # 09:00 BST
+    assert nurse.type is AppointmentType.TELEPHONE
+    assert nurse.clinician.name == "Amara Okafor"
+    assert nurse.clinician.role == "Practice Nurse"
+    assert nurse.session == "Nurse clinic"
+    assert gp_in_person.clinician.name == "Dr Nichole Gilbert"
+    assert gp_in_person.clinician.role == "General Medical Practitioner"
+    assert gp_in_person.location == "Riverside Medical Centre"
+    assert gp_in_person.type is AppointmentType.IN_PERSON
+    assert gp_video.type is AppointmentType.VIDEO
+
+
+def test_slot_id_carries_what_booking_needs() -> None:
+    slot = fhir.slots_from_bundle(load("slot_search_bundle.json"))[1]
+
+    key = fhir.SlotKey.decode(slot.slot_id)
+
+    assert (key.slot_id, key.location_id, key.practitioner_id) == ("1584", "17", "2")
+    assert (key.start, key.end) == (slot.start, slot.end)
+
+
+@pytest.mark.parametrize("bad", ["", "1584", "1584~x~y~17~2", "~1~2~17~", "a~1~2~~"])
+def test_malformed_slot_ids_are_rejected(bad: str) -> None:
+    with pytest.raises(fhir.MalformedResource):
+        fhir.SlotKey.decode(bad)
+
+
+def test_busy_slots_and_slots_without_location_are_left_out() -> None:
+    payload = load("slot_search_bundle.json")
+    payload["entry"][0]["resource"]["status"] = "busy"
+    payload["entry"][3]["resource"]["actor"] = [{"reference": "Practitioner/2"}]
+
+    slots = fhir.slots_from_bundle(payload)
+
+    assert [fhir.SlotKey.decode(s.slot_id).slot_id for s in slots] == ["1586"]
+
+
+def test_booking_body_has_the_spec_shape() -> None:
+    key = fhir.SlotKey(
+        "1584",
+        datetime(2030, 6, 3, 10, 30, tzinfo=UTC),
+        datetime(2030, 6, 3, 10, 45, tzinfo=UTC),
+        "17",
+        "2",
+    )
+    request = BookingRequest(
+        patient_ref="2",
+        slot_id=key.encode(),
+        actor_ref="2",
+        reason="Sore knee",
+        telephone_number="07700 900123",
+    )
+    organisation = fhir.BookingOrganisation("X26", "GP Online", "0300 303 5678")
+
+    body = fhir.appointment_to_fhir(
+        request, key, organisation, datetime(2030, 5, 20, 18, 16, tzinfo=UTC)
+    )
+
+    assert body["resourceType"] == "Appointment"
+    assert body["meta"]["profile"] == [wire.APPOINTMENT_PROFILE]
+    assert body["status"] == "booked"
+    assert body["start"] == "2030-06-03T11:30:00+01:00"  # UK local time with offset
+    assert body["end"] == "2030-06-03T11:45:00+01:00"
+    assert body["created"] == "2030-05-20T19:16:00+01:00"
+    assert body["slot"] == [{"reference": "Slot/1584"}]
+    assert body["description"] == "Sore knee | Tel: 07700 900123"
+    assert "reason" not in body  # "Consumers SHALL NOT use the appointment reason element"
+    actors = [p["actor"]["reference"] for p in body["participant"]]
+    assert actors == ["Patient/2", "Location/17", "Practitioner/2"]
+    assert {p["status"] for p in body["participant"]} == {"accepted"}
+    (organisation_resource,) = body["contained"]
+    assert organisation_resource["identifier"][0]["value"] == "X26"
+    assert organisation_resource["name"] and organisation_resource["telecom"]
+    assert body["extension"] == [
+        {"url": wire.BOOKING_ORGANISATION_EXT, "valueReference": {"reference": "#1"}}
+    ]
+
+
+def test_description_stays_within_the_spec_limit() -> None:
+    key = fhir.SlotKey(
+        "1", datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), "1", None
+    )
+    request = BookingRequest(patient_ref="2", slot_id="x", actor_ref="2", reason="x" * 200)
+    body = fhir.appointment_to_fhir(
+        request, key, fhir.BookingOrganisation("X26", "n", "t"), datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    assert len(body["description"]) == fhir.DESCRIPTION_MAX
+    assert [p["actor"]["reference"] for p in body["participant"]] == ["Patient/2", "Location/1"]
+
+
+def test_booked_appointment_maps_back() -> None:
+    appointment = fhir.appointment_from_fhir(load("appointment_booked.json"))
+
+    assert appointment.appointment_id == "9"
+    assert appointment.patient_ref == "2"
+    assert appointment.status is AppointmentStatus.BOOKED
+    assert appointment.clinician.name == "Dr Nichole Gilbert"
+    assert appointment.clinician.role == "General Medical Practitioner"
+    assert appointment.location == "Riverside Medical Centre"
+    assert appointment.version == "636068818095315079"
+    assert appointment.reason == "Sore knee"
+
+
+def test_cancelled_copy_changes_only_status_and_reason() -> None:
+    current = load("appointment_booked.json")
+
+    body = fhir.cancelled_copy(current, "Cancelled online by the patient")
+
+    changed = {k for k in set(body) | set(current) if body.get(k) != current.get(k)}
+    assert changed == {"status", "extension"}
+    assert body["status"] == "cancelled"
+    assert {
+        "url": wire.CANCELLATION_REASON_EXT,
+        "valueString": "Cancelled online by the patient",
+    } in body["extension"]
+    assert fhir.etag(current) == 'W/"636068818095315079"'
+
+
+def test_courses_map_repeat_acute_and_repeat_dispensing() -> None:
+    courses = {
+        c.course_id: c for c in fhir.courses_from_bundle(load("medication_requests_bundle.json"))
+    }
+
+    assert set(courses) == {"mr-plan-1", "mr-plan-2", "mr-plan-3"}  # stopped and issues left out
+    repeat = courses["mr-plan-1"]
+    assert repeat.kind is CourseKind.REPEAT
+    assert repeat.name == "Amlodipine 5mg tablets"
+    assert repeat.dosage == "One tablet once a day"
+    assert repeat.quantity == "28 tablet"
+    assert repeat.last_issued_on == date(2026, 10, 1)
+    assert repeat.review_due_on == date(2031, 3, 31)
+    assert courses["mr-plan-2"].kind is CourseKind.ACUTE
+    assert courses["mr-plan-3"].kind is CourseKind.REPEAT_DISPENSING
+
+
+def test_unknown_course_of_therapy_is_never_orderable() -> None:
+    assert (
+        fhir.course_kind({"courseOfTherapyType": {"coding": [{"code": "seasonal"}]}})
+        is CourseKind.ACUTE
+    )
+    assert fhir.course_kind({}) is CourseKind.ACUTE
+
+
+def test_tasks_group_into_requests() -> None:
+    tasks = list(fhir.bundle_resources(load("tasks_bundle.json"), "Task"))
+
+    newest, rejected = fhir.requests_from_tasks(tasks, patient_ref="2")
+
+    assert newest.request_id == "urn:uuid:5b1c3f36-36a9-4c56-9d5f-2d8f3d3a1a01"
+    assert newest.course_ids == ("mr-plan-1", "mr-plan-3")
+    assert newest.status is PrescriptionRequestStatus.REQUESTED
+    assert newest.note == "Going on holiday next week"
+    assert rejected.status is PrescriptionRequestStatus.REJECTED
+    assert rejected.rejection_reason == "Please book a medication review first"
+    assert rejected.requested_by_ref == "77"
+    assert fhir.pending_courses(tasks) == {"mr-plan-1", "mr-plan-3"}
+
+
+def test_order_tasks_focus_the_course_and_share_a_group() -> None:
+    tasks = fhir.order_tasks(
+        "2",
+        "9000000009",
+        ["a", "b"],
+        note="n",
+        actor_ref="77",
+        request_id="urn:uuid:1",
+        authored=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+
+    assert [t["focus"] for t in tasks] == [
+        {"reference": "MedicationRequest/a"},
+        {"reference": "MedicationRequest/b"},
+    ]
+    assert {t["groupIdentifier"]["value"] for t in tasks} == {"urn:uuid:1"}
+    assert {t["status"] for t in tasks} == {"requested"}
+    assert tasks[0]["requester"] == {"reference": "RelatedPerson/77"}
+    assert tasks[0]["for"]["identifier"]["value"] == "9000000009"
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            RecordSection.ALLERGIES,
+            [("al-2", "House dust mite allergy"), ("al-1", "Amoxicillin allergy")],
+        ),
+        (RecordSection.MEDICATIONS, [("ms-1", "Amlodipine 5mg tablets")]),
+        (RecordSection.PROBLEMS, [("pr-1", "Hypertensive disorder")]),
+        (RecordSection.IMMUNISATIONS, [("im-1", "Influenza vaccine")]),
+        (RecordSection.CONSULTATIONS, [("en-1", "Surgery consultation")]),
+        (
+            RecordSection.TEST_RESULTS,
+            [("dr-2", "Diagnostic studies report"), ("dr-1", "Diagnostic studies report")],
+        ),
+    ],
+)
+def test_structured_record_sections(
+    section: RecordSection, expected: list[tuple[str, str]]
+) -> None:
+    entries = fhir.record_entries_from_bundle(load("structured_record_bundle.json"), section)
+
+    assert [(e.entry_id, e.term) for e in entries] == expected
+    assert all(e.section is section and not e.hidden for e in entries)
+
+
+def test_record_entry_details_and_filing() -> None:
+    bundle = load("structured_record_bundle.json")
+    allergy = fhir.record_entries_from_bundle(bundle, RecordSection.ALLERGIES)[1]
+    results = {
+        e.entry_id: e for e in fhir.record_entries_from_bundle(bundle, RecordSection.TEST_RESULTS)
+    }
+    problem = fhir.record_entries_from_bundle(bundle, RecordSection.PROBLEMS)[0]
+
+    assert (allergy.code, allergy.recorded_on, allergy.detail) == (
+        "294505008",
+        date(2019, 3, 14),
+        "Rash after first dose",
+    )
+    assert results["dr-1"].filed and results["dr-1"].detail == "Haemoglobin estimation: 131 g/L"
+    assert not results["dr-2"].filed  # a partial report is not yet filed by a clinician
+    assert problem.recorded_on == date(2018, 7, 12)
+
+
+def test_structured_record_parameters_ask_for_one_area() -> None:
+    body = fhir.structured_record_parameters("9000000009", RecordSection.ALLERGIES)
+
+    assert body["resourceType"] == "Parameters"
+    assert body["parameter"][0] == {
+        "name": "patientNHSNumber",
+        "valueIdentifier": {"system": wire.NHS_NUMBER_SYSTEM, "value": "9000000009"},
+    }
+    assert body["parameter"][1]["name"] == "includeAllergies"
+
+
+def test_patient_maps_official_name_and_nhs_number() -> None:
+    patient = fhir.patient_from_fhir(load("patient.json"), ods_code="A81001")
+
+    assert (patient.patient_ref, patient.nhs_number) == ("2", "9000000009")
+    assert (patient.given_name, patient.family_name) == ("Jane", "Wolderton-Rodriguez")
+    assert patient.birth_date == date(1936, 10, 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2019", date(2019, 1, 1)),
+        ("2019-06", date(2019, 6, 1)),
+        ("2019-06-05T10:00:00+01:00", date(2019, 6, 5)),
+    ],
+)
+def test_partial_dates(value: str, expected: date) -> None:
+    assert fhir.fhir_date(value) == expected

@@ -1,0 +1,73 @@
+"""`python -m app.adapters.sandbox seed|personas|dump`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.adapters.sandbox.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "app.adapters.sandbox", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout
+
+
+def test_personas_json() -> None:
+    personas = json.loads(run("personas", "--json"))
+    tags = {tag for persona in personas for tag in persona["tags"]}
+    assert {"adult-full", "p5-identity", "carer", "age-16-proxied"} <= tags
+    olivia = personas[0]
+    assert set(olivia) >= {"nhs_number", "ods_code", "family_name", "given_name", "birth_date",
+                           "tags", "nhs_login_claims"}  # fmt: skip
+    claims = olivia["nhs_login_claims"]
+    assert set(claims) >= {
+        "sub", "nhs_number", "birthdate", "family_name", "given_name", "email", "phone_number",
+        "identity_proofing_level", "vot", "gp_registration_details", "gp_integration_credentials",
+    }  # fmt: skip
+
+
+def test_personas_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["personas"]) == 0
+    assert "Olivia Harrison (adult-full, A81001)" in capsys.readouterr().out
+
+
+def test_seed_and_dump(
+    database_url: str,
+    tmp_path: Path,
+    postgres_sandbox: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if database_url.startswith("sqlite"):
+        url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    else:
+        url = postgres_sandbox.url  # type: ignore[attr-defined]
+    monkeypatch.setenv("SANDBOX_DATABASE_URL", url)
+    assert main(["seed"]) == 0
+    assert main(["seed", "--reset"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "sandbox: reset"
+    assert main(["dump", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {p["ods_code"] for p in data["practices"]} >= {"A81001", "B82002", "C83003"}
+    for key in ("patients", "relationships", "slots", "appointments", "courses",
+                "prescription_requests", "record_entries", "documents", "pharmacies"):  # fmt: skip
+        assert data[key], key
+    entry = data["record_entries"][0]
+    assert {"hidden", "third_party", "harmful", "filed", "recorded_on"} <= set(entry)
+    assert all(r["course_ids"] for r in data["prescription_requests"])

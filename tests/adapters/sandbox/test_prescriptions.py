@@ -1,0 +1,116 @@
+"""Repeat prescriptions and the nominated pharmacy through the port."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.adapters.sandbox import SandboxGPSystem
+from app.gp import errors
+from app.gp.types import Course, CourseKind, NotOrderableReason, PrescriptionRequestStatus
+from tests.adapters.sandbox.conftest import PersonaLookup
+
+
+def by_name(courses: list[Course], prefix: str) -> Course:
+    return next(course for course in courses if course.name.startswith(prefix))
+
+
+async def test_courses_and_request_statuses(emis: SandboxGPSystem, persona: PersonaLookup) -> None:
+    patient = persona("adult-full", "A81001").patient_ref
+    courses = await emis.list_courses(patient)
+    assert {c.kind for c in courses} == set(CourseKind)
+    requests = await emis.list_prescription_requests(patient)
+    statuses = {r.status for r in requests}
+    assert statuses >= {"requested", "approved", "rejected", "issued"}
+    rejected = next(r for r in requests if r.status is PrescriptionRequestStatus.REJECTED)
+    assert rejected.rejection_reason
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reason", "code"),
+    [
+        ("Amoxicillin", NotOrderableReason.NOT_A_REPEAT, "-1201"),
+        ("Atorvastatin", NotOrderableReason.PENDING_REQUEST, "-1202"),
+        ("Omeprazole", NotOrderableReason.REVIEW_OVERDUE, "-1203"),
+        ("Salbutamol", NotOrderableReason.TOO_SOON, "-1204"),
+    ],
+)
+async def test_not_orderable(
+    emis: SandboxGPSystem, persona: PersonaLookup, prefix: str, reason: NotOrderableReason,
+    code: str,
+) -> None:  # fmt: skip
+    patient = persona("adult-full", "A81001").patient_ref
+    course = by_name(await emis.list_courses(patient), prefix)
+    with pytest.raises(errors.CourseNotOrderable) as refused:
+        await emis.request_prescription(patient, [course.course_id], note=None, actor_ref=patient)
+    assert (refused.value.reason, refused.value.course_id) == (reason, course.course_id)
+    assert refused.value.supplier_code == code
+
+
+async def test_request_then_pending_then_cancel(
+    tpp: SandboxGPSystem, persona: PersonaLookup
+) -> None:
+    patient = persona("adult-full", "B82002").patient_ref
+    course = by_name(await tpp.list_courses(patient), "Amlodipine")
+    request = await tpp.request_prescription(
+        patient, [course.course_id], note="Running low", actor_ref=patient
+    )
+    assert (request.status, request.course_ids, request.note) == (
+        PrescriptionRequestStatus.REQUESTED, (course.course_id,), "Running low",
+    )  # fmt: skip
+    with pytest.raises(errors.CourseNotOrderable) as pending:
+        await tpp.request_prescription(patient, [course.course_id], note=None, actor_ref=patient)
+    assert pending.value.supplier_code == "21"
+    cancelled = await tpp.cancel_prescription_request(
+        patient, request.request_id, actor_ref=patient
+    )
+    assert cancelled.status is PrescriptionRequestStatus.CANCELLED
+    with pytest.raises(errors.GPForbidden) as again:
+        await tpp.cancel_prescription_request(patient, request.request_id, actor_ref=patient)
+    assert again.value.supplier_code == "25"
+    with pytest.raises(errors.NotFoundInGPSystem):
+        await tpp.cancel_prescription_request(patient, "missing", actor_ref=patient)
+    assert request.request_id in {
+        r.request_id for r in await tpp.list_prescription_requests(patient)
+    }
+
+
+async def test_too_many_items(vision: SandboxGPSystem, persona: PersonaLookup) -> None:
+    patient = persona("adult-full", "C83003").patient_ref
+    ids = [c.course_id for c in await vision.list_courses(patient)]  # six; the limit is five
+    with pytest.raises(errors.TooManyItems) as refused:
+        await vision.request_prescription(patient, ids, note=None, actor_ref=patient)
+    assert refused.value.supplier_code == "-45"
+
+
+async def test_carer_orders_for_a_care_home_resident(
+    tpp: SandboxGPSystem, persona: PersonaLookup
+) -> None:
+    carer = persona("carer")
+    resident = carer.acts_for[0].patient_ref
+    relationship = next(
+        r
+        for r in await tpp.list_relationships(carer.patient_ref)
+        if r.patient.patient_ref == resident
+    )
+    assert relationship.permissions.prescriptions
+    assert not relationship.permissions.appointments
+    assert relationship.permissions.record_level == "none"
+    courses = await tpp.list_courses(resident)
+    request = await tpp.request_prescription(
+        resident, [by_name(courses, "Donepezil").course_id], note=None,
+        actor_ref=carer.patient_ref,
+    )  # fmt: skip
+    assert request.requested_by_ref == carer.patient_ref
+
+
+async def test_nominated_pharmacy(emis: SandboxGPSystem, persona: PersonaLookup) -> None:
+    olivia = persona("adult-full", "A81001").patient_ref
+    james = persona("proxy-parent").patient_ref
+    assert (await emis.get_nominated_pharmacy(olivia)).ods_code == "FAA01"  # type: ignore[union-attr]
+    assert await emis.get_nominated_pharmacy(james) is None
+    chosen = await emis.set_nominated_pharmacy(james, "fee05", actor_ref=james)
+    assert chosen.name == "Online Dispensary"
+    assert await emis.get_nominated_pharmacy(james) == chosen
+    with pytest.raises(errors.NotFoundInGPSystem) as unknown:
+        await emis.set_nominated_pharmacy(james, "FZZ99", actor_ref=james)
+    assert unknown.value.supplier_code == "-1104"
