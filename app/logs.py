@@ -6,6 +6,7 @@ never patient data (NHS numbers, names, dates of birth, free text).
 
 from __future__ import annotations
 
+import logging
 import logging.config
 from typing import Any
 
@@ -13,6 +14,23 @@ from app.config import AppEnv, Settings
 
 READABLE_FORMAT = "%(asctime)s %(levelname)-7s [%(correlation_id)s] %(name)s: %(message)s"
 JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
+
+
+class DropQueryStrings(logging.Filter):
+    """Access log lines keep the path but never the query string.
+
+    Query strings carry NHS login authorisation codes, state and nonces on the
+    sign-in callback, and search terms elsewhere: none of it belongs in logs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn.access logs (client, method, path with query, http version, status).
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            if isinstance(args[2], str):
+                args[2] = args[2].split("?", 1)[0]
+                record.args = tuple(args)
+        return True
 
 
 def logging_config(settings: Settings) -> dict[str, Any]:
@@ -34,11 +52,12 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
+            "drop_query_strings": {"()": "app.logs.DropQueryStrings"},
             "request_id": {
                 "()": "asgi_correlation_id.CorrelationIdFilter",
                 "uuid_length": None,
                 "default_value": "-",
-            }
+            },
         },
         "formatters": {"default": formatter},
         "handlers": {
@@ -52,7 +71,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "app": {"level": settings.log_level},
             "uvicorn": {"level": "INFO"},
             "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {"level": "INFO"},
+            "uvicorn.access": {"level": "INFO", "filters": ["drop_query_strings"]},
         },
         "root": {"handlers": ["default"], "level": "WARNING"},
     }

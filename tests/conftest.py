@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,16 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.sandbox.personas import Persona, find_persona
 from app.adapters.sandbox.seed import SeedRows, build_seed_rows, fingerprint, load
 from app.adapters.sandbox.tables import metadata as sandbox_metadata
+from app.auth import service as auth_service
+from app.auth.oidc import identity_from_claims
 from app.clock import SystemClock, today
 from app.config import Settings
 from app.db import create_engine
 from app.main import create_app
+from app.patients.ids import patient_id
 from app.tables import metadata
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -231,3 +236,60 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ) as client,
     ):
         yield client
+
+
+# --- signed-in users ----------------------------------------------------------
+
+
+@dataclass
+class SignedInUser:
+    """A persona signed in through the auth service, with a bearer session."""
+
+    persona: Persona
+    token: str
+    secret_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def patient_id(self, patient_ref: str | None = None) -> str:
+        """The opaque id of the persona (or of a patient they act for) in the API."""
+        return patient_id(
+            self.secret_key, self.persona.ods_code, patient_ref or self.persona.patient_ref
+        )
+
+    def acts_for(self, tag: str) -> str:
+        """The patient id of the person this persona acts for who carries `tag`."""
+        other = next(o for o in self.persona.acts_for if tag in o.tags)
+        return self.patient_id(other.patient_ref)
+
+
+SignIn = Callable[..., Awaitable[SignedInUser]]
+
+
+@pytest.fixture
+def sign_in(app: FastAPI, client: httpx.AsyncClient, clock: FakeClock) -> SignIn:
+    """Sign a sandbox persona in (by tag) without the browser round trip.
+
+    The full NHS login flow is tested in tests/auth; feature tests start here.
+    """
+
+    async def sign_in(tag: str, *, ods_code: str | None = None) -> SignedInUser:
+        persona = find_persona(today(clock), tag, ods_code=ods_code)
+        claims = dict(persona.nhs_login_claims)
+        identity = identity_from_claims(claims, claims)
+        runtime = app.state.auth
+        async with app.state.sessionmaker() as db:
+            issued = await auth_service.sign_in(
+                db,
+                identity,
+                registry=app.state.gp_registry,
+                cipher=runtime.cipher,
+                clock=clock,
+                policy=runtime.policy,
+                via="bearer",
+            )
+        return SignedInUser(persona, issued.token, app.state.settings.secret_key)
+
+    return sign_in

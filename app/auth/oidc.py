@@ -252,7 +252,7 @@ class RelyingParty:
         if userinfo.get("sub") != claims["sub"]:
             logger.info("NHS login userinfo sub does not match the ID token")
             raise LoginFailed()
-        return _identity(claims, userinfo)
+        return identity_from_claims(claims, userinfo)
 
     async def _exchange_code(
         self, code: str, redirect_uri: str, code_verifier: str | None
@@ -393,7 +393,8 @@ def _matching(value: str | None, pattern: re.Pattern[str]) -> str | None:
     return value if value is not None and pattern.fullmatch(value) else None
 
 
-def _identity(claims: dict[str, Any], userinfo: dict[str, Any]) -> NHSLoginIdentity:
+def identity_from_claims(claims: dict[str, Any], userinfo: dict[str, Any]) -> NHSLoginIdentity:
+    """Who signed in, from verified ID token claims and the matching userinfo."""
     vot = str(claims["vot"])
     sub = str(claims["sub"])
     if not sub or len(sub) > 255:

@@ -29,7 +29,7 @@ from app.auth.problems import NotSignedIn, SessionExpired
 from app.auth.types import IdentityLevel, SignedIn, Via
 from app.clock import Clock
 from app.config import Settings
-from app.gp.errors import GPError, LinkageFailed
+from app.gp.errors import GPError, LinkageFailed, LinkageMethodUnsupported
 from app.gp.registry import GPSystemRegistry
 from app.gp.types import DemographicMatch, LinkedUser
 
@@ -72,7 +72,10 @@ async def link_patient(registry: GPSystemRegistry, identity: NHSLoginIdentity) -
     try:
         if identity.gp_credentials is not None:
             system = registry.for_practice(identity.gp_credentials.ods_code)
-            return await system.link_by_credentials(identity.gp_credentials)
+            try:
+                return await system.link_by_credentials(identity.gp_credentials)
+            except LinkageMethodUnsupported:
+                pass  # e.g. GP Connect: fall back to NHS number + demographics
         if (
             identity.ods_code
             and identity.nhs_number

@@ -106,6 +106,10 @@ class LinkageFailed(GPError):
     )
 
 
+class LinkageMethodUnsupported(LinkageFailed):
+    """The GP system cannot link by NHS login's GP credentials; use demographics instead."""
+
+
 class NotFoundInGPSystem(GPError):
     """An appointment, course, request or document the GP system does not hold."""
 

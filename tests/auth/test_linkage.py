@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import httpx
 from sqlalchemy import select
@@ -10,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sandbox.personas import Persona
 from app.auth.models import Account, AuthSession
+from app.auth.oidc import NHSLoginIdentity
+from app.auth.service import link_patient
+from app.gp.errors import LinkageMethodUnsupported
+from app.gp.types import DemographicMatch, GPCredentials, LinkedUser
 from tests.auth.conftest import MockOP, query_of
 
 
@@ -72,3 +77,45 @@ async def test_p5_not_found_signs_in_unlinked(
     described = (await rp.get("/v1/auth/session")).json()
     assert described["identity_level"] == "P5"
     assert described["gp_linked"] is False
+
+
+class _CredentialsUnsupported:
+    """A GP system that, like GP Connect, links by demographics only."""
+
+    ods_code = "A81001"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def link_by_credentials(self, credentials: object) -> object:
+        self.calls.append("credentials")
+        raise LinkageMethodUnsupported(supplier_code="NOT_SUPPORTED")
+
+    async def link_by_demographics(self, match: DemographicMatch) -> LinkedUser:
+        self.calls.append("demographics")
+        return LinkedUser(user_ref="U1", ods_code=match.ods_code, nhs_number=match.nhs_number)
+
+
+class _Registry:
+    def __init__(self, system: _CredentialsUnsupported) -> None:
+        self.system = system
+
+    def for_practice(self, ods_code: str) -> _CredentialsUnsupported:
+        return self.system
+
+
+async def test_credentials_fall_back_to_demographics_where_the_gp_system_cannot_use_them() -> None:
+    system = _CredentialsUnsupported()
+    identity = NHSLoginIdentity(
+        sub="s",
+        identity_level="P9",
+        vot="P9.Cp.Cd",
+        nhs_number="9990000018",
+        family_name="Harrison",
+        birth_date=date(1980, 1, 1),
+        ods_code="A81001",
+        gp_credentials=GPCredentials("u", "k", "A81001"),
+    )
+    linked = await link_patient(_Registry(system), identity)  # type: ignore[arg-type]
+    assert linked is not None and linked.user_ref == "U1"
+    assert system.calls == ["credentials", "demographics"]

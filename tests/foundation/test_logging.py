@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.logs import logging_config
+from app.logs import DropQueryStrings, logging_config
 
 log = logging.getLogger("app.tests")
 
@@ -60,3 +60,24 @@ async def test_readable_logs_in_dev_carry_the_request_id(client: httpx.AsyncClie
     finally:
         logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
     assert "[req-43] app.tests: something happened" in stream.getvalue()
+
+
+def test_access_log_lines_drop_query_strings() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/v1/auth/callback?code=secret-code&state=s", "1.1", 302),
+        None,
+    )
+    assert DropQueryStrings().filter(record)
+    message = record.getMessage()
+    assert "secret-code" not in message
+    assert "/v1/auth/callback" in message
+
+
+def test_uvicorn_access_logger_is_configured_with_the_filter() -> None:
+    config = logging_config(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert "drop_query_strings" in config["loggers"]["uvicorn.access"]["filters"]

@@ -17,7 +17,7 @@ Derived rather than fetched, because GP Connect has no such interaction:
 Refused with `GPForbidden` (plain-English detail), never invented:
 - record access settings (level, prospective/historic, declined, enhanced review);
 - documents and document content, nominated pharmacy, messages to the practice.
-`link_by_credentials` raises `LinkageFailed`: NHS login's IM1 linkage key means nothing
+`link_by_credentials` raises `LinkageMethodUnsupported`: NHS login's IM1 linkage key means nothing
 to GP Connect.
 """
 
@@ -44,7 +44,7 @@ from app.gp.errors import (
     CourseNotOrderable,
     GPForbidden,
     GPSystemUnavailable,
-    LinkageFailed,
+    LinkageMethodUnsupported,
     NotCancellable,
     NotFoundInGPSystem,
     PatientNotFound,
@@ -182,7 +182,7 @@ class GPConnectAdapter:
     # --- linkage and people ---------------------------------------------
 
     async def link_by_credentials(self, credentials: GPCredentials) -> LinkedUser:
-        raise LinkageFailed(CREDENTIALS_NOT_OFFERED, supplier_code="NOT_SUPPORTED")
+        raise LinkageMethodUnsupported(CREDENTIALS_NOT_OFFERED, supplier_code="NOT_SUPPORTED")
 
     async def link_by_demographics(self, match: DemographicMatch) -> LinkedUser:
         """Find a patient by NHS number, then check surname and date of birth agree."""

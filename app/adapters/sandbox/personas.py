@@ -12,6 +12,7 @@ Public API (used by the dev NHS login stand-in and by tests)::
     for persona in persona_catalogue(today):
         persona.tags, persona.nhs_login_claims  # claims as NHS login's userinfo
     find_persona(today, "adult-full", ods_code="B82002")
+    load_test_personas(today)  # many interchangeable patients, for load and race tests
 """
 
 from __future__ import annotations
@@ -212,9 +213,32 @@ _PEOPLE: tuple[_Person, ...] = (
 )  # fmt: skip
 
 
+# Interchangeable adults with NHS login accounts at one practice, so that load and
+# race tests can act as many different patients at once. They come after `_PEOPLE`
+# (whose NHS numbers stay as they were), get no clinical content (seeding stays
+# fast), and are left out of the persona picker (`persona_catalogue`).
+LOAD_TEST_TAG = "load-test"
+LOAD_TEST_PRACTICE = VISION_PRACTICE  # booking reason optional
+LOAD_TEST_PATIENTS = 60
+
+_LOAD_TEST_PEOPLE: tuple[_Person, ...] = tuple(
+    _Person(
+        f"load-test-{number:03d}",
+        LOAD_TEST_PRACTICE,
+        "Load",
+        f"Tester{number:03d}",
+        age_years=25 + number % 50,
+        extra_days=number * 5,
+        tags=(LOAD_TEST_TAG,),
+    )
+    for number in range(1, LOAD_TEST_PATIENTS + 1)
+)
+_EVERYONE = _PEOPLE + _LOAD_TEST_PEOPLE
+
+
 def patient_ref_for(key: str) -> str:
     """The GP system's id for one of the seeded people (`olivia` → `A81001-P001`)."""
-    for index, person in enumerate(_PEOPLE, start=1):
+    for index, person in enumerate(_EVERYONE, start=1):
         if person.key == key:
             return f"{person.ods_code}-P{index:03d}"
     raise KeyError(key)
@@ -224,7 +248,7 @@ def seed_patients(today: date) -> list[SeedPatient]:
     """Every seeded patient, their birth dates counted back from `today`."""
     numbers = _test_nhs_numbers()
     result = []
-    for index, person in enumerate(_PEOPLE, start=1):
+    for index, person in enumerate(_EVERYONE, start=1):
         birth_date = years_before(today - timedelta(days=person.extra_days), person.age_years)
         result.append(
             SeedPatient(
@@ -395,11 +419,12 @@ def _claims(patient: SeedPatient) -> NHSLoginClaims:
     return claims
 
 
-def persona_catalogue(today: date) -> list[Persona]:
+def persona_catalogue(today: date, *, include_load_test: bool = False) -> list[Persona]:
     """Every seeded patient with an online account, in a stable order.
 
     `today` must be the sandbox's today (`app.clock.today(clock)`): birth dates
-    count back from it, as they do in the seeded GP systems.
+    count back from it, as they do in the seeded GP systems. The load-test
+    patients are left out unless asked for: they would crowd the persona picker.
     """
     patients = seed_patients(today)
     by_ref = {patient.patient_ref: patient for patient in patients}
@@ -432,13 +457,22 @@ def persona_catalogue(today: date) -> list[Persona]:
             acts_for=tuple(acts_for.get(patient.patient_ref, ())),
         )
         for patient in patients
-        if patient.online_account
+        if patient.online_account and (include_load_test or LOAD_TEST_TAG not in patient.tags)
+    ]
+
+
+def load_test_personas(today: date) -> list[Persona]:
+    """The `load-test` patients (P9, all at `LOAD_TEST_PRACTICE`), in a stable order."""
+    return [
+        persona
+        for persona in persona_catalogue(today, include_load_test=True)
+        if LOAD_TEST_TAG in persona.tags
     ]
 
 
 def find_persona(today: date, tag: str, *, ods_code: str | None = None) -> Persona:
     """The first persona with `tag` (at `ods_code`, if given). Raises `LookupError`."""
-    for persona in persona_catalogue(today):
+    for persona in persona_catalogue(today, include_load_test=tag == LOAD_TEST_TAG):
         if tag in persona.tags and (ods_code is None or persona.ods_code == ods_code):
             return persona
     raise LookupError(f"no sandbox persona tagged {tag!r}")

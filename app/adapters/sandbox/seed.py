@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.adapters.sandbox import tables
 from app.adapters.sandbox.personas import (
     AUTOMATIC_ACCESS_START,
+    LOAD_TEST_TAG,
     PRACTICE_NAMES,
     PRACTICE_PROFILES,
     SeedPatient,
@@ -576,6 +577,8 @@ def build_seed_rows(today: date, practices: Sequence[PracticeSeed] = DEFAULT_PRA
         if rel.user_ref in known and rel.patient_ref in known
     ]
     for patient in patients:
+        if LOAD_TEST_TAG in patient.tags:
+            continue  # only an account to book with: no clinical content to seed
         rows[tables.record_entries.name].extend(_record_entries(patient, today))
         rows[tables.courses.name].extend(_courses(patient, today))
         if "background" in patient.tags:
@@ -719,12 +722,13 @@ async def top_up(
             )
         if aged_on != today.isoformat():
             # Birth dates count back from today, so ages (16 three weeks ago) stay right.
-            for patient in seed_patients(today):
-                await connection.execute(
-                    update(tables.patients)
-                    .where(tables.patients.c.patient_ref == patient.patient_ref)
-                    .values(birth_date=patient.birth_date)
-                )
+            # One executemany, not a statement per patient.
+            await connection.execute(
+                update(tables.patients)
+                .where(tables.patients.c.patient_ref == bindparam("ref"))
+                .values(birth_date=bindparam("born")),
+                [{"ref": p.patient_ref, "born": p.birth_date} for p in seed_patients(today)],
+            )
             await connection.execute(
                 update(tables.meta)
                 .where(tables.meta.c.key == "aged_on")
