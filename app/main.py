@@ -139,6 +139,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return app
 
 
+_SESSION_SCHEMES = {"BearerSession", "SessionCookie", "CSRFToken"}
+
+
+def _session_security(method: str, operation: dict[str, Any]) -> None:
+    """A bearer token, or the session cookie (plus the CSRF token on unsafe methods)."""
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    if schemes != _SESSION_SCHEMES:
+        return
+    cookie: dict[str, list[str]] = {"SessionCookie": []}
+    if method.upper() not in {"GET", "HEAD", "OPTIONS"}:
+        cookie["CSRFToken"] = []
+    operation["security"] = [{"BearerSession": []}, cookie]
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with every error response shown as problem+json."""
     if app.openapi_schema:
@@ -153,7 +167,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     }
     replaced = {"#/components/schemas/ProblemDetail", "#/components/schemas/HTTPValidationError"}
     for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
+            _session_security(method, operation)
             responses = operation.setdefault("responses", {})
             responses.setdefault("500", {"description": "Internal Server Error"})
             for status, response in responses.items():

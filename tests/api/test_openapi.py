@@ -49,3 +49,14 @@ def test_errors_are_documented_as_problem_json() -> None:
                     path,
                     status,
                 )
+
+
+def test_session_security_reads_bearer_or_cookie_with_csrf_on_unsafe_methods() -> None:
+    for path, method, operation in _operations():
+        security = operation.get("security")
+        if not security or path.startswith("/v1/auth/"):
+            continue
+        cookie = {"SessionCookie": []}
+        if method != "get":
+            cookie["CSRFToken"] = []
+        assert security == [{"BearerSession": []}, cookie], (method, path)
