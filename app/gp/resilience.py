@@ -15,7 +15,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TypeVar
 
 import stamina
@@ -23,30 +22,9 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 
+from app.gp.delegate import CallKind, DelegatingGPSystem
 from app.gp.errors import GPError, GPSystemUnavailable
 from app.gp.port import GPSystem
-from app.gp.types import (
-    Appointment,
-    AppointmentType,
-    BookingRequest,
-    CancellationReason,
-    Course,
-    DemographicMatch,
-    Document,
-    DocumentContent,
-    GPCredentials,
-    LinkedUser,
-    Patient,
-    Pharmacy,
-    PracticeMessage,
-    PracticeSettings,
-    PrescriptionRequest,
-    RecordAccess,
-    RecordEntry,
-    RecordSection,
-    Relationship,
-    Slot,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +69,7 @@ class BreakerBoard:
         return str(breaker.context.state)
 
 
-class ResilientGPSystem:
+class ResilientGPSystem(DelegatingGPSystem):
     """Wraps one practice's adapter with a deadline, read retries and its breaker."""
 
     def __init__(
@@ -103,15 +81,16 @@ class ResilientGPSystem:
         read_attempts: int = 3,
         retry_wait: float = 0.1,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._breakers = breakers
         self._timeout = timeout
         self._read_attempts = read_attempts
         self._retry_wait = retry_wait
 
-    @property
-    def ods_code(self) -> str:
-        return self._inner.ods_code
+    async def _call(self, kind: CallKind, operation: Callable[[], Awaitable[T]]) -> T:
+        if kind is CallKind.READ:
+            return await self._read(operation)
+        return await self._write(operation)
 
     async def _once(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -141,113 +120,3 @@ class ResilientGPSystem:
             )  # pragma: no cover
 
         return await self._breakers.call(self.ods_code, with_retries)
-
-    # --- linkage and people ---------------------------------------------
-
-    async def link_by_credentials(self, credentials: GPCredentials) -> LinkedUser:
-        return await self._read(lambda: self._inner.link_by_credentials(credentials))
-
-    async def link_by_demographics(self, match: DemographicMatch) -> LinkedUser:
-        return await self._read(lambda: self._inner.link_by_demographics(match))
-
-    async def get_patient(self, patient_ref: str) -> Patient:
-        return await self._read(lambda: self._inner.get_patient(patient_ref))
-
-    async def list_relationships(self, user_ref: str) -> list[Relationship]:
-        return await self._read(lambda: self._inner.list_relationships(user_ref))
-
-    async def get_practice_settings(self) -> PracticeSettings:
-        return await self._read(self._inner.get_practice_settings)
-
-    # --- appointments -----------------------------------------------------
-
-    async def search_slots(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        appointment_type: AppointmentType | None = None,
-        clinician: str | None = None,
-    ) -> list[Slot]:
-        return await self._read(
-            lambda: self._inner.search_slots(
-                start, end, appointment_type=appointment_type, clinician=clinician
-            )
-        )
-
-    async def list_appointments(self, patient_ref: str) -> list[Appointment]:
-        return await self._read(lambda: self._inner.list_appointments(patient_ref))
-
-    async def book_appointment(self, request: BookingRequest) -> Appointment:
-        return await self._write(lambda: self._inner.book_appointment(request))
-
-    async def cancel_appointment(
-        self, patient_ref: str, appointment_id: str, *, reason_code: str | None, actor_ref: str
-    ) -> Appointment:
-        return await self._write(
-            lambda: self._inner.cancel_appointment(
-                patient_ref, appointment_id, reason_code=reason_code, actor_ref=actor_ref
-            )
-        )
-
-    async def list_cancellation_reasons(self) -> list[CancellationReason]:
-        return await self._read(self._inner.list_cancellation_reasons)
-
-    # --- prescriptions --------------------------------------------------------
-
-    async def list_courses(self, patient_ref: str) -> list[Course]:
-        return await self._read(lambda: self._inner.list_courses(patient_ref))
-
-    async def list_prescription_requests(self, patient_ref: str) -> list[PrescriptionRequest]:
-        return await self._read(lambda: self._inner.list_prescription_requests(patient_ref))
-
-    async def request_prescription(
-        self, patient_ref: str, course_ids: list[str], *, note: str | None, actor_ref: str
-    ) -> PrescriptionRequest:
-        return await self._write(
-            lambda: self._inner.request_prescription(
-                patient_ref, course_ids, note=note, actor_ref=actor_ref
-            )
-        )
-
-    async def cancel_prescription_request(
-        self, patient_ref: str, request_id: str, *, actor_ref: str
-    ) -> PrescriptionRequest:
-        return await self._write(
-            lambda: self._inner.cancel_prescription_request(
-                patient_ref, request_id, actor_ref=actor_ref
-            )
-        )
-
-    async def get_nominated_pharmacy(self, patient_ref: str) -> Pharmacy | None:
-        return await self._read(lambda: self._inner.get_nominated_pharmacy(patient_ref))
-
-    async def set_nominated_pharmacy(
-        self, patient_ref: str, pharmacy_ods_code: str, *, actor_ref: str
-    ) -> Pharmacy:
-        return await self._write(
-            lambda: self._inner.set_nominated_pharmacy(
-                patient_ref, pharmacy_ods_code, actor_ref=actor_ref
-            )
-        )
-
-    # --- the record -------------------------------------------------------------
-
-    async def get_record_access(self, patient_ref: str) -> RecordAccess:
-        return await self._read(lambda: self._inner.get_record_access(patient_ref))
-
-    async def list_record_entries(
-        self, patient_ref: str, section: RecordSection
-    ) -> list[RecordEntry]:
-        return await self._read(lambda: self._inner.list_record_entries(patient_ref, section))
-
-    async def list_documents(self, patient_ref: str) -> list[Document]:
-        return await self._read(lambda: self._inner.list_documents(patient_ref))
-
-    async def get_document_content(self, patient_ref: str, document_id: str) -> DocumentContent:
-        return await self._read(lambda: self._inner.get_document_content(patient_ref, document_id))
-
-    # --- messages -----------------------------------------------------------------
-
-    async def send_message(self, patient_ref: str, message: PracticeMessage) -> str:
-        return await self._write(lambda: self._inner.send_message(patient_ref, message))
