@@ -100,7 +100,9 @@ async def linked_profiles(
             practices[patient.ods_code] = await patient_system.get_practice_settings()
         practice = practices[patient.ods_code]
         own_access = None
-        if relationship.kind is RelationshipKind.SELF:
+        # Only asked when the practice offers the record online: some GP systems
+        # (GP Connect) do not expose record access settings at all.
+        if relationship.kind is RelationshipKind.SELF and practice.record_enabled:
             own_access = await patient_system.get_record_access(patient.patient_ref)
         access = effective_access(
             relationship,

@@ -1,0 +1,70 @@
+"""Linked profiles against a GP system that exposes no record access settings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from app.auth.types import SignedIn
+from app.gp.errors import GPForbidden
+from app.gp.types import (
+    Patient,
+    Permissions,
+    PracticeSettings,
+    RecordAccess,
+    RecordAccessLevel,
+    Relationship,
+    RelationshipKind,
+)
+from app.patients.rules import Unavailable
+from app.patients.service import linked_profiles
+from tests.patients.test_rules import PRACTICE, TODAY
+
+ME = Patient("U1", "9990000018", "Ada", "Lovelace", TODAY.replace(year=1980), "A81001")
+
+
+class _NoRecordSettings:
+    """Like GP Connect: self only, no record access settings, record not offered."""
+
+    ods_code = "A81001"
+
+    async def list_relationships(self, user_ref: str) -> list[Relationship]:
+        return [
+            Relationship(ME, RelationshipKind.SELF, Permissions(True, True, RecordAccessLevel.FULL))
+        ]
+
+    async def get_practice_settings(self) -> PracticeSettings:
+        return replace(PRACTICE, record_enabled=False)
+
+    async def get_record_access(self, patient_ref: str) -> RecordAccess:
+        raise GPForbidden()
+
+
+class _Registry:
+    def for_practice(self, ods_code: str) -> _NoRecordSettings:
+        return _NoRecordSettings()
+
+
+async def test_profiles_do_not_need_record_settings_when_the_record_is_not_offered() -> None:
+    now = datetime.now(UTC)
+    signed_in = SignedIn(
+        session_id="s",
+        account_id="a",
+        nhs_login_sub="sub",
+        nhs_number="9990000018",
+        identity_level="P9",
+        ods_code="A81001",
+        gp_user_ref="U1",
+        expires_at=now + timedelta(hours=1),
+        idle_expires_at=now + timedelta(minutes=30),
+        via="bearer",
+    )
+    [me] = await linked_profiles(
+        _Registry(),  # type: ignore[arg-type]
+        signed_in,
+        secret_key="k" * 32,
+        today=TODAY,
+        review_age=13,
+    )
+    assert me.access.appointments.allowed
+    assert me.access.record.unavailable is Unavailable.NOT_OFFERED_BY_PRACTICE
