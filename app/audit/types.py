@@ -55,7 +55,8 @@ ACCOUNT_ACTIONS = frozenset({AuditAction.SIGN_IN, AuditAction.SIGN_OUT})
 
 
 class AuditOutcome(StrEnum):
-    """How the action ended. Refusals are recorded in their own transaction."""
+    """How the action ended. Actions are recorded when they succeed; `refused` is for
+    callers that choose to record a refusal, in a transaction of its own."""
 
     SUCCEEDED = "succeeded"
     REFUSED = "refused"  # not allowed: permissions, practice policy, identity level

@@ -129,6 +129,7 @@ async def get_access_log(
                 by="proxy" if entry.on_behalf else "patient",
                 relationship=entry.relationship_kind if entry.on_behalf else None,
                 target=entry.target,
+                outcome=entry.outcome,
             )
             for entry in page.entries
         ],

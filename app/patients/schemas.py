@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from app.audit.types import AuditAction
+from app.audit.types import AuditAction, AuditOutcome
 from app.gp.types import (
     BookingReasonPolicy,
     PracticeSettings,
@@ -130,6 +130,7 @@ class AccessLogEntry(ResponseBody):
         default=None, description="For a proxy: how they act for the patient."
     )
     target: str | None = Field(default=None, description="What was acted on, e.g. a section.")
+    outcome: AuditOutcome = Field(description="Whether it was done or refused.")
 
 
 class AccessLog(ResponseBody):
