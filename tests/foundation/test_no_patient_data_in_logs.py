@@ -1,0 +1,54 @@
+"""No patient-identifiable data in logs: NHS numbers, names, dates of birth, free text."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from tests.conftest import SignIn
+
+REASON = "Chest pain when climbing stairs"
+
+
+async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
+    client: httpx.AsyncClient, sign_in: SignIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As deployed: the app's own loggers at any level, libraries at INFO and above.
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="app")
+    user = await sign_in("proxy-parent")
+    child = user.acts_for("child-under-11")
+    for patient_id in (user.patient_id(), child):
+        base = f"/v1/patients/{patient_id}"
+        await client.get("/v1/me", headers=user.headers)
+        await client.get("/v1/me/patients", headers=user.headers)
+        slots = (await client.get(f"{base}/slots", headers=user.headers)).json()["items"]
+        for key, slot in (("log-1", slots[0]), ("log-2", slots[0])):  # the second is refused
+            await client.post(
+                f"{base}/appointments",
+                json={"slot_id": slot["slot_id"], "reason": REASON},
+                headers={**user.headers, "Idempotency-Key": f"{key}-{patient_id}"},
+            )
+        await client.post(
+            f"{base}/appointments",
+            json={"slot_id": "nope", "reason": REASON, "telephone_number": "not a number"},
+            headers={**user.headers, "Idempotency-Key": f"bad-{patient_id}"},
+        )
+    await client.post("/v1/auth/logout", headers=user.headers)
+
+    logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert caplog.records, "nothing was logged at all"
+    people = [user.persona, *user.persona.acts_for]
+    for person in people:
+        for value in (
+            person.nhs_number,
+            person.family_name,
+            person.given_name,
+            person.birth_date.isoformat(),
+            person.birth_date.strftime("%d/%m/%Y"),
+        ):
+            assert value not in logged, value
+    assert REASON not in logged
+    assert user.token not in logged
