@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck install migrate openapi clean
+.PHONY: run test lint typecheck install migrate openapi clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Appointment benchmarks (bench/README.md); BENCH_ARGS="--database-url postgresql+asyncpg://…".
+bench: install
+	$(BIN)/python bench/appointments.py $(BENCH_ARGS)
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

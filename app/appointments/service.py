@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record as record_audit
 from app.audit.types import AuditAction
-from app.clock import Clock
+from app.clock import LONDON, Clock
 from app.gp.errors import (
     BookingLimitReached,
     NotCancellable,
@@ -72,20 +72,32 @@ def _practice(acting: ActingFor) -> PracticeSettings:
     return acting.profile.practice
 
 
+def _in_england(moment: datetime | None) -> datetime | None:
+    """A time sent without an offset is read as England's local time, as practices keep it."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=LONDON)
+
+
 def search_window(
     practice: PracticeSettings, now: datetime, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
     """The range to search: by default the practice's usual window; never past its maximum."""
+    start, end = _in_england(start), _in_england(end)
+    if start is not None and end is not None and end <= start:
+        raise InvalidRequest("invalid_range", "The end of the range must be after its start.")
     latest = now + practice.booking_window
     start = max(start or now, now)
-    end = end or min(start + practice.default_search_window, latest)
-    if end <= start:
-        raise InvalidRequest("invalid_range", "The end of the range must be after its start.")
-    if end > latest:
-        days = practice.booking_window.days
+    days = practice.booking_window.days
+    if start >= latest or (end is not None and end > latest):
         raise OutsideBookingWindow(
-            f"Your practice lets you book up to {days} days ahead. Choose an earlier end date."
+            f"Your practice lets you book up to {days} days ahead. Choose an earlier date."
         )
+    if end is not None and end <= start:
+        raise OutsideBookingWindow(
+            "Appointments can only be booked from now on. Choose a later date."
+        )
+    end = end or min(start + practice.default_search_window, latest)
     return start, end
 
 
@@ -180,8 +192,12 @@ async def book(
     practice = _practice(acting)
     now = clock.now()
     reason = check_reason(practice, reason)
+    # The limit counts future appointments, as the GP systems count them: one that has
+    # already started does not stop the patient booking the next.
     booked = [
-        a for a in await acting.system.list_appointments(acting.patient_ref) if _upcoming(a, now)
+        a
+        for a in await acting.system.list_appointments(acting.patient_ref)
+        if a.status is AppointmentStatus.BOOKED and a.start > now
     ]
     if len(booked) >= practice.max_future_appointments:
         raise BookingLimitReached()

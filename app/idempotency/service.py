@@ -76,8 +76,12 @@ async def _claim(
     key: str,
     print_: str,
     clock: Clock,
-) -> IdempotencyRecord | None:
-    """Claim the key; return None when claimed, else the existing record."""
+) -> tuple[bool, IdempotencyRecord | None]:
+    """Try to claim the key: `(True, None)` when claimed, else `(False, the existing record)`.
+
+    `(False, None)` means another request held the key but released it before
+    we could read it: the caller tries again.
+    """
     async with sessions() as session:
         # An expired claim no longer protects anything: let the key be used afresh.
         await session.execute(
@@ -94,7 +98,7 @@ async def _claim(
         )
         try:
             await session.commit()
-            return None
+            return True, None
         except IntegrityError:
             await session.rollback()
         existing = await session.scalar(
@@ -102,12 +106,16 @@ async def _claim(
                 IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key
             )
         )
-        return existing
+        return False, existing
 
 
 async def _wait_for_result(
     sessions: async_sessionmaker[AsyncSession], account_id: str, key: str
 ) -> IdempotencyRecord | None:
+    """The first request's finished record, or None if it released the key.
+
+    Raises `RequestInProgress` when it is still running after `WAIT_FOR_FIRST`.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_FOR_FIRST
     while loop.time() < deadline:
@@ -120,7 +128,7 @@ async def _wait_for_result(
         if record is None or record.status_code is not None:
             return record
         await asyncio.sleep(POLL_INTERVAL)
-    return None
+    raise RequestInProgress()
 
 
 async def _release(sessions: async_sessionmaker[AsyncSession], account_id: str, key: str) -> None:
@@ -175,21 +183,18 @@ async def run_once(
     """
     print_ = fingerprint(scope, body)
     for _ in range(3):
-        existing = await _claim(sessions, account_id, key, print_, clock)
-        if existing is None:
+        claimed, existing = await _claim(sessions, account_id, key, print_, clock)
+        if claimed:
             break
+        if existing is not None and existing.status_code is None:
+            if existing.fingerprint != print_:
+                raise IdempotencyKeyReused()
+            existing = await _wait_for_result(sessions, account_id, key)
+        if existing is None:
+            continue  # the first attempt released its claim (nothing was done): claim it
         if existing.fingerprint != print_:
             raise IdempotencyKeyReused()
-        if existing.status_code is not None:
-            return _stored(existing)
-        finished = await _wait_for_result(sessions, account_id, key)
-        if finished is None:
-            raise RequestInProgress()
-        if finished.status_code is not None:
-            if finished.fingerprint != print_:
-                raise IdempotencyKeyReused()
-            return _stored(finished)
-        # The first attempt released its claim (nothing was done): claim it ourselves.
+        return _stored(existing)
     else:
         raise RequestInProgress()
 
