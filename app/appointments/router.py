@@ -68,7 +68,13 @@ async def search_slots(
 async def list_appointments(
     acting: ActingForAppointments,
     clock: ClockDep,
-    when: Annotated[Literal["upcoming", "past"], Query()] = "upcoming",
+    when: Annotated[
+        Literal["upcoming", "past"],
+        Query(
+            description="`upcoming`: booked and not yet over, soonest first. `past`: the rest "
+            "(over, cancelled, missed), newest first."
+        ),
+    ] = "upcoming",
 ) -> AppointmentList:
     views = await service.list_appointments(acting, now=clock.now(), upcoming=when == "upcoming")
     return AppointmentList(items=[AppointmentOut.of(v) for v in views])

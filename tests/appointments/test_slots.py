@@ -67,6 +67,10 @@ async def test_filters_by_type_and_clinician(
     both = await patient.slots(clinician=name, type=everything[0]["type"])
     assert {(i["clinician"]["name"], i["type"]) for i in both} == {(name, everything[0]["type"])}
     assert await patient.slots(clinician="Dr Nobody Here") == []
+    # The filter is "name contains", whatever the case.
+    surname = name.split()[-1].lower()
+    assert {i["clinician"]["name"] for i in await patient.slots(clinician=surname)} == {name}
+    assert await patient.slots(clinician="%") == []
 
 
 async def test_a_range_beyond_the_practice_maximum_is_refused(

@@ -303,7 +303,10 @@ class SimulatedSupplier:
         if appointment_type is not None:
             query = query.where(t.slots.c.type == appointment_type.value)
         if clinician is not None:
-            query = query.where(func.lower(t.slots.c.clinician_name) == clinician.strip().lower())
+            # "Name contains", as the API documents it: "shah" finds "Dr Priya Shah".
+            query = query.where(
+                t.slots.c.clinician_name.icontains(clinician.strip(), autoescape=True)
+            )
         async with self._engine.connect() as connection:
             return [self._to_slot(row) for row in await connection.execute(query)]
 
