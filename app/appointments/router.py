@@ -33,6 +33,7 @@ AppointmentID = Annotated[
     str, Path(description="The appointment's id, from the list.", min_length=1, max_length=128)
 ]
 PATIENT_ROUTE_ERRORS = (401, 403, 404, 503)
+MAX_SLOTS = 500
 
 
 @router.get(
@@ -48,6 +49,7 @@ async def search_slots(
     end: Annotated[datetime | None, Query(alias="to", description="Latest start.")] = None,
     type: Annotated[AppointmentType | None, Query(description="Only this kind.")] = None,
     clinician: Annotated[str | None, Query(max_length=100, description="Name contains.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SLOTS, description="Most slots to return.")] = 100,
 ) -> SlotList:
     found = await service.search_slots(
         acting,
@@ -56,8 +58,14 @@ async def search_slots(
         end=end,
         appointment_type=type,
         clinician=clinician,
+        limit=limit,
     )
-    return SlotList(start=found.start, end=found.end, items=[SlotOut.of(s) for s in found.slots])
+    return SlotList(
+        start=found.start,
+        end=found.end,
+        items=[SlotOut.of(s) for s in found.slots],
+        next_from=found.next_from,
+    )
 
 
 @router.get(

@@ -34,6 +34,10 @@ class SlotList(ResponseBody):
     start: datetime = Field(description="The start of the range searched.")
     end: datetime = Field(description="The end of the range searched.")
     items: list[SlotOut]
+    next_from: datetime | None = Field(
+        description="More slots follow: pass this as `from` (with the same `to`) for the next "
+        "page. Absent on the last page."
+    )
 
 
 class AppointmentOut(ResponseBody):

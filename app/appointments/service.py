@@ -66,6 +66,7 @@ class SlotSearch:
     start: datetime
     end: datetime
     slots: list[Slot]
+    next_from: datetime | None  # where the next page starts, when there are more
 
 
 def _practice(acting: ActingFor) -> PracticeSettings:
@@ -109,12 +110,32 @@ async def search_slots(
     end: datetime | None,
     appointment_type: AppointmentType | None,
     clinician: str | None,
+    limit: int,
 ) -> SlotSearch:
+    """Free slots, earliest first, at most `limit`; `next_from` continues the list."""
     start, end = search_window(_practice(acting), now, start, end)
     slots = await acting.system.search_slots(
         start, end, appointment_type=appointment_type, clinician=clinician
     )
-    return SlotSearch(start, end, sorted(slots, key=lambda slot: (slot.start, slot.slot_id)))
+    page, next_from = paginate(slots, limit)
+    return SlotSearch(start, end, page, next_from)
+
+
+def paginate(slots: list[Slot], limit: int) -> tuple[list[Slot], datetime | None]:
+    """The earliest slots, at most `limit`, and where the next page starts (None: no more).
+
+    Pages break between start times, so a page never splits slots that start
+    together; if more start at one time than a page holds, that page holds them all.
+    """
+    ordered = sorted(slots, key=lambda slot: (slot.start, slot.slot_id))
+    if len(ordered) <= limit:
+        return ordered, None
+    cut = ordered[limit].start
+    page = [slot for slot in ordered[:limit] if slot.start < cut] or [
+        slot for slot in ordered if slot.start == ordered[0].start
+    ]
+    rest = ordered[len(page) :]
+    return page, rest[0].start if rest else None
 
 
 def cancellability(

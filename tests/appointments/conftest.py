@@ -70,10 +70,17 @@ class Patient:
         return body
 
     async def slots(self, **params: Any) -> list[dict[str, Any]]:
-        response = await self.get("/slots", **params)
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
+        """Every free slot the search finds, following `next_from` page by page."""
+        items: list[dict[str, Any]] = []
+        params = {"limit": 500, **params}
+        while True:
+            response = await self.get("/slots", **params)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            items.extend(body["items"])
+            if body["next_from"] is None:
+                return items
+            params = {**params, "from": body["next_from"], "to": body["end"]}
 
     async def appointments(self, when: str = "upcoming") -> list[dict[str, Any]]:
         response = await self.get("/appointments", when=when)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -138,3 +140,25 @@ async def test_slots_need_a_session_and_the_patients_own_id(
     response = await client.get(f"{patient.base}/slots", headers=stranger.headers)
     assert response.status_code == 404
     assert response.json()["code"] == "patient_not_found"
+
+
+async def test_slots_come_in_pages_that_never_split_a_start_time(
+    adult: Adult, client: httpx.AsyncClient, sign_in: SignIn, ods_code: str
+) -> None:
+    patient = await adult(ods_code)
+    everything = await patient.slots()
+    pages: list[list[dict[str, Any]]] = []
+    params: dict[str, Any] = {"limit": 25}
+    while True:
+        body = (await patient.get("/slots", **params)).json()
+        assert 0 < len(body["items"]) <= 25
+        pages.append(body["items"])
+        if body["next_from"] is None:
+            break
+        assert body["next_from"] > body["items"][-1]["start"]
+        params = {"limit": 25, "from": body["next_from"], "to": body["end"]}
+    assert [i["slot_id"] for page in pages for i in page] == [i["slot_id"] for i in everything]
+    for earlier, later in itertools.pairwise(pages):
+        assert earlier[-1]["start"] < later[0]["start"]
+    first = (await patient.get("/slots")).json()
+    assert len(first["items"]) == min(100, len(everything))
