@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import uvicorn
 
-from app.config import Settings
+from app.config import Settings, UnsafeSettings
 from app.logs import logging_config
 
 
@@ -19,7 +20,10 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings()
-    settings.check_safe()  # fail before uvicorn starts, with the reasons
+    try:
+        settings.check_safe()  # fail before uvicorn starts, with every reason at once
+    except UnsafeSettings as unsafe:
+        sys.exit(str(unsafe))
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,19 @@ def test_app_redirect_uris_come_from_a_comma_separated_list(
     monkeypatch.setenv("NHS_LOGIN_APP_REDIRECT_URIS", "gponline://auth, https://app.example/cb")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.nhs_login_app_redirect_uris == ["gponline://auth", "https://app.example/cb"]
+
+
+def test_serving_in_prod_with_dev_defaults_exits_with_one_plain_message() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NHS_LOGIN", "DATABASE"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "app"],
+        env={**env, "APP_ENV": "prod"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("Refusing to start with APP_ENV=prod:")
+    assert "NHS_LOGIN_ISSUER" in result.stderr
