@@ -42,6 +42,7 @@ from app.adapters.gpconnect.outcomes import Operation
 from app.clock import Clock, today
 from app.gp.errors import (
     CourseNotOrderable,
+    GPError,
     GPForbidden,
     GPSystemUnavailable,
     LinkageMethodUnsupported,
@@ -84,6 +85,8 @@ logger = logging.getLogger(__name__)
 
 # Search for free slots: "SHALL request a maximum date range covering a two week period".
 MAX_SLOT_SEARCH = timedelta(days=14)
+# Longer than any appointment slot: consecutive two-week searches overlap by this much.
+SLOT_SEARCH_OVERLAP = timedelta(hours=12)
 # Retrieve a patient's appointments needs an explicit future range; a year covers any booking.
 APPOINTMENT_HORIZON = timedelta(days=366)
 NHS_NUMBER_CACHE_SIZE = 1024
@@ -257,7 +260,11 @@ class GPConnectAdapter:
             window_end = min(window_start + MAX_SLOT_SEARCH, end)
             for slot in await self._search_window(window_start, window_end):
                 found[slot.slot_id] = slot
-            window_start = window_end
+            if window_end >= end:
+                break
+            # A search returns slots that start and end inside its range, so a slot
+            # across the boundary is in neither window unless the next one overlaps.
+            window_start = window_end - SLOT_SEARCH_OVERLAP
         wanted = (clinician or "").casefold()
         return sorted(
             (
@@ -322,9 +329,14 @@ class GPConnectAdapter:
             ):
                 ident = fhir.ref_id(actor, kind)
                 if ident:
-                    found = await self._client.send(
-                        "GET", f"{kind}/{ident}", interaction=interaction
-                    )
+                    # Display names only: a failed read must not turn a booking or
+                    # cancellation that has already happened into an error.
+                    try:
+                        found = await self._client.send(
+                            "GET", f"{kind}/{ident}", interaction=interaction
+                        )
+                    except GPError:
+                        continue
                     if isinstance(found, dict):
                         index.add(found)
         with _wire_shape():

@@ -154,7 +154,7 @@ class GPConnectClient:
                 extra={"ods_code": self._endpoint.ods_code, "interaction": label},
             )
             raise GPSystemUnavailable(retry_after=10, supplier_code="TIMEOUT") from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport, decoding, redirect loops
             logger.warning(
                 "GP Connect call failed to connect",
                 extra={

@@ -141,6 +141,36 @@ async def test_long_slot_searches_are_split_into_two_week_requests(
     assert route.call_count == 3
 
 
+async def test_a_slot_across_a_two_week_boundary_is_not_lost(
+    adapter: GPConnectAdapter, router: respx.MockRouter, gp_clock: FakeClock
+) -> None:
+    boundary = gp_clock.now() + timedelta(days=14)
+    payload = load("slot_search_bundle.json")
+    payload["entry"] = [
+        e for e in payload["entry"] if e["fullUrl"] not in ("Slot/1585", "Slot/1586")
+    ]
+    slot = next(e["resource"] for e in payload["entry"] if e["fullUrl"] == "Slot/1584")
+    slot["start"] = (boundary - timedelta(minutes=5)).isoformat()
+    slot["end"] = (boundary + timedelta(minutes=10)).isoformat()
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        # Like a provider: only slots that start and end inside the searched range.
+        params = request.url.params
+        low = datetime.fromisoformat(params["start"].removeprefix("ge"))
+        high = datetime.fromisoformat(params["end"].removeprefix("le"))
+        inside = low <= datetime.fromisoformat(slot["start"]) and (
+            datetime.fromisoformat(slot["end"]) <= high
+        )
+        entries = [e for e in payload["entry"] if inside or e["fullUrl"] != "Slot/1584"]
+        return httpx.Response(200, json={**payload, "entry": entries})
+
+    router.get(f"{BASE_URL}/Slot").mock(side_effect=provider)
+
+    slots = await adapter.search_slots(gp_clock.now(), gp_clock.now() + timedelta(days=20))
+
+    assert [s.start for s in slots] == [boundary - timedelta(minutes=5)]
+
+
 async def test_past_part_of_a_search_is_not_requested(
     adapter: GPConnectAdapter, router: respx.MockRouter, gp_clock: FakeClock
 ) -> None:
@@ -455,8 +485,9 @@ async def test_every_request_carries_the_required_headers(
         httpx.ConnectTimeout("slow"),
         httpx.ReadTimeout("slow"),
         httpx.RemoteProtocolError("eof"),
+        httpx.DecodingError("bad gzip"),
     ],
-    ids=["connect-error", "connect-timeout", "read-timeout", "protocol-error"],
+    ids=["connect-error", "connect-timeout", "read-timeout", "protocol-error", "decoding-error"],
 )
 async def test_transport_failures_are_unavailable(
     adapter: GPConnectAdapter, router: respx.MockRouter, failure: Exception
@@ -481,6 +512,33 @@ async def test_server_errors_are_unavailable_with_retry_after(
         )
 
     assert unavailable.value.retry_after == 90
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.Response(404, json=load("operation_outcome_duplicate_rejected.json")), None],
+    ids=["not-found", "connection-error"],
+)
+async def test_a_booking_made_stands_when_reading_display_names_fails(
+    adapter: GPConnectAdapter, router: respx.MockRouter, failure: httpx.Response | None
+) -> None:
+    booked = load("appointment_booked.json")
+    for participant in booked["participant"]:
+        participant["actor"].pop("display", None)
+    router.post(f"{BASE_URL}/Appointment").mock(return_value=httpx.Response(201, json=booked))
+    for kind in ("Practitioner/2", "Location/17"):
+        route = router.get(f"{BASE_URL}/{kind}")
+        if failure is None:
+            route.mock(side_effect=httpx.ConnectError("refused"))
+        else:
+            route.mock(return_value=failure)
+
+    appointment = await adapter.book_appointment(
+        BookingRequest(patient_ref="2", slot_id=future_slot_id(), actor_ref="2")
+    )
+
+    assert appointment.appointment_id == "9"
+    assert appointment.status is AppointmentStatus.BOOKED
 
 
 BROKEN_APPOINTMENT = {"resourceType": "Appointment", "id": "1", "participant": []}
