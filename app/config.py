@@ -65,9 +65,9 @@ class Settings(BaseSettings):
     dev_login_enabled: bool = True
 
     # NHS login has no logout or session lifetime of its own: the service re-authenticates
-    # after 30 minutes idle and 12 hours in total.
-    session_idle_minutes: int = Field(default=30, ge=1)
-    session_absolute_hours: int = Field(default=12, ge=1)
+    # after 30 minutes idle and 12 hours in total. Shorter is allowed, longer is not.
+    session_idle_minutes: int = Field(default=30, ge=1, le=30)
+    session_absolute_hours: int = Field(default=12, ge=1, le=12)
     # Fernet key(s), comma-separated, newest first, for GP linkage credentials at rest.
     gp_credentials_key: SecretStr | None = None
 

@@ -37,11 +37,13 @@ class Base(DeclarativeBase):
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite files get their folder, WAL and foreign keys."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # Bound parameters hold NHS numbers, booking reasons and phone numbers; SQLAlchemy
+    # would otherwise print them in every database error's message (and so in logs).
+    kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"connect_args": {"timeout": 30}}
+        kwargs = {"hide_parameters": True, "connect_args": {"timeout": 30}}
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

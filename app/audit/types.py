@@ -94,7 +94,9 @@ class AuditEvent(BaseModel):
     recorded. `request_id` defaults to the current request's id.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A refused value (say, an NHS number passed as an id) must not be echoed in the
+    # error message, which the 500 handler logs.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     action: AuditAction
     actor_id: PersonId

@@ -167,7 +167,10 @@ async def describe_me(registry: GPSystemRegistry, signed_in: SignedIn) -> MeSumm
     ods_code = signed_in.ods_code
     config = registry.practices.get(ods_code) if ods_code else None
     given = family = None
-    if signed_in.gp_user_ref is not None and ods_code is not None and config is not None:
+    # The GP record is for P9 users only: a P5 user may be linked by demographics, but
+    # NHS login has not verified that they are that patient.
+    verified = signed_in.identity_level == "P9"
+    if verified and signed_in.gp_user_ref is not None and ods_code and config is not None:
         own = await registry.for_practice(ods_code).get_patient(signed_in.gp_user_ref)
         given, family = own.given_name, own.family_name
     return MeSummary(

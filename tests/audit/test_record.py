@@ -212,3 +212,10 @@ def test_on_behalf_and_relationship_agree(on_behalf: bool, kind: RelationshipKin
             on_behalf=on_behalf,
             relationship_kind=kind,
         )
+
+
+def test_a_refused_id_is_not_echoed_in_the_error() -> None:
+    # The 500 handler logs the exception: the NHS number it refused must not be in it.
+    with pytest.raises(ValidationError) as refused:
+        AuditEvent(action=AuditAction.SIGN_IN, actor_id="9434765919")
+    assert "9434765919" not in str(refused.value)

@@ -6,7 +6,10 @@ import logging
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
+from app.db import create_engine
 from tests.conftest import SignIn
 
 REASON = "Chest pain when climbing stairs"
@@ -52,3 +55,20 @@ async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
             assert value not in logged, value
     assert REASON not in logged
     assert user.token not in logged
+
+
+async def test_database_errors_do_not_carry_the_values_sent(database_url: str) -> None:
+    # An unexpected database error is logged by the 500 handler with its message;
+    # SQLAlchemy puts the bound parameters (NHS numbers, reasons) there unless hidden.
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("CREATE TEMPORARY TABLE pii_probe (n VARCHAR(10))"))
+            await connection.execute(text("CREATE UNIQUE INDEX pii_probe_n ON pii_probe (n)"))
+            insert = text("INSERT INTO pii_probe (n) VALUES (:n)")
+            await connection.execute(insert, {"n": "9434765919"})
+            with pytest.raises(IntegrityError) as failed:
+                await connection.execute(insert, {"n": "9434765919"})
+    finally:
+        await engine.dispose()
+    assert "9434765919" not in str(failed.value)

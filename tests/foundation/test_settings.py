@@ -126,6 +126,15 @@ def test_session_lifetimes_default_to_nhs_login_guidance() -> None:
     assert settings.redirect_uri == "http://127.0.0.1:8000/v1/auth/callback"
 
 
+@pytest.mark.parametrize(
+    ("name", "value"), [("session_idle_minutes", 31), ("session_absolute_hours", 13)]
+)
+def test_sessions_cannot_be_configured_to_outlive_nhs_login_guidance(name: str, value: int) -> None:
+    # Re-authenticate after 30 minutes idle and 12 hours in total (DESIGN: NHS login facts).
+    with pytest.raises(ValidationError, match=name):
+        make(**{name: value})
+
+
 def test_app_redirect_uris_come_from_a_comma_separated_list(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

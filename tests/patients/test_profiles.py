@@ -131,3 +131,14 @@ async def test_practice_policy_tells_apps_about_booking_reasons(
         )
         assert response.status_code == 200
         assert response.json()["booking_reason"] == policy
+
+
+async def test_p5_user_is_not_shown_names_from_the_gp_record(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    # A P5 user found by demographics is linked, but has not proved who they are.
+    user = await sign_in("p5-identity")
+    body = (await client.get("/v1/me", headers=user.headers)).json()
+    assert body["identity_level"] == "P5"
+    assert body["given_name"] is None
+    assert user.persona.given_name not in str(body)
