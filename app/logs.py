@@ -72,6 +72,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "uvicorn": {"level": "INFO"},
             "uvicorn.error": {"level": "INFO"},
             "uvicorn.access": {"level": "INFO", "filters": ["drop_query_strings"]},
+            # httpx logs every outbound URL at INFO; GP Connect URLs can hold NHS numbers.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
         "root": {"handlers": ["default"], "level": "WARNING"},
     }

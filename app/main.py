@@ -20,9 +20,10 @@ from app.appointments.router import router as appointments_router
 from app.auth.router import router as auth_router
 from app.auth.runtime import configured_endpoint, start_auth
 from app.clock import Clock, SystemClock
-from app.config import Settings
+from app.config import AppEnv, Settings
 from app.db import create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
+from app.headers import PrivateResponseHeaders
 from app.health.router import router as health_router
 from app.patients.router import patient_router
 from app.patients.router import router as me_router
@@ -98,7 +99,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         openapi_tags=TAGS,
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
-        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+        # Keeping tokens in the browser's storage across visits is a convenience for
+        # developers on their own machine only.
+        swagger_ui_parameters={
+            "validatorUrl": None,
+            "persistAuthorization": settings.app_env is AppEnv.DEV,
+        },
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ],
             expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After"],
         )
+    app.add_middleware(PrivateResponseHeaders)
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name=REQUEST_ID_HEADER,

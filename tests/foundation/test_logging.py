@@ -81,3 +81,8 @@ def test_access_log_lines_drop_query_strings() -> None:
 def test_uvicorn_access_logger_is_configured_with_the_filter() -> None:
     config = logging_config(Settings(_env_file=None))  # type: ignore[call-arg]
     assert "drop_query_strings" in config["loggers"]["uvicorn.access"]["filters"]
+
+
+def test_outbound_request_urls_are_not_logged() -> None:
+    config = logging_config(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert config["loggers"]["httpx"]["level"] == "WARNING"

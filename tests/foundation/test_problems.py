@@ -100,3 +100,13 @@ async def test_request_id_is_generated_when_absent(client: httpx.AsyncClient) ->
     first = (await client.get("/healthz")).headers["x-request-id"]
     second = (await client.get("/healthz")).headers["x-request-id"]
     assert first != second
+
+
+async def test_personal_responses_are_not_stored_by_caches(client: httpx.AsyncClient) -> None:
+    for path in ("/v1/me", "/v1/nowhere"):
+        response = await client.get(path)
+        assert response.headers["cache-control"] == "no-store", path
+        assert response.headers["x-content-type-options"] == "nosniff"
+    health = await client.get("/healthz")
+    assert "cache-control" not in health.headers
+    assert health.headers["x-content-type-options"] == "nosniff"
