@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,6 +209,13 @@ async def sign_out(db: AsyncSession, signed_in: SignedIn, *, clock: Clock) -> No
     )
     await db.commit()
     logger.info("signed out: account %s", signed_in.account_id)
+
+
+async def prune_sessions(db: AsyncSession, *, now: datetime) -> int:
+    """Delete sessions past their absolute end: they can never be used again."""
+    result = await db.execute(delete(AuthSession).where(AuthSession.expires_at < now))
+    await db.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _signed_in(row: AuthSession, account: Account, policy: SessionPolicy) -> SignedIn:

@@ -14,8 +14,9 @@ from app.db import Base
 class IdempotencyRecord(Base):
     """One (account, key) pair: the request's fingerprint and, once done, its response.
 
-    Rows hold response bodies the patient already saw; they are pruned after
-    `IDEMPOTENCY_TTL` (see service) and never logged.
+    Rows hold response bodies the patient already saw (booking reasons, phone
+    numbers): `python -m app.housekeeping` deletes them after `IDEMPOTENCY_TTL`.
+    They are never logged.
     """
 
     __tablename__ = "idempotency_records"
@@ -25,7 +26,7 @@ class IdempotencyRecord(Base):
     account_id: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     location: Mapped[str | None] = mapped_column(String(512), nullable=True)

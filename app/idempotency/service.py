@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -221,3 +221,12 @@ def as_response(stored: StoredResponse) -> JSONResponse:
     return JSONResponse(
         stored.body, status_code=stored.status_code, headers=headers, media_type=media_type
     )
+
+
+async def prune(session: AsyncSession, *, now: datetime) -> int:
+    """Delete records older than `IDEMPOTENCY_TTL`: they protect nothing any more."""
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
