@@ -207,6 +207,8 @@ async def finish_sign_in(
         policy=auth.policy,
         via="cookie",
     )
+    if previous := request.cookies.get(SESSION_COOKIE):
+        await service.end_replaced_session(db, previous, clock=clock)
     response = RedirectResponse(
         safe_return_to(transaction["return_to"]), status_code=status.HTTP_303_SEE_OTHER
     )

@@ -211,6 +211,20 @@ async def sign_out(db: AsyncSession, signed_in: SignedIn, *, clock: Clock) -> No
     logger.info("signed out: account %s", signed_in.account_id)
 
 
+async def end_replaced_session(db: AsyncSession, token: str, *, clock: Clock) -> None:
+    """Signing in on a browser ends the session it already held (a shared computer)."""
+    row = await db.scalar(
+        select(AuthSession).where(
+            AuthSession.token_hash == hash_token(token), AuthSession.revoked_at.is_(None)
+        )
+    )
+    if row is None:
+        return
+    row.revoked_at = clock.now()
+    await record(db, AuditEvent(action=AuditAction.SIGN_OUT, actor_id=row.account_id), clock=clock)
+    await db.commit()
+
+
 async def prune_sessions(db: AsyncSession, *, now: datetime) -> int:
     """Delete sessions past their absolute end: they can never be used again."""
     result = await db.execute(delete(AuthSession).where(AuthSession.expires_at < now))

@@ -243,3 +243,20 @@ async def test_default_vtr_is_p9_only(p5_only_web: httpx.AsyncClient) -> None:
     start = await p5_only_web.get("/v1/auth/login")
     assert query_of(start.headers["location"])["vtr"] == '["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]'
     assert urlsplit(start.headers["location"]).path == "/dev/nhs-login/authorize"
+
+
+async def test_signing_in_on_a_browser_ends_the_session_it_already_held(
+    web: httpx.AsyncClient, persona: Callable[[str], Persona]
+) -> None:
+    # A shared computer: the next person signs in over the first one's session.
+    assert (await web_sign_in(web, persona("adult-full"))).status_code == 303
+    first = web.cookies[SESSION_COOKIE]
+    assert (await web_sign_in(web, persona("proxy-parent"))).status_code == 303
+    second = web.cookies[SESSION_COOKIE]
+    assert second != first
+
+    web.cookies.clear()
+    replaced = await web.get("/v1/auth/session", headers={"Cookie": f"{SESSION_COOKIE}={first}"})
+    assert replaced.status_code == 401
+    current = await web.get("/v1/auth/session", headers={"Cookie": f"{SESSION_COOKIE}={second}"})
+    assert current.status_code == 200
