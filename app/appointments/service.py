@@ -7,15 +7,17 @@ gives patients the same clear answer whatever the supplier.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from icalendar import Calendar, Event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record as record_audit
-from app.audit.types import AuditAction
+from app.audit.types import AuditAction, AuditEvent
 from app.clock import LONDON, Clock
 from app.gp.errors import (
     BookingLimitReached,
@@ -37,6 +39,8 @@ from app.gp.types import (
 )
 from app.patients.service import ActingFor
 from app.problems import Problem
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidRequest(Problem):
@@ -231,13 +235,39 @@ async def book(
             telephone_number=telephone_number,
         )
     )
-    await record_audit(
+    await audit_done(
         session,
+        clock,
         acting.audit_event(AuditAction.APPOINTMENT_BOOKED, appointment.appointment_id),
-        clock=clock,
     )
-    await session.commit()
     return _view(appointment, practice, now)
+
+
+AUDIT_ATTEMPTS = 2
+
+
+async def audit_done(session: AsyncSession, clock: Clock, event: AuditEvent) -> None:
+    """Audit an action the GP system has already carried out.
+
+    The booking or cancellation stands whatever happens here, so a failure to
+    write its audit row must not turn it into an error the patient would retry
+    (booking twice). The row is tried again; if it still cannot be written, the
+    gap is logged with the request id and opaque ids for reconciliation.
+    """
+    for attempt in range(1, AUDIT_ATTEMPTS + 1):
+        try:
+            await record_audit(session, event, clock=clock)
+            await session.commit()
+            return
+        except SQLAlchemyError as error:
+            await session.rollback()
+            logger.error(
+                "audit row not written for a completed action (attempt %d): %s %s (%s)",
+                attempt,
+                event.action.value,
+                event.target,
+                type(error).__name__,
+            )
 
 
 async def cancellation_reasons(acting: ActingFor) -> list[CancellationReason]:
@@ -268,10 +298,9 @@ async def cancel(
     cancelled = await acting.system.cancel_appointment(
         acting.patient_ref, appointment_id, reason_code=reason_code, actor_ref=acting.actor_ref
     )
-    await record_audit(
-        session, acting.audit_event(AuditAction.APPOINTMENT_CANCELLED, appointment_id), clock=clock
+    await audit_done(
+        session, clock, acting.audit_event(AuditAction.APPOINTMENT_CANCELLED, appointment_id)
     )
-    await session.commit()
     return _view(cancelled, practice, now)
 
 
