@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Dialect, Index, String
+from sqlalchemy import BigInteger, Boolean, Dialect, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -24,7 +24,7 @@ from app.audit.types import (
     AuditAction,
     AuditOutcome,
 )
-from app.db import Base
+from app.db import Base, UTCDateTime
 from app.gp.types import RelationshipKind
 
 HASH_LENGTH = 64  # SHA-256, lowercase hex
@@ -51,26 +51,6 @@ class EnumText(TypeDecorator[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum(value)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out; SQLite keeps no offset, so store UTC there too."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("audit timestamps must be timezone-aware")
-        converted: datetime = value.astimezone(UTC)
-        return converted
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return as_utc(value)
 
 
 def as_utc(value: datetime) -> datetime:
