@@ -180,4 +180,8 @@ def error_for_response(
         return NotFoundInGPSystem(supplier_code=supplier_code)
     if code in INVALID_CODES or status in (400, 409, 412, 422):
         return _invalid_for(operation, text, supplier_code)
+    if 400 <= status < 500:
+        # Any other refusal (405, 406, 415…) is the GP system answering, not failing:
+        # it must not count towards opening the practice's circuit breaker.
+        return GPForbidden(NOT_ACCEPTED, supplier_code=supplier_code)
     return GPSystemUnavailable(supplier_code=supplier_code)

@@ -123,6 +123,8 @@ def test_order_refusals_keep_their_reason(diagnostics: str, reason: NotOrderable
         (502, Operation.BOOK, GPSystemUnavailable),
         (503, Operation.READ, GPSystemUnavailable),
         (504, Operation.READ, GPSystemUnavailable),
+        (405, Operation.READ, GPForbidden),
+        (415, Operation.BOOK, GPForbidden),
     ],
 )
 def test_bare_http_statuses(status: int, operation: Operation, expected: type[GPError]) -> None:
