@@ -32,13 +32,11 @@ from fastapi import FastAPI
 
 from app.adapters.sandbox.personas import load_test_personas
 from app.adapters.sandbox.seed import build_seed_rows, load
-from app.auth import service as auth_service
-from app.auth.oidc import identity_from_claims
 from app.clock import SystemClock, today
 from app.config import Settings
 from app.db import create_engine
+from app.devtools.sessions import persona_patient_id, sign_in_persona
 from app.main import create_app
-from app.patients.ids import patient_id
 from app.tables import metadata
 
 BARE_PATH = "/bench/bare"
@@ -83,20 +81,9 @@ async def prepare(database_url: str, sandbox_url: str) -> None:
 
 async def sign_in_users(app: FastAPI, count: int) -> list[User]:
     users = []
-    runtime = app.state.auth
     for persona in load_test_personas(today(SystemClock()))[:count]:
-        claims = dict(persona.nhs_login_claims)
-        async with app.state.sessionmaker() as db:
-            issued = await auth_service.sign_in(
-                db,
-                identity_from_claims(claims, claims),
-                registry=app.state.gp_registry,
-                cipher=runtime.cipher,
-                clock=app.state.clock,
-                policy=runtime.policy,
-                via="bearer",
-            )
-        pid = patient_id(app.state.settings.secret_key, persona.ods_code, persona.patient_ref)
+        issued = await sign_in_persona(app, persona)
+        pid = persona_patient_id(app, persona)
         users.append(User(pid, {"Authorization": f"Bearer {issued.token}"}))
     return users
 

@@ -34,11 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.sandbox.personas import Persona, find_persona
 from app.adapters.sandbox.seed import SeedRows, build_seed_rows, fingerprint, load
 from app.adapters.sandbox.tables import metadata as sandbox_metadata
-from app.auth import service as auth_service
-from app.auth.oidc import identity_from_claims
 from app.clock import SystemClock, today
 from app.config import Settings
 from app.db import create_engine
+from app.devtools.sessions import sign_in_persona
 from app.main import create_app
 from app.patients.ids import patient_id
 from app.tables import metadata
@@ -277,19 +276,7 @@ def sign_in(app: FastAPI, client: httpx.AsyncClient, clock: FakeClock) -> SignIn
 
     async def sign_in(tag: str, *, ods_code: str | None = None) -> SignedInUser:
         persona = find_persona(today(clock), tag, ods_code=ods_code)
-        claims = dict(persona.nhs_login_claims)
-        identity = identity_from_claims(claims, claims)
-        runtime = app.state.auth
-        async with app.state.sessionmaker() as db:
-            issued = await auth_service.sign_in(
-                db,
-                identity,
-                registry=app.state.gp_registry,
-                cipher=runtime.cipher,
-                clock=clock,
-                policy=runtime.policy,
-                via="bearer",
-            )
+        issued = await sign_in_persona(app, persona, clock=clock)
         return SignedInUser(persona, issued.token, app.state.settings.secret_key)
 
     return sign_in

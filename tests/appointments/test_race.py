@@ -30,13 +30,11 @@ from app.adapters.sandbox.personas import LOAD_TEST_PRACTICE, Persona, load_test
 from app.adapters.sandbox.seed import build_seed_rows, load
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction
-from app.auth import service as auth_service
-from app.auth.oidc import identity_from_claims
 from app.clock import SystemClock, today
 from app.config import Settings
 from app.db import create_engine
+from app.devtools.sessions import persona_patient_id, sign_in_persona
 from app.main import create_app
-from app.patients.ids import patient_id
 from tests.conftest import _create_database, postgres_url, reset_schema
 
 RACERS = 50
@@ -90,23 +88,12 @@ async def _prepare(database_url: str, sandbox_url: str) -> list[Racer]:
     app = create_app(settings)
     racers = []
     async with LifespanManager(app):
-        runtime = app.state.auth
         for persona in load_test_personas(today(SystemClock()))[: RACERS + 1]:
-            claims = dict(persona.nhs_login_claims)
-            async with app.state.sessionmaker() as db:
-                issued = await auth_service.sign_in(
-                    db,
-                    identity_from_claims(claims, claims),
-                    registry=app.state.gp_registry,
-                    cipher=runtime.cipher,
-                    clock=SystemClock(),
-                    policy=runtime.policy,
-                    via="bearer",
-                )
+            issued = await sign_in_persona(app, persona, clock=SystemClock())
             racers.append(
                 Racer(
                     persona,
-                    patient_id(settings.secret_key, persona.ods_code, persona.patient_ref),
+                    persona_patient_id(app, persona),
                     issued.token,
                 )
             )
