@@ -146,6 +146,7 @@ GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
     gp.LinkageFailed: (403, "Could not connect to your GP practice"),
     gp.NotFoundInGPSystem: (404, "Not found"),
     gp.GPForbidden: (403, "Not allowed by your practice"),
+    gp.NotAvailableAtPractice: (403, "Not available at your practice"),
     gp.GPSystemUnavailable: (503, "GP system unavailable"),
 }
 
@@ -156,6 +157,8 @@ def _gp_error_extra(error: gp.GPError) -> tuple[dict[str, str], dict[str, Any]]:
     if isinstance(error, gp.GPSystemUnavailable):
         headers["Retry-After"] = str(error.retry_after)
         extra["retry_after"] = error.retry_after
+    if isinstance(error, gp.NotAvailableAtPractice):
+        extra["capability"] = error.capability.value
     if isinstance(error, gp.CourseNotOrderable):
         extra["reason"] = error.reason.value
         if error.course_id:
