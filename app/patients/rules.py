@@ -37,6 +37,7 @@ class Unavailable(StrEnum):
     ONLINE_ACCESS_DECLINED = "online_access_declined"
     ENHANCED_REVIEW = "enhanced_review"
     PATIENT_ONLY = "patient_only"
+    PROXY_CANNOT_CHANGE_PHARMACY = "proxy_cannot_change_pharmacy"
 
 
 EXPLANATIONS: dict[Unavailable, str] = {
@@ -62,6 +63,10 @@ EXPLANATIONS: dict[Unavailable, str] = {
         "Contact the practice to ask about access."
     ),
     Unavailable.PATIENT_ONLY: "Only the patient can use this, not someone acting for them.",
+    Unavailable.PROXY_CANNOT_CHANGE_PHARMACY: (
+        "Only the patient can change their nominated pharmacy. People acting for them can "
+        "see it, but not change it."
+    ),
 }
 
 
@@ -178,14 +183,17 @@ def effective_access(
     is_self = relationship.kind is RelationshipKind.SELF
     permissions = relationship.permissions
     record_level, record = _record(relationship, practice, own_record_access)
-    # Proxies cannot change the nominated pharmacy.
     self_only = ALLOWED if is_self else ServiceAccess.denied(Unavailable.PATIENT_ONLY)
+    # Proxies cannot change the nominated pharmacy (GP online services: proxy access).
+    pharmacy = (
+        ALLOWED if is_self else ServiceAccess.denied(Unavailable.PROXY_CANNOT_CHANGE_PHARMACY)
+    )
     return Access(
         unavailable=None,
         appointments=_service(practice.appointments_enabled, permissions.appointments),
         prescriptions=_service(practice.prescriptions_enabled, permissions.prescriptions),
         record_level=record_level,
         record=record,
-        change_pharmacy=self_only,
+        change_pharmacy=pharmacy,
         patient_only=self_only,
     )

@@ -499,6 +499,7 @@ def practice_row(practice: PracticeSeed) -> dict[str, Any]:
         "max_prescription_items": defaults.max_prescription_items,
         "prescription_note_max_length": defaults.prescription_note_max_length,
         "minimum_reorder_days": defaults.minimum_reorder_days,
+        "prescription_note_required": defaults.prescription_note_required,
     }
 
 
