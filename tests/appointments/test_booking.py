@@ -17,6 +17,7 @@ from tests.appointments.conftest import (
     TPP,
     VISION,
     Adult,
+    Patient,
     account_id,
     audit_rows,
     move_to,
@@ -391,3 +392,23 @@ async def test_another_patients_id_is_not_found(
     )
     assert response.status_code == 404
     assert response.json()["code"] == "patient_not_found"
+
+
+async def test_a_key_used_for_one_patient_does_not_replay_for_another(
+    client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
+) -> None:
+    """A parent's key is scoped to the patient: reusing it for themself is not a replay of
+    the child's booking (which would show the child's appointment as their own)."""
+    parent = await sign_in("proxy-parent")
+    for_child = Patient(client, parent, "A81001", parent.acts_for("child-under-11"), clock)
+    for_self = Patient(client, parent, "A81001", parent.patient_id(), clock)
+    slots = await for_child.later_slots()
+    key = new_key()
+
+    child_booking = await for_child.book(slots[0]["slot_id"], key=key, reason="Earache")
+    own_booking = await for_self.book(slots[0]["slot_id"], key=key, reason="Earache")
+
+    assert child_booking.status_code == 201
+    assert own_booking.status_code == 422
+    assert own_booking.json()["code"] == "idempotency_key_reused"
+    assert child_booking.json()["appointment_id"] not in own_booking.text
