@@ -7,12 +7,15 @@ from app.pharmacies.port import PharmacyDirectory
 from app.pharmacies.problems import PharmacyNotFound, SearchTermsRequired
 from app.pharmacies.query import PharmacyQuery, Postcode, words
 
+# A name and a street are a few words; more only make the directory work harder.
+MAX_WORDS = 8
+
 
 def build_query(text: str | None, postcode: str | None, *, limit: int) -> PharmacyQuery:
     """The search as the directory takes it. Raises `SearchTermsRequired` if it is empty:
     a directory-wide list helps no one and costs the directory most."""
     query = PharmacyQuery(
-        text=words(text or ""),
+        text=words(text or "")[:MAX_WORDS],
         postcode=Postcode.parse(postcode) if postcode else None,
         limit=limit,
     )

@@ -152,6 +152,16 @@ async def test_what_a_patient_types_cannot_change_the_query(
     assert params["$filter"] == NOMINATABLE
 
 
+async def test_only_the_first_eight_words_are_sent(
+    client: httpx.AsyncClient, sign_in: SignIn, directory: respx.MockRouter
+) -> None:
+    route = directory.get(SEARCH_URL).respond(200, json=payload("search_not_found.json"))
+    user = await sign_in("adult-full")
+    typed = "a b c d e f g h i j k l"
+    assert (await client.get(f"/v1/pharmacies?q={typed}", headers=user.headers)).status_code == 200
+    assert _only_request(route).url.params["search"] == "a* b* c* d* e* f* g* h*"
+
+
 async def test_more_answers_than_asked_for_are_cut_to_the_limit(
     client: httpx.AsyncClient, sign_in: SignIn, directory: respx.MockRouter
 ) -> None:
