@@ -26,6 +26,13 @@ class AppEnv(StrEnum):
     PROD = "prod"
 
 
+class PharmacyDirectoryKind(StrEnum):
+    """Where patients find a pharmacy to nominate."""
+
+    SANDBOX = "sandbox"  # the sandbox GP systems' made-up pharmacies
+    SERVICE_SEARCH = "service_search"  # NHS Directory of Healthcare Services (Service Search)
+
+
 class UnsafeSettings(RuntimeError):
     """Raised when `APP_ENV=prod` is combined with development defaults."""
 
@@ -76,6 +83,12 @@ class Settings(BaseSettings):
     proxy_review_age: int = Field(default=13, ge=11, le=16)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    pharmacy_directory: PharmacyDirectoryKind = PharmacyDirectoryKind.SANDBOX
+    # The Directory of Healthcare Services API (version 3) and this service's API key for it.
+    service_search_base_url: str | None = None
+    service_search_api_key: SecretStr | None = None
+    service_search_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+
     @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
@@ -105,6 +118,23 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "NHS_LOGIN_ISSUER must be https:// (http:// only on a loopback address)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_service_search(self) -> Settings:
+        if self.pharmacy_directory is not PharmacyDirectoryKind.SERVICE_SEARCH:
+            return self
+        if not self.service_search_base_url or self.service_search_api_key is None:
+            raise ValueError(
+                "PHARMACY_DIRECTORY=service_search needs SERVICE_SEARCH_BASE_URL and "
+                "SERVICE_SEARCH_API_KEY"
+            )
+        parts = urlsplit(self.service_search_base_url)
+        loopback_http = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if parts.scheme != "https" and not loopback_http:
+            raise ValueError(
+                "SERVICE_SEARCH_BASE_URL must be https:// (http:// only on a loopback address)"
+            )
         return self
 
     @property
@@ -143,6 +173,10 @@ class Settings(BaseSettings):
             problems.append("DEV_LOGIN_ENABLED is on; the development sign-in must be off")
         if self.practices_file == DEFAULT_PRACTICES_FILE:
             problems.append("PRACTICES_FILE is the demo file of simulated GP systems")
+        if self.pharmacy_directory is PharmacyDirectoryKind.SANDBOX:
+            problems.append("PHARMACY_DIRECTORY is the sandbox list of made-up pharmacies")
+        elif urlsplit(self.service_search_base_url or "").scheme != "https":
+            problems.append("SERVICE_SEARCH_BASE_URL must be an https:// URL")
         if "*" in self.cors_allow_origins:
             problems.append("CORS_ALLOW_ORIGINS contains the wildcard '*'")
         if urlsplit(self.public_base_url).scheme != "https":

@@ -27,6 +27,8 @@ from app.headers import PrivateResponseHeaders
 from app.health.router import router as health_router
 from app.patients.router import patient_router
 from app.patients.router import router as me_router
+from app.pharmacies.router import router as pharmacies_router
+from app.pharmacies.runtime import start_pharmacy_directory
 from app.prescriptions.router import router as prescriptions_router
 from app.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -58,6 +60,7 @@ TAGS = [
         "name": "appointments",
         "description": "Find a free slot, book it, cancel it, add it to a calendar.",
     },
+    {"name": "pharmacies", "description": "Find a pharmacy to nominate for prescriptions."},
     {"name": "health", "description": "Liveness and readiness for load balancers."},
 ]
 
@@ -83,6 +86,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.gp_registry = await build_gp_registry(settings, app.state.clock, stack)
+        app.state.pharmacy_directory = start_pharmacy_directory(settings, stack)
         app.state.auth = await start_auth(
             settings, app.state.clock, stack, app.state.nhs_login_endpoint
         )
@@ -121,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(patient_router)
     app.include_router(appointments_router)
     app.include_router(prescriptions_router)
+    app.include_router(pharmacies_router)
 
     if settings.cors_allow_origins:
         app.add_middleware(

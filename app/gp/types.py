@@ -304,6 +304,9 @@ class Pharmacy:
     ods_code: str
     name: str
     address: str
+    # What a directory knows besides; a GP system's answer may leave them out.
+    postcode: str | None = None
+    phone: str | None = None
 
 
 # --- the record -------------------------------------------------------------

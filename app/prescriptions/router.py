@@ -13,6 +13,7 @@ from app.db import SessionDep, SessionmakerDep
 from app.idempotency.deps import IdempotencyKey
 from app.idempotency.service import StoredResponse, as_response, run_once
 from app.patients.deps import ActingForPharmacyChange, ActingForPrescriptions, PatientID
+from app.pharmacies.deps import PharmacyDirectoryDep
 from app.prescriptions import service
 from app.prescriptions.schemas import (
     CourseList,
@@ -141,7 +142,7 @@ async def cancel_request(
     summary="The nominated pharmacy",
     responses=problem_responses(*PATIENT_ROUTE_ERRORS),
 )
-async def get_pharmacy(acting: ActingForPrescriptions) -> NominatedPharmacy:
+async def get_nominated_pharmacy(acting: ActingForPrescriptions) -> NominatedPharmacy:
     pharmacy = await service.nominated_pharmacy(acting)
     return NominatedPharmacy(pharmacy=PharmacyOut.of(pharmacy) if pharmacy else None)
 
@@ -149,14 +150,18 @@ async def get_pharmacy(acting: ActingForPrescriptions) -> NominatedPharmacy:
 @router.put(
     "/pharmacy",
     summary="Change the nominated pharmacy (the patient only)",
-    description="People acting for the patient cannot change it: they get `403` with the reason.",
+    description="Choose the pharmacy with `GET /v1/pharmacies`. People acting for the "
+    "patient cannot change it: they get `403` with the reason.",
     responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
 )
-async def put_pharmacy(
+async def nominate_pharmacy(
     body: NominationIn,
     acting: ActingForPharmacyChange,
     session: SessionDep,
     clock: ClockDep,
+    directory: PharmacyDirectoryDep,
 ) -> NominatedPharmacy:
-    pharmacy = await service.nominate_pharmacy(acting, session, clock, ods_code=body.ods_code)
+    pharmacy = await service.nominate_pharmacy(
+        acting, session, clock, directory, ods_code=body.ods_code
+    )
     return NominatedPharmacy(pharmacy=PharmacyOut.of(pharmacy))

@@ -40,6 +40,7 @@ from app.gp.types import (
 )
 from app.idempotency.locks import one_at_a_time
 from app.patients.service import ActingFor
+from app.pharmacies.port import PharmacyDirectory
 from app.problems import Problem
 
 # Acute courses are left out of the list: they can never be ordered online, and the
@@ -356,22 +357,35 @@ async def nominated_pharmacy(acting: ActingFor) -> Pharmacy | None:
     return await acting.system.get_nominated_pharmacy(acting.patient_ref)
 
 
+UNKNOWN_PHARMACY = (
+    "We could not find a pharmacy with that code. Search for your pharmacy and "
+    "choose it from the list."
+)
+
+
 async def nominate_pharmacy(
-    acting: ActingFor, session: AsyncSession, clock: Clock, *, ods_code: str
+    acting: ActingFor,
+    session: AsyncSession,
+    clock: Clock,
+    directory: PharmacyDirectory,
+    *,
+    ods_code: str,
 ) -> Pharmacy:
-    """Change the nominated pharmacy (the patient only: see `ActingForPharmacyChange`)."""
+    """Change the nominated pharmacy (the patient only: see `ActingForPharmacyChange`).
+
+    Only a pharmacy the directory lists (one that takes electronic prescriptions) can
+    be nominated; the GP system checks the code again.
+    """
     require(acting.system, Capability.NOMINATED_PHARMACY)
+    ods_code = ods_code.strip().upper()
+    if await directory.get(ods_code) is None:
+        raise PrescriptionProblem(422, "unknown_pharmacy", UNKNOWN_PHARMACY)
     try:
         pharmacy = await acting.system.set_nominated_pharmacy(
-            acting.patient_ref, ods_code.strip().upper(), actor_ref=acting.actor_ref
+            acting.patient_ref, ods_code, actor_ref=acting.actor_ref
         )
     except NotFoundInGPSystem:
-        raise PrescriptionProblem(
-            422,
-            "unknown_pharmacy",
-            "We could not find a pharmacy with that code. Search for your pharmacy and "
-            "choose it from the list.",
-        ) from None
+        raise PrescriptionProblem(422, "unknown_pharmacy", UNKNOWN_PHARMACY) from None
     await record_completed(
         session, clock, acting.audit_event(AuditAction.PHARMACY_NOMINATED, pharmacy.ods_code)
     )

@@ -34,6 +34,9 @@ def safe_prod(tmp_path: Path, **overrides: object) -> Settings:
         "secret_key": "k" * 40,
         "practices_file": practices,
         "gp_credentials_key": Fernet.generate_key().decode(),
+        "pharmacy_directory": "service_search",
+        "service_search_base_url": "https://api.service.nhs.uk/service-search-api",
+        "service_search_api_key": "directory-key",
     }
     values.update(overrides)
     return make(**values)
@@ -53,6 +56,7 @@ def test_prod_with_dev_defaults_names_every_unsafe_setting() -> None:
         "SECRET_KEY",
         "PRACTICES_FILE",
         "GP_CREDENTIALS_KEY",
+        "PHARMACY_DIRECTORY",
     ):
         assert name in message
 
@@ -78,6 +82,8 @@ def test_prod_with_safe_settings_starts(tmp_path: Path) -> None:
         ({"public_base_url": "http://gp-online.example.org"}, "PUBLIC_BASE_URL"),
         ({"gp_credentials_key": None}, "GP_CREDENTIALS_KEY"),
         ({"nhs_login_issuer": "http://127.0.0.1:9000"}, "NHS_LOGIN_ISSUER"),
+        ({"pharmacy_directory": "sandbox"}, "PHARMACY_DIRECTORY"),
+        ({"service_search_base_url": "http://127.0.0.1:9001"}, "SERVICE_SEARCH_BASE_URL"),
     ],
 )
 def test_each_unsafe_setting_alone_refuses_prod(

@@ -67,12 +67,45 @@ def practices_to_seed(configured: Iterable[PracticeSeed]) -> list[PracticeSeed]:
     return sorted(by_code.values(), key=lambda practice: practice.ods_code)
 
 
+# The sandbox's pharmacies. The GP systems' table keeps ods_code, name and address; the
+# sandbox pharmacy directory (app/pharmacies/sandbox.py) also shows postcode and phone.
+# Telephone numbers are from Ofcom's ranges kept for drama, so they ring no one.
 PHARMACIES = [
-    {"ods_code": "FAA01", "name": "High Street Pharmacy", "address": "12 High Street, Riverside"},
-    {"ods_code": "FBB02", "name": "Oakfield Chemist", "address": "3 Market Place, Oakfield"},
-    {"ods_code": "FCC03", "name": "Harbour Pharmacy", "address": "48 Harbour Lane, Seaton"},
-    {"ods_code": "FDD04", "name": "Meadow View Pharmacy", "address": "7 Meadow View, Oakfield"},
-    {"ods_code": "FEE05", "name": "Online Dispensary", "address": "Unit 5, Park Road, Leeds"},
+    {
+        "ods_code": "FAA01",
+        "name": "High Street Pharmacy",
+        "address": "12 High Street, Riverside",
+        "postcode": "RV1 2HS",
+        "phone": "01632 960101",
+    },
+    {
+        "ods_code": "FBB02",
+        "name": "Oakfield Chemist",
+        "address": "3 Market Place, Oakfield",
+        "postcode": "OK4 3MP",
+        "phone": "01632 960202",
+    },
+    {
+        "ods_code": "FCC03",
+        "name": "Harbour Pharmacy",
+        "address": "48 Harbour Lane, Seaton",
+        "postcode": "EX12 2HL",
+        "phone": "01632 960303",
+    },
+    {
+        "ods_code": "FDD04",
+        "name": "Meadow View Pharmacy",
+        "address": "7 Meadow View, Oakfield",
+        "postcode": "OK4 7MV",
+        "phone": "01632 960404",
+    },
+    {
+        "ods_code": "FEE05",
+        "name": "Online Dispensary",
+        "address": "Unit 5, Park Road, Leeds",
+        "postcode": "LS11 5PR",
+        "phone": "0113 496 0505",
+    },
 ]
 
 VISION_CANCELLATION_REASONS = [
@@ -551,7 +584,10 @@ def build_seed_rows(today: date, practices: Sequence[PracticeSeed] = DEFAULT_PRA
         {"key": "aged_on", "value": today.isoformat()},
         {"key": "slots_until", "value": (today + timedelta(days=SLOT_DAYS - 1)).isoformat()},
     ]
-    rows[tables.pharmacies.name] = [dict(pharmacy) for pharmacy in PHARMACIES]
+    columns = tables.pharmacies.columns.keys()
+    rows[tables.pharmacies.name] = [
+        {column: pharmacy[column] for column in columns} for pharmacy in PHARMACIES
+    ]
     for practice in practices_to_seed(practices):
         for name, practice_rows in _practice_rows(practice, today).items():
             rows[name].extend(practice_rows)

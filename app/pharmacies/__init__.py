@@ -1,0 +1,1 @@
+"""Finding a pharmacy to nominate: `GET /v1/pharmacies`, behind the `PharmacyDirectory` port."""
