@@ -86,7 +86,7 @@ async def create_gpconnect_factory(
     )
     stack.push_async_callback(client.aclose)
     missing_platform = options.missing_for_patient_facing(
-        sandbox_allowed=settings.app_env is not AppEnv.PROD or patient_tokens is not None
+        sandbox_allowed=settings.app_env != AppEnv.PROD or patient_tokens is not None
     )
     tokens = patient_tokens
     if tokens is None and not missing_platform:
