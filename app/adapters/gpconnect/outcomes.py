@@ -49,7 +49,6 @@ class Operation(StrEnum):
     BOOK = "book"
     CANCEL = "cancel"
     ORDER = "order"
-    CANCEL_ORDER = "cancel_order"
 
 
 PATIENT_CODES = frozenset(
@@ -131,11 +130,6 @@ def _invalid_for(operation: Operation, text: str, code: str) -> GPError:
         ):
             if _mentions(text, *words):
                 return CourseNotOrderable(reason, supplier_code=code)
-    if operation is Operation.CANCEL_ORDER:
-        return GPForbidden(
-            "This request is already being dealt with, so it cannot be cancelled online.",
-            supplier_code=code,
-        )
     return GPForbidden(NOT_ACCEPTED, supplier_code=code)
 
 
