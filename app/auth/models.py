@@ -48,3 +48,7 @@ class AuthSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The NHS login ID token of this sign-in (P9 only), Fernet-encrypted: exchanged for
+    # the patient's access token to GP Connect's patient-facing APIs while it is valid.
+    nhs_login_id_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    nhs_login_id_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -9,11 +9,12 @@ whose `sub` must match the ID token's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -83,6 +84,10 @@ class NHSLoginIdentity:
     birth_date: date | None
     ods_code: str | None
     gp_credentials: GPCredentials | None = field(repr=False)
+    # The verified ID token itself: GP Connect's patient-facing APIs exchange it for the
+    # patient's access token. A bearer credential: stored only encrypted, never logged.
+    id_token: str | None = field(default=None, repr=False)
+    id_token_expires_at: datetime | None = None
 
 
 def vectors_from_json(value: str) -> tuple[str, ...]:
@@ -252,7 +257,11 @@ class RelyingParty:
         if userinfo.get("sub") != claims["sub"]:
             logger.info("NHS login userinfo sub does not match the ID token")
             raise LoginFailed()
-        return identity_from_claims(claims, userinfo)
+        return dataclasses.replace(
+            identity_from_claims(claims, userinfo),
+            id_token=id_token,
+            id_token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
 
     async def _exchange_code(
         self, code: str, redirect_uri: str, code_verifier: str | None

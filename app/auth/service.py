@@ -24,6 +24,7 @@ from app.audit.service import record
 from app.audit.types import AuditAction, AuditEvent
 from app.auth.credentials import encrypt_credentials
 from app.auth.models import Account, AuthSession
+from app.auth.nhs_login_tokens import encrypt_id_token
 from app.auth.oidc import NHSLoginIdentity
 from app.auth.problems import NotSignedIn, SessionExpired
 from app.auth.types import IdentityLevel, SignedIn, Via
@@ -130,6 +131,9 @@ async def sign_in(
         expires_at=now + policy.absolute,
         revoked_at=None,
     )
+    if identity.id_token is not None and identity.identity_level == "P9":
+        row.nhs_login_id_token_encrypted = encrypt_id_token(cipher, identity.id_token)
+        row.nhs_login_id_token_expires_at = identity.id_token_expires_at
     db.add(row)
     await db.flush()
     await record(db, AuditEvent(action=AuditAction.SIGN_IN, actor_id=account.id), clock=clock)

@@ -4,8 +4,9 @@ Covered, over the wire:
 - linkage by demographics, patient demographics (Foundations: Find / Read a patient);
 - appointments (Appointment Management 1.2.x, FHIR STU3): search free slots, book,
   cancel (PUT with If-Match), list future appointments;
-- repeat prescriptions (Patient Facing Prescriptions, FHIR R4): courses as
-  MedicationRequest, requests as Task (order, list, cancel);
+- repeat prescriptions (GP Connect patient-facing prescriptions management, FHIR R4, on
+  the NHS API platform with the patient's own access token): courses as
+  MedicationRequest, requests as Task (order and list);
 - record entries (Access Record Structured, FHIR STU3 $gpc.getstructuredrecord).
 
 Derived rather than fetched, because GP Connect has no such interaction:
@@ -16,7 +17,9 @@ Derived rather than fetched, because GP Connect has no such interaction:
 
 Declared absent (`capabilities`) and refused with `NotAvailableAtPractice`, never invented:
 - record access settings (level, prospective/historic, declined, enhanced review);
-- documents and document content, nominated pharmacy, messages to the practice.
+- documents and document content, nominated pharmacy, messages to the practice;
+- cancelling a prescription request (the prescriptions API defines no cancel);
+- proxies (GP Connect has no proxy model; the prescriptions API's user is the patient).
 
 Each service has its own endpoint (`PracticeConfig.endpoints`), so its own client.
 `link_by_credentials` raises `LinkageMethodUnsupported`: NHS login's IM1 linkage key means nothing

@@ -18,6 +18,7 @@ from typing import Any
 from app.adapters.gpconnect import fhir
 from app.adapters.gpconnect import interactions as wire
 from app.adapters.gpconnect.client import GPConnectClient
+from app.adapters.gpconnect.patient_facing import PatientFacingClient
 from app.clock import Clock
 from app.gp.errors import GPSystemUnavailable
 from app.gp.types import Capability, Patient
@@ -45,18 +46,21 @@ def resource(payload: Any, resource_type: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class GPConnectClients:
-    """One client per GP Connect service: each has its own endpoint and JWT audience."""
+    """One client per GP Connect service, each with its own endpoint. Appointments and the
+    record are direct care over Spine; prescriptions are the patient-facing API, called
+    with the patient's own access token (docs/decisions/0002-gpconnect-adapter.md)."""
 
     appointments: GPConnectClient  # also Foundations (patient look-ups)
-    prescriptions: GPConnectClient
+    prescriptions: PatientFacingClient
     record: GPConnectClient
 
 
 class GPConnectBase:
     """One practice over GP Connect. Stateless apart from a bounded NHS number cache."""
 
-    # GP Connect has no interaction for the rest (see `Capability`).
-    CAPABILITIES = frozenset({Capability.CANCEL_PRESCRIPTION_REQUEST})
+    # GP Connect has no interaction for any optional part of the port (see `Capability`):
+    # the patient-facing prescriptions API defines no cancel, Spine no proxy model.
+    CAPABILITIES: frozenset[Capability] = frozenset()
 
     def __init__(
         self,
@@ -73,8 +77,8 @@ class GPConnectBase:
         self._organisation = booking_organisation
         self._clock = clock
         # Prescriptions (R4) and the structured record address the patient by NHS number,
-        # appointments by the provider's logical id: remember the pairing, within bounds.
-        self._nhs_numbers: OrderedDict[str, str] = OrderedDict()
+        # appointments by the provider's logical id: remember the patient, within bounds.
+        self._patients: OrderedDict[str, Patient] = OrderedDict()
 
     @property
     def ods_code(self) -> str:
@@ -94,14 +98,17 @@ class GPConnectBase:
         return patient
 
     def _remember(self, patient: Patient) -> None:
-        self._nhs_numbers[patient.patient_ref] = patient.nhs_number
-        self._nhs_numbers.move_to_end(patient.patient_ref)
-        while len(self._nhs_numbers) > NHS_NUMBER_CACHE_SIZE:
-            self._nhs_numbers.popitem(last=False)
+        self._patients[patient.patient_ref] = patient
+        self._patients.move_to_end(patient.patient_ref)
+        while len(self._patients) > NHS_NUMBER_CACHE_SIZE:
+            self._patients.popitem(last=False)
+
+    async def _patient(self, patient_ref: str) -> Patient:
+        known = self._patients.get(patient_ref)
+        if known is not None:
+            self._patients.move_to_end(patient_ref)
+            return known
+        return await self.get_patient(patient_ref)
 
     async def _nhs_number(self, patient_ref: str) -> str:
-        known = self._nhs_numbers.get(patient_ref)
-        if known is not None:
-            self._nhs_numbers.move_to_end(patient_ref)
-            return known
-        return (await self.get_patient(patient_ref)).nhs_number
+        return (await self._patient(patient_ref)).nhs_number

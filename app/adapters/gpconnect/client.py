@@ -139,51 +139,77 @@ class GPConnectClient:
             content = json.dumps(body).encode()
         url = f"{self._endpoint.base_url.rstrip('/')}/{path.lstrip('/')}"
         label = interaction or f"{method} {path.split('/')[0]}"
-        try:
-            response = await self._http.request(
-                method,
-                url,
-                params=tuple(params or ()),
-                content=content,
-                headers=headers,
-                timeout=self._endpoint.timeout,
-            )
-        except httpx.TimeoutException:
-            logger.warning(
-                "GP Connect call timed out",
-                extra={"ods_code": self._endpoint.ods_code, "interaction": label},
-            )
-            raise GPSystemUnavailable(retry_after=10, supplier_code="TIMEOUT") from None
-        except httpx.RequestError as exc:  # transport, decoding, redirect loops
-            logger.warning(
-                "GP Connect call failed to connect",
-                extra={
-                    "ods_code": self._endpoint.ods_code,
-                    "interaction": label,
-                    "error": type(exc).__name__,
-                },
-            )
-            raise GPSystemUnavailable(supplier_code="TRANSPORT") from None
-        payload = _json(response)
-        if response.is_success:
-            return payload
-        error = error_for_response(
-            response.status_code,
-            payload,
-            operation,
-            retry_after=response.headers.get("Retry-After"),
+        response = await deliver(
+            self._http,
+            method,
+            url,
+            params=params,
+            content=content,
+            headers=headers,
+            timeouts=self._endpoint.timeout,
+            ods_code=self._endpoint.ods_code,
+            label=label,
         )
-        logger.info(
-            "GP Connect refused a call",
-            extra={
-                "ods_code": self._endpoint.ods_code,
-                "interaction": label,
-                "status": response.status_code,
-                "spine_code": spine_code(payload),
-                "domain_error": error.code,
-            },
+        return answer(response, operation, ods_code=self._endpoint.ods_code, label=label)
+
+
+async def deliver(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    params: Sequence[tuple[str, str]] | None,
+    content: bytes | None,
+    headers: Mapping[str, str],
+    timeouts: httpx.Timeout,
+    ods_code: str,
+    label: str,
+) -> httpx.Response:
+    """Send one request; transport failures and timeouts become `GPSystemUnavailable`."""
+    try:
+        return await http.request(
+            method,
+            url,
+            params=tuple(params or ()),
+            content=content,
+            headers=headers,
+            timeout=timeouts,
         )
-        raise error
+    except httpx.TimeoutException:
+        logger.warning(
+            "GP Connect call timed out", extra={"ods_code": ods_code, "interaction": label}
+        )
+        raise GPSystemUnavailable(retry_after=10, supplier_code="TIMEOUT") from None
+    except httpx.RequestError as exc:  # transport, decoding, redirect loops
+        logger.warning(
+            "GP Connect call failed to connect",
+            extra={"ods_code": ods_code, "interaction": label, "error": type(exc).__name__},
+        )
+        raise GPSystemUnavailable(supplier_code="TRANSPORT") from None
+
+
+def answer(response: httpx.Response, operation: Operation, *, ods_code: str, label: str) -> Any:
+    """The response's JSON body if it succeeded, else raise its domain error."""
+    payload = _json(response)
+    if response.is_success:
+        return payload
+    error = error_for_response(
+        response.status_code,
+        payload,
+        operation,
+        retry_after=response.headers.get("Retry-After"),
+    )
+    logger.info(
+        "GP Connect refused a call",
+        extra={
+            "ods_code": ods_code,
+            "interaction": label,
+            "status": response.status_code,
+            "spine_code": spine_code(payload),
+            "domain_error": error.code,
+        },
+    )
+    raise error
 
 
 def _json(response: httpx.Response) -> Any:

@@ -1,10 +1,13 @@
-"""Patient Facing Prescriptions (FHIR R4, UK Core) resources ↔ domain types: courses as
-MedicationRequest, requests as Task (pure functions, no I/O)."""
+"""GP Connect patient-facing prescriptions (FHIR R4, UK Core) resources ↔ domain types:
+courses as MedicationRequest, requests as Task (pure functions, no I/O).
+
+Shapes follow the examples of the API's OpenAPI specification (GET
+/Patient/{NHS number}/MedicationRequest, POST /Task, GET /Task?patient=)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from app.adapters.gpconnect import interactions as wire
@@ -62,9 +65,14 @@ def _review_due(resource: JSON) -> date | None:
     return None
 
 
-def courses_from_bundle(bundle: JSON) -> list[Course]:
-    """Authorised courses (`intent` plan) with the latest issue (`intent` order, basedOn)."""
-    requests = list(bundle_resources(bundle, "MedicationRequest"))
+def courses_from_bundle(bundle: JSON, *, nhs_number: str) -> list[Course]:
+    """Authorised courses (`intent` plan) with the latest issue (`intent` order, basedOn).
+    Only the patient's own: a MedicationRequest whose `subject` is someone else is dropped."""
+    requests = [
+        r
+        for r in bundle_resources(bundle, "MedicationRequest")
+        if names_patient(r.get("subject"), nhs_number)
+    ]
     last_issue: dict[str, date] = {}
     for issue in requests:
         if issue.get("intent") not in _ISSUE_INTENTS:
@@ -111,50 +119,107 @@ PENDING_TASK_STATUSES = frozenset({"requested", "received", "accepted", "in-prog
 
 
 def task_group(task: JSON) -> str:
-    """The request a Task belongs to: its groupIdentifier (one Task per course), else itself."""
+    """The request a Task belongs to: the order's groupIdentifier when it has one (several
+    courses ordered together), else the Task itself (one course, as the API models it)."""
     group = (task.get("groupIdentifier") or {}).get("value")
-    return str(group or task.get("id"))
+    identifiers = task.get("identifier") or [{}]
+    return str(group or task.get("id") or identifiers[0].get("value"))
 
 
-def new_request_id() -> str:
-    return f"urn:uuid:{uuid.uuid4()}"
+def new_uuid() -> str:
+    return str(uuid.uuid4())
 
 
-def order_tasks(
-    patient_ref: str,
-    nhs_number: str,
-    course_ids: Sequence[str],
+def names_patient(reference: JSON | None, nhs_number: str) -> bool:
+    """Whether a Reference is the patient: the API names them by NHS number, as
+    `Patient/<NHS number>` and an `nhs-number` identifier."""
+    if not reference:
+        return False
+    identifier = reference.get("identifier") or {}
+    if identifier.get("system") == wire.NHS_NUMBER_SYSTEM:
+        return identifier.get("value") == nhs_number
+    return ref_id(reference, "Patient") == nhs_number
+
+
+def _patient_reference(nhs_number: str, display: str | None) -> Resource:
+    reference: Resource = {
+        "reference": f"Patient/{nhs_number}",
+        "identifier": {"system": wire.NHS_NUMBER_SYSTEM, "value": nhs_number},
+    }
+    if display:
+        reference["display"] = display
+    return reference
+
+
+def _fhir_instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def order_task(
+    course_id: str,
     *,
+    nhs_number: str,
+    patient_display: str | None,
     note: str | None,
-    actor_ref: str,
-    request_id: str,
+    identifier: str,
+    group_id: str | None,
     authored: datetime,
-) -> list[Resource]:
-    """POST /Task bodies: one per course, `focus` → the course (MedicationRequest, intent
-    plan), sharing a groupIdentifier so that they read back as one request."""
-    requester_type = "Patient" if actor_ref == patient_ref else "RelatedPerson"
-    tasks = []
-    for course_id in course_ids:
-        task: Resource = {
-            "resourceType": "Task",
-            "groupIdentifier": {"system": wire.REQUEST_GROUP_SYSTEM, "value": request_id},
-            "status": "requested",
-            "intent": "order",
-            "focus": {"reference": f"MedicationRequest/{course_id}"},
-            "for": {"identifier": {"system": wire.NHS_NUMBER_SYSTEM, "value": nhs_number}},
-            "authoredOn": authored.astimezone(UTC).isoformat(timespec="seconds"),
-            "requester": {"reference": f"{requester_type}/{actor_ref}"},
-        }
-        if note:
-            task["note"] = [{"text": note}]
-        tasks.append(task)
-    return tasks
+) -> Resource:
+    """The POST /Task body for one course, as the specification's example shows it: UK
+    Core Task, a UUID identifier, `code` "Renewal of prescription", `focus` the course
+    (MedicationRequest, intent plan), `for` and `requester` the patient by NHS number, the
+    note authored by the Patient. `group_id` (Task.groupIdentifier) ties together the
+    Tasks of one order of several courses; a single course needs none."""
+    task: Resource = {
+        "resourceType": "Task",
+        "meta": {"profile": [wire.UK_CORE_TASK_PROFILE]},
+        "identifier": [{"system": wire.RFC4122_SYSTEM, "value": identifier}],
+        "status": "requested",
+        "intent": "order",
+        "code": {
+            "coding": [
+                {
+                    "system": wire.SNOMED_SYSTEM,
+                    "code": wire.RENEWAL_OF_PRESCRIPTION,
+                    "display": "Renewal of prescription",
+                }
+            ]
+        },
+        "focus": {"reference": f"MedicationRequest/{course_id}"},
+        "for": _patient_reference(nhs_number, patient_display),
+        "authoredOn": _fhir_instant(authored),
+        "lastModified": _fhir_instant(authored),
+        "requester": _patient_reference(nhs_number, patient_display),
+    }
+    if group_id is not None:
+        task["groupIdentifier"] = {"system": wire.RFC4122_SYSTEM, "value": group_id}
+    if note:
+        task["note"] = [{"authorString": "Patient", "text": note}]
+    return task
 
 
-def requests_from_tasks(tasks: Iterable[JSON], *, patient_ref: str) -> list[PrescriptionRequest]:
-    """Tasks grouped into the port's prescription requests, newest first."""
+def patient_tasks(tasks: Iterable[JSON], nhs_number: str) -> list[JSON]:
+    """Only Tasks whose `for` names this patient: another patient's request is never shown,
+    whatever the search returned."""
+    return [task for task in tasks if names_patient(task.get("for"), nhs_number)]
+
+
+def _requested_by(task: JSON, *, patient_ref: str, nhs_number: str) -> str:
+    """The patient's own requests are theirs (`requester` is them by NHS number); anyone
+    else (practice staff ordering for them) keeps the provider's reference."""
+    requester = task.get("requester")
+    if names_patient(requester, nhs_number):
+        return patient_ref
+    identifier = (requester or {}).get("identifier") or {}
+    return ref_id(requester) or str(identifier.get("value") or "practice")
+
+
+def requests_from_tasks(
+    tasks: Iterable[JSON], *, patient_ref: str, nhs_number: str
+) -> list[PrescriptionRequest]:
+    """The patient's Tasks grouped into the port's prescription requests, newest first."""
     groups: dict[str, list[JSON]] = {}
-    for task in tasks:
+    for task in patient_tasks(tasks, nhs_number):
         groups.setdefault(task_group(task), []).append(task)
     requests = []
     for group_id, members in groups.items():
@@ -169,7 +234,9 @@ def requests_from_tasks(tasks: Iterable[JSON], *, patient_ref: str) -> list[Pres
                 ),
                 status=_group_status(statuses),
                 requested_at=instant(str(first.get("authoredOn"))),
-                requested_by_ref=ref_id(first.get("requester")) or patient_ref,
+                requested_by_ref=_requested_by(
+                    first, patient_ref=patient_ref, nhs_number=nhs_number
+                ),
                 note=next(
                     (n.get("text") for task in members for n in task.get("note") or []), None
                 ),

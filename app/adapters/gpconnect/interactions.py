@@ -4,8 +4,8 @@ Sources (see docs/decisions/0002-gpconnect-adapter.md):
 - Appointment Management 1.2.x (FHIR STU3): search:slot-1, create/cancel/read:appointment-1,
   search:patient_appointments-1; foundations read/search patient, practitioner, location.
 - Access Record Structured 1.x (FHIR STU3): operation:gpc.getstructuredrecord-1.
-- GP Connect (Patient Facing) Prescriptions (FHIR R4, UK Core): MedicationRequest and Task.
-  Fronted by API Management, it defines no Spine interaction id.
+- GP Connect patient-facing prescriptions management (FHIR R4, UK Core): MedicationRequest
+  and Task. Served by the NHS API platform, not Spine: it defines no interaction id.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ COURSE_OF_THERAPY_SYSTEMS: Final = (
     "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy",
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-MedicationRequestCourseOfTherapy",
 )
-REQUEST_GROUP_SYSTEM: Final = "urn:ietf:rfc:3986"
+RFC4122_SYSTEM: Final = "https://tools.ietf.org/html/rfc4122"  # Task identifiers (UUIDs)
+SNOMED_SYSTEM: Final = "http://snomed.info/sct"
+RENEWAL_OF_PRESCRIPTION: Final = "103742009"  # SNOMED CT: the Task `code` for a reorder
 
 # --- profiles ---------------------------------------------------------------------
 
@@ -59,6 +61,8 @@ ORGANIZATION_PROFILE: Final = (
 STRUCTURED_RECORD_PARAMETERS_PROFILE: Final = (
     "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-GetStructuredRecord-Operation-1"
 )
+
+UK_CORE_TASK_PROFILE: Final = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
 
 # --- extensions ---------------------------------------------------------------------
 

@@ -49,7 +49,6 @@ class Operation(StrEnum):
     BOOK = "book"
     CANCEL = "cancel"
     ORDER = "order"
-    CANCEL_ORDER = "cancel_order"
 
 
 PATIENT_CODES = frozenset(
@@ -131,11 +130,6 @@ def _invalid_for(operation: Operation, text: str, code: str) -> GPError:
         ):
             if _mentions(text, *words):
                 return CourseNotOrderable(reason, supplier_code=code)
-    if operation is Operation.CANCEL_ORDER:
-        return GPForbidden(
-            "This request is already being dealt with, so it cannot be cancelled online.",
-            supplier_code=code,
-        )
     return GPForbidden(NOT_ACCEPTED, supplier_code=code)
 
 
@@ -185,3 +179,23 @@ def error_for_response(
         # it must not count towards opening the practice's circuit breaker.
         return GPForbidden(NOT_ACCEPTED, supplier_code=supplier_code)
     return GPSystemUnavailable(supplier_code=supplier_code)
+
+
+def partly_sent(error: GPError, *, sent: int, total: int) -> GPError:
+    """The error of an order of several courses that failed after some were requested.
+
+    The API has one Task per course and no way to take one back, so the requests already
+    made stand, read back as the patient's own; the patient is told so, and what to do.
+    """
+    if sent == 0:
+        return error
+    if isinstance(error, GPSystemUnavailable):
+        rest = "We could not confirm the others: check your requests before ordering them again."
+    else:
+        rest = f"The others were not requested. {error.detail}"
+    error.detail = (
+        f"{sent} of the {total} medicines you asked for were requested from your practice "
+        f"and are shown in your prescription requests. {rest}"
+    )
+    error.args = (error.detail,)
+    return error

@@ -1,18 +1,17 @@
-"""Repeat prescriptions over GP Connect (FHIR R4): courses as MedicationRequest,
-requests as Task (order, list, cancel)."""
+"""Repeat prescriptions over GP Connect's patient-facing prescriptions API (FHIR R4):
+courses as MedicationRequest, requests as Task (order and list; the API has no cancel)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from app.adapters.gpconnect import fhir, fhir_prescriptions
-from app.adapters.gpconnect import interactions as wire
 from app.adapters.gpconnect.base import GPConnectBase, resource, wire_shape
-from app.adapters.gpconnect.client import WRITE_SCOPE
-from app.adapters.gpconnect.outcomes import Operation
+from app.adapters.gpconnect.outcomes import Operation, partly_sent
 from app.gp.errors import (
     CourseNotOrderable,
-    GPForbidden,
+    GPError,
     GPSystemUnavailable,
     NotAvailableAtPractice,
     NotFoundInGPSystem,
@@ -24,106 +23,104 @@ from app.gp.types import (
     NotOrderableReason,
     Pharmacy,
     PrescriptionRequest,
-    PrescriptionRequestStatus,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class PrescriptionsMixin(GPConnectBase):
     async def list_courses(self, patient_ref: str) -> list[Course]:
         nhs_number = await self._nhs_number(patient_ref)
         bundle = await self._clients.prescriptions.send(
-            "GET", f"Patient/{nhs_number}/MedicationRequest", interaction=None
+            "GET", f"Patient/{nhs_number}/MedicationRequest", nhs_number=nhs_number
         )
         with wire_shape():
-            return fhir_prescriptions.courses_from_bundle(resource(bundle, "Bundle"))
-
-    async def _tasks(self, nhs_number: str) -> list[dict[str, Any]]:
-        bundle = await self._clients.prescriptions.send(
-            "GET", "Task", interaction=None, params=[("patient", nhs_number)]
-        )
-        with wire_shape():
-            return [
-                dict(task) for task in fhir.bundle_resources(resource(bundle, "Bundle"), "Task")
-            ]
+            return fhir_prescriptions.courses_from_bundle(
+                resource(bundle, "Bundle"), nhs_number=nhs_number
+            )
 
     async def list_prescription_requests(self, patient_ref: str) -> list[PrescriptionRequest]:
-        tasks = await self._tasks(await self._nhs_number(patient_ref))
+        nhs_number = await self._nhs_number(patient_ref)
+        bundle = await self._clients.prescriptions.send(
+            "GET", "Task", nhs_number=nhs_number, params=[("patient", nhs_number)]
+        )
         with wire_shape():
-            return fhir_prescriptions.requests_from_tasks(tasks, patient_ref=patient_ref)
+            tasks = fhir.bundle_resources(resource(bundle, "Bundle"), "Task")
+            return fhir_prescriptions.requests_from_tasks(
+                tasks, patient_ref=patient_ref, nhs_number=nhs_number
+            )
 
     async def request_prescription(
         self, patient_ref: str, course_ids: list[str], *, note: str | None, actor_ref: str
     ) -> PrescriptionRequest:
-        """POST one Task per course. Acute courses are refused before anything is sent:
-        only repeat prescriptions can be reordered ("a request for a new issue of a
-        repeat prescription", Patient Facing Prescriptions)."""
-        nhs_number = await self._nhs_number(patient_ref)
+        """POST one Task per course: the API has no batch or transaction. Everything that can
+        be checked is checked before the first POST (courses known, repeats only: "request
+        the next issue of a repeat prescription"). If a later POST fails, the Tasks already
+        made stand (the API defines no cancel) and read back as the patient's requests;
+        the error says how many were sent."""
+        if actor_ref != patient_ref:
+            # The patient-facing API's end user is the patient themself (NHS login P9).
+            raise NotAvailableAtPractice(
+                Capability.PROXY_RELATIONSHIPS, supplier_code="PATIENT_ONLY"
+            )
+        patient = await self._patient(patient_ref)
+        wanted = list(dict.fromkeys(course_ids))
         courses = {course.course_id: course for course in await self.list_courses(patient_ref)}
-        for course_id in course_ids:
+        for course_id in wanted:
             course = courses.get(course_id)
             if course is None:
                 raise NotFoundInGPSystem()
             if course.kind is CourseKind.ACUTE:
                 raise CourseNotOrderable(NotOrderableReason.NOT_A_REPEAT, course_id=course_id)
-        request_id = fhir_prescriptions.new_request_id()
+        group_id = fhir_prescriptions.new_uuid() if len(wanted) > 1 else None
+        correlation_id = fhir_prescriptions.new_uuid()
+        authored = self._clock.now()
+        display = f"{patient.given_name} {patient.family_name}".strip() or None
         created: list[dict[str, Any]] = []
-        for task in fhir_prescriptions.order_tasks(
-            patient_ref,
-            nhs_number,
-            course_ids,
-            note=note,
-            actor_ref=actor_ref,
-            request_id=request_id,
-            authored=self._clock.now(),
-        ):
-            payload = await self._clients.prescriptions.send(
-                "POST",
-                "Task",
-                interaction=None,
-                operation=Operation.ORDER,
-                scope=WRITE_SCOPE,
-                body=task,
+        for course_id in wanted:
+            identifier = fhir_prescriptions.new_uuid()
+            task = fhir_prescriptions.order_task(
+                course_id,
+                nhs_number=patient.nhs_number,
+                patient_display=display,
+                note=note,
+                identifier=identifier,
+                group_id=group_id,
+                authored=authored,
             )
-            created.append(payload if isinstance(payload, dict) else task)
+            try:
+                payload = await self._clients.prescriptions.send(
+                    "POST",
+                    "Task",
+                    nhs_number=patient.nhs_number,
+                    operation=Operation.ORDER,
+                    body=task,
+                    # The platform de-duplicates on X-Request-ID: the Task's own UUID, so a
+                    # re-send of this very Task can never make a second one.
+                    request_id=identifier,
+                    correlation_id=correlation_id,
+                )
+                if not isinstance(payload, dict) or not payload.get("id"):
+                    raise GPSystemUnavailable(supplier_code="MALFORMED_RESPONSE")
+            except GPError as error:
+                raise partly_sent(error, sent=len(created), total=len(wanted)) from None
+            if group_id is not None and not payload.get("groupIdentifier"):
+                logger.warning("GP Connect did not keep the order's groupIdentifier")
+            # What was sent, with what the provider made of it (id, status) on top.
+            created.append({**task, **payload})
         with wire_shape():
-            (request,) = fhir_prescriptions.requests_from_tasks(created, patient_ref=patient_ref)
+            (request,) = fhir_prescriptions.requests_from_tasks(
+                created, patient_ref=patient_ref, nhs_number=patient.nhs_number
+            )
         return request
 
     async def cancel_prescription_request(
         self, patient_ref: str, request_id: str, *, actor_ref: str
     ) -> PrescriptionRequest:
-        """PATCH each of the request's Tasks to `cancelled` (only while `requested`)."""
-        nhs_number = await self._nhs_number(patient_ref)
-        members = [
-            t
-            for t in await self._tasks(nhs_number)
-            if fhir_prescriptions.task_group(t) == request_id
-        ]
-        if not members:
-            raise NotFoundInGPSystem()
-        if any(task.get("status") != "requested" for task in members):
-            raise GPForbidden(
-                "This request is already being dealt with, so it cannot be cancelled online."
-            )
-        updated: list[dict[str, Any]] = []
-        for task in members:
-            payload = await self._clients.prescriptions.send(
-                "PATCH",
-                f"Task/{task['id']}",
-                interaction=None,
-                operation=Operation.CANCEL_ORDER,
-                scope=WRITE_SCOPE,
-                body=[{"op": "replace", "path": "/status", "value": "cancelled"}],
-                content_type=wire.JSON_PATCH,
-            )
-            updated.append(
-                payload if isinstance(payload, dict) else {**task, "status": "cancelled"}
-            )
-        with wire_shape():
-            (request,) = fhir_prescriptions.requests_from_tasks(updated, patient_ref=patient_ref)
-        if request.status is not PrescriptionRequestStatus.CANCELLED:
-            raise GPSystemUnavailable(supplier_code="MALFORMED_RESPONSE")
-        return request
+        """The patient-facing prescriptions API defines no cancel (POST and GET /Task only)."""
+        raise NotAvailableAtPractice(
+            Capability.CANCEL_PRESCRIPTION_REQUEST, supplier_code="NOT_SUPPORTED"
+        )
 
     async def get_nominated_pharmacy(self, patient_ref: str) -> Pharmacy | None:
         raise NotAvailableAtPractice(Capability.NOMINATED_PHARMACY, supplier_code="NOT_SUPPORTED")

@@ -3,6 +3,11 @@
 Spine identifies a consumer by its ASID and each practice's system by its own ASID
 (Ssp-From / Ssp-To). The practices file has no place for the provider ASID, so it is
 configured here as a JSON map of ODS code → ASID (`GPCONNECT_PROVIDER_ASIDS`).
+
+The patient-facing APIs (prescriptions) are not on Spine: the NHS API platform knows
+this app by an API key and a signing key, and exchanges the patient's NHS login ID
+token for an access token (`GPCONNECT_PFS_*`). Without a token URL, outside prod, the
+sandbox's open access is assumed (`SandboxPatientTokens`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ class GPConnectSettings(BaseSettings):
         default_factory=dict, description="Practice ODS code → the practice system's ASID."
     )
     jwt_lifetime_seconds: int = Field(default=300, ge=1, le=300)
+    pfs_token_url: str = Field(
+        default="", description="The NHS API platform's OAuth 2.0 token endpoint."
+    )
+    pfs_client_id: str = Field(default="", description="Our API key on the NHS API platform.")
+    pfs_private_key_file: str = Field(
+        default="", description="PEM (RSA) signing our client assertions to the platform."
+    )
+    pfs_key_id: str = Field(default="", description="The `kid` of that key in our JWKS.")
 
     def missing_for(self, ods_code: str) -> list[str]:
         """The settings a practice served over GP Connect still needs."""
@@ -37,3 +50,10 @@ class GPConnectSettings(BaseSettings):
         if ods_code not in self.provider_asids:
             missing.append(f"GPCONNECT_PROVIDER_ASIDS[{ods_code}]")
         return missing
+
+    def missing_for_patient_facing(self, *, sandbox_allowed: bool) -> list[str]:
+        """The settings the token exchange for the patient-facing APIs still needs."""
+        names = ("pfs_token_url", "pfs_client_id", "pfs_private_key_file", "pfs_key_id")
+        if not self.pfs_token_url and sandbox_allowed:
+            return []
+        return [f"GPCONNECT_{name.upper()}" for name in names if not getattr(self, name)]

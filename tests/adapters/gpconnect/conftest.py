@@ -15,6 +15,9 @@ from tests.adapters.gpconnect.fake_server import FakeGPConnect
 from tests.conftest import FakeClock
 
 BASE_URL = "https://provider.gpconnect.test/A81001/STU3/1"
+# The patient-facing prescriptions API: one national base URL, the platform routes by the
+# patient's registered practice. Its path is the specification's.
+PFS_URL = "https://platform.test/gp-connect/patient-facing/prescriptions-management-fhir/FHIR/R4"
 ODS_CODE = "A81001"
 CONSUMER_ASID = "200000000115"
 PROVIDER_ASID = "918999198738"
@@ -37,6 +40,7 @@ def practice_config(**overrides: object) -> PracticeConfig:
         "name": "Riverside Medical Centre",
         "adapter": "gpconnect",
         "base_url": BASE_URL,
+        "endpoints": {"prescriptions": PFS_URL},
         "timeouts": Timeouts(connect=0.5, read=1.0),
     }
     values.update(overrides)
@@ -74,4 +78,4 @@ async def adapter(gp_clock: FakeClock, router: respx.MockRouter) -> AsyncIterato
 
 @pytest.fixture
 def fake_server(gp_clock: FakeClock, router: respx.MockRouter) -> FakeGPConnect:
-    return FakeGPConnect(BASE_URL, gp_clock.now).seed().install(router)
+    return FakeGPConnect(BASE_URL, gp_clock.now, PFS_URL).seed().install(router)

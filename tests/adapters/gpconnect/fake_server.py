@@ -2,15 +2,19 @@
 
 One practice, one patient, a handful of slots, appointments, medication courses and
 prescription requests. It follows the wire rules the adapter relies on (Appointment
-Management 1.2.x, Patient Facing Prescriptions, Spine error codes) closely enough to
-catch a wrong request: missing headers, a wrong If-Match, a slot taken twice, an acute
-course reordered. Payload files in `payloads/` show the same shapes statically.
+Management 1.2.x and Spine error codes for direct care; the patient-facing prescriptions
+management API's OpenAPI specification for prescriptions) closely enough to catch a
+wrong request: missing headers, a wrong If-Match, a slot taken twice, an acute course
+reordered, a Task not shaped as the specification's example, a Spine header sent to
+the patient-facing API, a missing or reused X-Request-ID. Payload files in `payloads/`
+show the same shapes statically (see payloads/README.md for where they come from).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +37,11 @@ CANCELLATION_REASON = (
 )
 COURSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
 REQUIRED_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Authorization")
+SPINE_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Ssp-InteractionID")
+R4_SPINE_ERRORS = "https://fhir.nhs.uk/R4/ValueSet/Spine-ErrorOrWarningCode-1"
+UK_CORE_TASK = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+PATIENT_TOKEN = "sandbox"  # what SandboxPatientTokens sends
 
 PATIENT_ID = "2"
 NHS_NUMBER = "9000000009"
@@ -69,6 +78,44 @@ def outcome(status: int, code: str, diagnostics: str = "") -> httpx.Response:
         "issue": [issue],
     }
     return httpx.Response(status, json=body)
+
+
+def r4_outcome(status: int, code: str, diagnostics: str = "") -> httpx.Response:
+    """A UK Core OperationOutcome, as the patient-facing prescriptions API returns them."""
+    issue: dict[str, Any] = {
+        "severity": "error",
+        "code": "business-rule",
+        "details": {"coding": [{"system": R4_SPINE_ERRORS, "code": code, "display": code}]},
+    }
+    if diagnostics:
+        issue["diagnostics"] = diagnostics
+    body = {
+        "resourceType": "OperationOutcome",
+        "meta": {
+            "profile": ["https://fhir.hl7.org.uk/StructureDefinition/UKCore-OperationOutcome"]
+        },
+        "issue": [issue],
+    }
+    return httpx.Response(status, json=body)
+
+
+def names_patient(reference: Any, nhs_number: str) -> bool:
+    """The specification's `for` / `requester`: Patient/<NHS number> with its identifier."""
+    if not isinstance(reference, dict):
+        return False
+    identifier = reference.get("identifier") or {}
+    return reference.get("reference") == f"Patient/{nhs_number}" and identifier == {
+        "system": NHS_NUMBER_SYSTEM,
+        "value": nhs_number,
+    }
+
+
+def is_uuid(value: str | None) -> bool:
+    try:
+        uuid.UUID(value or "")
+    except ValueError:
+        return False
+    return True
 
 
 def bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -108,11 +155,19 @@ class FakeSlot:
 
 @dataclass
 class FakeGPConnect:
-    """The provider's state. `outage` makes every call answer 503 (Retry-After: 120)."""
+    """The provider's state. `outage` makes every call answer 503 (Retry-After: 120).
+
+    Prescriptions live at `prescriptions_url`, the patient-facing API: bearer tokens in
+    `patient_tokens` are accepted. `task_faults` answers the next POST /Task calls in
+    turn (None: handle it normally), to break an order part-way."""
 
     base_url: str
     now: Callable[[], datetime]
+    prescriptions_url: str = ""
     outage: bool = False
+    patient_tokens: set[str] = field(default_factory=lambda: {PATIENT_TOKEN})
+    task_faults: list[httpx.Response | Exception | None] = field(default_factory=list)
+    seen_request_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
     slots: dict[str, FakeSlot] = field(default_factory=dict)
     appointments: dict[str, dict[str, Any]] = field(default_factory=dict)
     medication_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -161,20 +216,28 @@ class FakeGPConnect:
             ("GET", r"/Appointment/(?P<ident>[^/]+)", self._read_appointment),
             ("PUT", r"/Appointment/(?P<ident>[^/]+)", self._cancel),
             ("GET", r"/Patient/(?P<ident>[^/]+)/Appointment", self._patient_appointments),
-            ("GET", r"/Patient/(?P<ident>[^/]+)/MedicationRequest", self._medication_requests),
             ("POST", r"/Patient/\$gpc\.getstructuredrecord", self._structured_record),
             ("GET", r"/Patient", self._find_patient),
             ("GET", r"/Patient/(?P<ident>[^/$]+)", self._read_patient),
             ("GET", r"/Practitioner/(?P<ident>[^/]+)", self._read_practitioner),
             ("GET", r"/Location/(?P<ident>[^/]+)", self._read_location),
-            ("GET", r"/Task", self._list_tasks),
-            ("POST", r"/Task", self._create_task),
-            ("PATCH", r"/Task/(?P<ident>[^/]+)", self._patch_task),
         ]
         for method, path, handler in routes:
             router.route(method=method, host=base.hostname, path__regex=rf"^{prefix}{path}$").mock(
                 side_effect=self._guarded(handler)
             )
+        # The patient-facing prescriptions API: exactly the operations it specifies.
+        pfs = urlsplit(self.prescriptions_url or self.base_url)
+        pfs_prefix = re.escape(pfs.path.rstrip("/"))
+        pfs_routes: list[tuple[str, str, Callable[..., httpx.Response]]] = [
+            ("GET", r"/Patient/(?P<ident>[^/]+)/MedicationRequest", self._medication_requests),
+            ("GET", r"/Task", self._list_tasks),
+            ("POST", r"/Task", self._create_task),
+        ]
+        for method, path, handler in pfs_routes:
+            router.route(
+                method=method, host=pfs.hostname, path__regex=rf"^{pfs_prefix}{path}$"
+            ).mock(side_effect=self._patient_facing(handler))
         return self
 
     def _guarded(self, handler: Callable[..., httpx.Response]) -> Callable[..., httpx.Response]:
@@ -185,6 +248,27 @@ class FakeGPConnect:
             missing = [name for name in REQUIRED_HEADERS if name not in request.headers]
             if missing:
                 return outcome(400, "BAD_REQUEST", f"missing {missing}")
+            return handler(request, **kwargs)
+
+        return respond
+
+    def _patient_facing(
+        self, handler: Callable[..., httpx.Response]
+    ) -> Callable[..., httpx.Response]:
+        """The platform's checks: the patient's bearer token, a UUID X-Request-ID, and no
+        Spine headers (this is not a Spine interaction)."""
+
+        def respond(request: httpx.Request, **kwargs: Any) -> httpx.Response:
+            self.requests.append(request)
+            if self.outage:
+                return httpx.Response(503, headers={"Retry-After": "120"})
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token not in self.patient_tokens:
+                return httpx.Response(401, json={"error": "invalid_token"})
+            if not is_uuid(request.headers.get("X-Request-ID")):
+                return r4_outcome(400, "BAD_REQUEST", "X-Request-ID is not present")
+            if any(name in request.headers for name in SPINE_HEADERS):
+                return r4_outcome(400, "BAD_REQUEST", "Spine headers sent to the platform")
             return handler(request, **kwargs)
 
         return respond
@@ -354,46 +438,60 @@ class FakeGPConnect:
 
     def _medication_requests(self, request: httpx.Request, ident: str) -> httpx.Response:
         if ident != NHS_NUMBER:
-            return outcome(404, "PATIENT_NOT_FOUND")
+            return r4_outcome(404, "PATIENT_NOT_FOUND")
         return httpx.Response(200, json=bundle(self.medication_requests))
 
     def _list_tasks(self, request: httpx.Request) -> httpx.Response:
-        if request.url.params.get("patient") != NHS_NUMBER:
-            return httpx.Response(200, json=bundle([]))
-        return httpx.Response(200, json=bundle(list(self.tasks.values())))
+        patient = request.url.params.get("patient")
+        found = [t for t in self.tasks.values() if patient and names_patient(t["for"], patient)]
+        return httpx.Response(200, json=bundle(found))
 
     def _create_task(self, request: httpx.Request) -> httpx.Response:
+        if self.task_faults:
+            fault = self.task_faults.pop(0)
+            if isinstance(fault, Exception):
+                raise fault
+            if fault is not None:
+                return fault
+        request_id = request.headers["X-Request-ID"]
+        if request_id in self.seen_request_ids:  # the platform de-duplicates re-sends
+            return httpx.Response(201, json=self.seen_request_ids[request_id])
         body = json.loads(request.content)
+        shape = (
+            body.get("resourceType") == "Task"
+            and UK_CORE_TASK in (body.get("meta") or {}).get("profile", [])
+            and body.get("status") == "requested"
+            and body.get("intent") == "order"
+            and [c.get("code") for c in (body.get("code") or {}).get("coding", [])] == ["103742009"]
+            and all(is_uuid(i.get("value")) for i in body.get("identifier") or [{}])
+        )
+        if not shape:
+            return r4_outcome(422, "INVALID_RESOURCE", "Task resource failed validation")
+        if not names_patient(body.get("for"), NHS_NUMBER):
+            return r4_outcome(422, "REFERENCE_NOT_FOUND", "for reference to Patient not valid")
+        if not names_patient(body.get("requester"), NHS_NUMBER):
+            return r4_outcome(
+                422, "REFERENCE_NOT_FOUND", "requester reference to Patient not valid"
+            )
         course_id = body.get("focus", {}).get("reference", "").split("/")[-1]
         plans = {r["id"]: r for r in self.medication_requests if r.get("intent") == "plan"}
         plan = plans.get(course_id)
         if plan is None:
-            return outcome(422, "REFERENCE_NOT_FOUND", "no such MedicationRequest")
+            return r4_outcome(422, "REFERENCE_NOT_FOUND", "focus reference not valid")
         codes = [c["code"] for c in plan.get("courseOfTherapyType", {}).get("coding", [])]
         if "acute" in codes:
-            return outcome(422, "INVALID_RESOURCE", "acute medication cannot be reordered")
+            return r4_outcome(422, "INVALID_RESOURCE", "acute medication cannot be reordered")
         pending = [
             t
             for t in self.tasks.values()
             if t["focus"]["reference"].endswith(f"/{course_id}") and t["status"] == "requested"
         ]
         if pending:
-            return outcome(409, "DUPLICATE_REJECTED", "a request for this medication is pending")
-        task = {**body, "id": self.new_id(), "meta": {"versionId": "1"}}
+            return r4_outcome(409, "DUPLICATE_REJECTED", "a request for this medication is pending")
+        task = {**body, "id": str(uuid.uuid4())}
         self.tasks[task["id"]] = task
+        self.seen_request_ids[request_id] = task
         return httpx.Response(201, json=task)
-
-    def _patch_task(self, request: httpx.Request, ident: str) -> httpx.Response:
-        task = self.tasks.get(ident)
-        if task is None:
-            return outcome(404, "NO_RECORD_FOUND")
-        patch = json.loads(request.content)
-        if patch != [{"op": "replace", "path": "/status", "value": "cancelled"}]:
-            return outcome(400, "BAD_REQUEST", "unexpected patch")
-        if task["status"] != "requested":
-            return outcome(422, "INVALID_RESOURCE", "only requested tasks can be cancelled")
-        task["status"] = "cancelled"
-        return httpx.Response(200, json=task)
 
     # --- the record --------------------------------------------------------------------
 

@@ -17,8 +17,6 @@ from app.adapters.gpconnect import interactions as wire
 from app.adapters.gpconnect.fhir import SlotKey
 from app.config import Settings
 from app.gp.errors import (
-    CourseNotOrderable,
-    GPForbidden,
     GPSystemUnavailable,
     LinkageFailed,
     NotAvailableAtPractice,
@@ -33,11 +31,9 @@ from app.gp.types import (
     AppointmentStatus,
     AppointmentType,
     BookingRequest,
-    Capability,
     DemographicMatch,
     GPCredentials,
     MessageKind,
-    NotOrderableReason,
     Patient,
     PracticeMessage,
     RecordSection,
@@ -394,49 +390,6 @@ async def test_unknown_patient(adapter: GPConnectAdapter, router: respx.MockRout
         await adapter.get_patient("404")
 
 
-async def test_medications_and_reorder_over_the_fake_server(
-    adapter: GPConnectAdapter, fake_server: FakeGPConnect
-) -> None:
-    courses = {c.course_id: c for c in await adapter.list_courses("2")}
-    assert set(courses) == {"mr-plan-1", "mr-plan-2", "mr-plan-3"}
-
-    request = await adapter.request_prescription(
-        "2", ["mr-plan-1", "mr-plan-3"], note="Away next week", actor_ref="2"
-    )
-
-    posted = [r for r in fake_server.requests if r.method == "POST"]
-    assert len(posted) == 2
-    bodies = [json.loads(r.content) for r in posted]
-    assert {b["focus"]["reference"] for b in bodies} == {
-        "MedicationRequest/mr-plan-1",
-        "MedicationRequest/mr-plan-3",
-    }
-    assert {b["intent"] for b in bodies} == {"order"}
-    assert request.course_ids == ("mr-plan-1", "mr-plan-3")
-    assert request.note == "Away next week"
-    assert [r.request_id for r in await adapter.list_prescription_requests("2")] == [
-        request.request_id
-    ]
-    with pytest.raises(CourseNotOrderable) as again:
-        await adapter.request_prescription("2", ["mr-plan-1"], note=None, actor_ref="2")
-    assert again.value.reason is NotOrderableReason.PENDING_REQUEST
-
-    cancelled = await adapter.cancel_prescription_request("2", request.request_id, actor_ref="2")
-
-    assert cancelled.status.value == "cancelled"
-    patches = [r for r in fake_server.requests if r.method == "PATCH"]
-    assert {r.headers["Content-Type"] for r in patches} == {wire.JSON_PATCH}
-    with pytest.raises(GPForbidden):
-        await adapter.cancel_prescription_request("2", request.request_id, actor_ref="2")
-
-
-async def test_unknown_course_is_not_found(
-    adapter: GPConnectAdapter, fake_server: FakeGPConnect
-) -> None:
-    with pytest.raises(NotFoundInGPSystem):
-        await adapter.request_prescription("2", ["nope"], note=None, actor_ref="2")
-
-
 async def test_structured_record_section(
     adapter: GPConnectAdapter, fake_server: FakeGPConnect
 ) -> None:
@@ -461,9 +414,10 @@ async def test_every_request_carries_the_required_headers(
     await adapter.request_prescription("2", ["mr-plan-1"], note=None, actor_ref="2")
     await adapter.list_record_entries("2", RecordSection.PROBLEMS)
 
-    assert len(fake_server.requests) >= 9
+    spine = [r for r in fake_server.requests if str(r.url).startswith(BASE_URL)]
+    assert len(spine) >= 7
     trace_ids = set()
-    for request in fake_server.requests:
+    for request in spine:
         assert request.headers["Ssp-From"] == CONSUMER_ASID
         assert request.headers["Ssp-To"] == PROVIDER_ASID
         assert request.headers["Accept"] == wire.FHIR_JSON
@@ -474,12 +428,12 @@ async def test_every_request_carries_the_required_headers(
         assert token["requesting_organization"]["identifier"][0]["value"] == "X26"
         assert token["exp"] - token["iat"] <= 300
         assert NHS_NUMBER not in request.headers["Authorization"]
-        # Spine (STU3) interactions name themselves; the R4 prescriptions API defines none.
-        r4 = "/MedicationRequest" in request.url.path or "/Task" in request.url.path
-        assert ("Ssp-InteractionID" in request.headers) is not r4
-        if not r4:
-            assert all(name in request.headers for name in SPINE_HEADERS)
-    assert len(trace_ids) == len(fake_server.requests)
+        assert all(name in request.headers for name in SPINE_HEADERS)
+    assert len(trace_ids) == len(spine)
+    # Prescriptions went to the patient-facing API instead (test_prescriptions.py).
+    assert {r.url.host for r in fake_server.requests} - {"provider.gpconnect.test"} == {
+        "platform.test"
+    }
 
 
 @pytest.mark.parametrize(
@@ -613,6 +567,7 @@ async def test_unsupported_capabilities_refuse_plainly(adapter: GPConnectAdapter
         adapter.set_nominated_pharmacy("2", "FA123", actor_ref="2"),
         adapter.send_message("2", message),
         adapter.list_record_entries("2", RecordSection.DOCUMENTS),
+        adapter.cancel_prescription_request("2", "any", actor_ref="2"),
     ]
     for call in calls:
         with pytest.raises(NotAvailableAtPractice) as refused:
@@ -621,7 +576,7 @@ async def test_unsupported_capabilities_refuse_plainly(adapter: GPConnectAdapter
         assert refused.value.capability not in adapter.capabilities
         assert refused.value.detail.endswith(".")
     # What it refuses at call time it declares absent beforehand, so services ask first.
-    assert adapter.capabilities == {Capability.CANCEL_PRESCRIPTION_REQUEST}
+    assert adapter.capabilities == frozenset()
 
 
 async def test_practice_settings_are_defaults_from_the_practice(adapter: GPConnectAdapter) -> None:
@@ -682,4 +637,6 @@ async def test_each_service_has_its_own_endpoint_and_audience(
     assert str(record_call.url).startswith(record_url + "/Patient/$gpc.getstructuredrecord")
     assert claims(record_call)["aud"] == record_url
     assert str(prescriptions_call.url).startswith(prescriptions_url + "/Patient/")
-    assert claims(prescriptions_call)["aud"] == prescriptions_url
+    # The patient-facing API: the patient's own bearer token, not a Spine JWT.
+    assert prescriptions_call.headers["Authorization"] == "Bearer sandbox"
+    assert "Ssp-From" not in prescriptions_call.headers

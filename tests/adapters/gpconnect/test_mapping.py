@@ -145,7 +145,9 @@ def test_cancelled_copy_changes_only_status_and_reason() -> None:
 def test_courses_map_repeat_acute_and_repeat_dispensing() -> None:
     courses = {
         c.course_id: c
-        for c in fhir_prescriptions.courses_from_bundle(load("medication_requests_bundle.json"))
+        for c in fhir_prescriptions.courses_from_bundle(
+            load("medication_requests_bundle.json"), nhs_number="9000000009"
+        )
     }
 
     assert set(courses) == {"mr-plan-1", "mr-plan-2", "mr-plan-3"}  # stopped and issues left out
@@ -168,40 +170,126 @@ def test_unknown_course_of_therapy_is_never_orderable() -> None:
     assert fhir_prescriptions.course_kind({}) is CourseKind.ACUTE
 
 
-def test_tasks_group_into_requests() -> None:
+def test_tasks_group_into_the_patients_own_requests() -> None:
     tasks = list(fhir.bundle_resources(load("tasks_bundle.json"), "Task"))
 
-    newest, rejected = fhir_prescriptions.requests_from_tasks(tasks, patient_ref="2")
+    newest, rejected = fhir_prescriptions.requests_from_tasks(
+        tasks, patient_ref="2", nhs_number="9000000009"
+    )
 
-    assert newest.request_id == "urn:uuid:5b1c3f36-36a9-4c56-9d5f-2d8f3d3a1a01"
+    # One order of two courses, tied by groupIdentifier; another patient's Task is dropped.
+    assert newest.request_id == "5b1c3f36-36a9-4c56-9d5f-2d8f3d3a1a01"
     assert newest.course_ids == ("mr-plan-1", "mr-plan-3")
     assert newest.status is PrescriptionRequestStatus.REQUESTED
     assert newest.note == "Going on holiday next week"
+    # `requester` is the patient by NHS number: the request is theirs.
+    assert newest.requested_by_ref == "2"
     assert rejected.status is PrescriptionRequestStatus.REJECTED
     assert rejected.rejection_reason == "Please book a medication review first"
-    assert rejected.requested_by_ref == "77"
-    assert fhir_prescriptions.pending_courses(tasks) == {"mr-plan-1", "mr-plan-3"}
+    assert rejected.requested_by_ref == "ed313d93-f470-420f-ae4e-2b7eb91d3f45"
+    assert fhir_prescriptions.pending_courses(tasks) >= {"mr-plan-1", "mr-plan-3"}
 
 
-def test_order_tasks_focus_the_course_and_share_a_group() -> None:
-    tasks = fhir_prescriptions.order_tasks(
-        "2",
-        "9000000009",
-        ["a", "b"],
-        note="n",
-        actor_ref="77",
-        request_id="urn:uuid:1",
-        authored=datetime(2030, 1, 1, tzinfo=UTC),
+def test_another_patients_tasks_and_courses_are_never_read() -> None:
+    tasks = list(fhir.bundle_resources(load("tasks_bundle.json"), "Task"))
+
+    theirs = fhir_prescriptions.requests_from_tasks(tasks, patient_ref="7", nhs_number="9000000017")
+    courses = fhir_prescriptions.courses_from_bundle(
+        load("medication_requests_bundle.json"), nhs_number="9000000017"
     )
+
+    assert [r.course_ids for r in theirs] == [("mr-plan-9",)]
+    assert courses == []
+
+
+def test_specification_task_examples_read_as_one_request_per_task() -> None:
+    """The specification's GET /Task examples: no groupIdentifier, so each Task (one
+    course) is a request of its own; statuses and the rejection reason as the GP sets them."""
+    tasks = list(fhir.bundle_resources(load("pfs_tasks_bundle.json"), "Task"))
+
+    requests = fhir_prescriptions.requests_from_tasks(
+        tasks, patient_ref="2", nhs_number="9000000009"
+    )
+
+    assert [(r.request_id, r.status) for r in requests] == [
+        ("aef77afb-7e3c-427a-8657-2c427f71a271", PrescriptionRequestStatus.REQUESTED),
+        ("84722efb-95b0-4769-921a-eda53382b320", PrescriptionRequestStatus.APPROVED),
+        ("b395d57e-5d6c-4d2c-b590-fe2f2d708458", PrescriptionRequestStatus.REJECTED),
+    ]
+    assert {r.requested_by_ref for r in requests} == {"2"}
+    assert {r.course_ids for r in requests} == {("06c7d0e2-1022-4e47-ac55-f6463d701a4f",)}
+    assert requests[0].note == "Ran out of previous prescription"
+    assert requests[2].rejection_reason == (
+        "No longer suitable, please contact GP to organise an appointment"
+    )
+    (issued,) = fhir_prescriptions.requests_from_tasks(
+        fhir.bundle_resources(load("pfs_tasks_completed_sent_to_eps.json"), "Task"),
+        patient_ref="2",
+        nhs_number="9000000009",
+    )
+    assert issued.status is PrescriptionRequestStatus.ISSUED
+    included = load("pfs_tasks_include_medication_requests.json")
+    assert (
+        len(
+            fhir_prescriptions.requests_from_tasks(
+                fhir.bundle_resources(included, "Task"), patient_ref="2", nhs_number="9000000009"
+            )
+        )
+        == 3
+    )
+
+
+def test_specification_medication_request_examples_give_the_authorised_courses() -> None:
+    courses = fhir_prescriptions.courses_from_bundle(
+        load("pfs_medication_requests_multiple.json"), nhs_number="9000000009"
+    )
+
+    assert {c.course_id: c.kind for c in courses} == {
+        "4de39acf-73b1-4dc6-bb87-c98b57ee5413": CourseKind.REPEAT,
+        "97046973-afbc-4a8f-98d1-27f9412c94e3": CourseKind.REPEAT,
+    }
+    by_id = {c.course_id: c for c in courses}
+    assert by_id["4de39acf-73b1-4dc6-bb87-c98b57ee5413"].last_issued_on == date(2022, 11, 13)
+
+
+def test_order_task_is_shaped_as_the_specification_example() -> None:
+    example = load("pfs_task_post_request.json")
+
+    task = fhir_prescriptions.order_task(
+        "b269d1d7-1acf-47bb-8b3c-e38b583d9a07",
+        nhs_number="9000000009",
+        patient_display="Jane Smith",
+        note="ran out of previous prescription",
+        identifier="ce3354f5-98c2-43ad-95bd-a6df1c5ed169",
+        group_id=None,
+        authored=datetime(2022, 10, 13, 9, 20, 27, tzinfo=UTC),
+    )
+
+    # Everything the example shows but the optional one-off pharmacy (`input`).
+    assert task == {key: value for key, value in example.items() if key != "input"}
+
+
+def test_order_tasks_of_several_courses_share_a_group() -> None:
+    tasks = [
+        fhir_prescriptions.order_task(
+            course,
+            nhs_number="9000000009",
+            patient_display=None,
+            note=None,
+            identifier=f"id-{course}",
+            group_id="g-1",
+            authored=datetime(2030, 1, 1, tzinfo=UTC),
+        )
+        for course in ("a", "b")
+    ]
 
     assert [t["focus"] for t in tasks] == [
         {"reference": "MedicationRequest/a"},
         {"reference": "MedicationRequest/b"},
     ]
-    assert {t["groupIdentifier"]["value"] for t in tasks} == {"urn:uuid:1"}
-    assert {t["status"] for t in tasks} == {"requested"}
-    assert tasks[0]["requester"] == {"reference": "RelatedPerson/77"}
-    assert tasks[0]["for"]["identifier"]["value"] == "9000000009"
+    assert {t["groupIdentifier"]["value"] for t in tasks} == {"g-1"}
+    assert all("note" not in t and "display" not in t["for"] for t in tasks)
+    assert tasks[0]["requester"] == tasks[0]["for"]
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,6 @@ CASES: list[tuple[int, str, str, Operation, type[GPError]]] = [
         Operation.ORDER,
         CourseNotOrderable,
     ),
-    (422, "INVALID_RESOURCE", "not yet in-progress", Operation.CANCEL_ORDER, GPForbidden),
     (422, "INVALID_IDENTIFIER_SYSTEM", "", Operation.READ, GPForbidden),
     (500, "INTERNAL_SERVER_ERROR", "", Operation.READ, GPSystemUnavailable),
     (501, "NOT_IMPLEMENTED", "", Operation.READ, GPForbidden),
@@ -166,3 +165,32 @@ def test_ssp_errors_without_a_spine_code_map_by_status() -> None:
 
     assert isinstance(error, GPSystemUnavailable)
     assert error.supplier_code == "HTTP 502"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "operation", "expected", "code"),
+    [
+        (
+            "pfs_operation_outcome_invalid_nhs_number.json",
+            422,
+            Operation.READ,
+            PatientNotFound,
+            "INVALID_NHS_NUMBER",
+        ),
+        (
+            "pfs_operation_outcome_conflicting_values.json",
+            422,
+            Operation.ORDER,
+            GPForbidden,
+            "CONFLICTING_VALUES",
+        ),
+    ],
+)
+def test_the_prescriptions_specification_outcomes(
+    payload: str, status: int, operation: Operation, expected: type[GPError], code: str
+) -> None:
+    """The R4 UK Core OperationOutcome examples of the patient-facing prescriptions API."""
+    error = error_for_response(status, load(payload), operation)
+
+    assert type(error) is expected
+    assert error.supplier_code == code

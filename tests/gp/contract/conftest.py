@@ -22,7 +22,7 @@ import respx
 from app.gp.port import GPSystem
 from app.gp.types import CourseKind, PrescriptionRequestStatus
 from tests.adapters.gpconnect import fake_server
-from tests.adapters.gpconnect.conftest import BASE_URL, open_adapter
+from tests.adapters.gpconnect.conftest import BASE_URL, PFS_URL, open_adapter
 from tests.conftest import FakeClock
 
 ADAPTER_KINDS = ["gpconnect", "sandbox"]
@@ -61,7 +61,7 @@ class Contract:
 async def gpconnect_contract(_database_url: str) -> AsyncIterator[Contract]:
     clock = FakeClock()
     with respx.mock(assert_all_called=False) as router:
-        server = fake_server.FakeGPConnect(BASE_URL, clock.now).seed().install(router)
+        server = fake_server.FakeGPConnect(BASE_URL, clock.now, PFS_URL).seed().install(router)
 
         def take_down() -> None:
             server.outage = True

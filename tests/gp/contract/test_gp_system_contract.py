@@ -7,14 +7,17 @@ import pytest
 from app.gp.errors import (
     CourseNotOrderable,
     GPSystemUnavailable,
+    NotAvailableAtPractice,
     NotFoundInGPSystem,
     SlotUnavailable,
 )
 from app.gp.types import (
     AppointmentStatus,
     BookingRequest,
+    Capability,
     CourseKind,
     NotOrderableReason,
+    PrescriptionRequestStatus,
     Slot,
 )
 from tests.gp.contract.conftest import Contract
@@ -105,6 +108,60 @@ async def test_repeat_course_can_be_ordered(contract: Contract) -> None:
     assert request.course_ids == (contract.repeat_course_id,)
     listed = await contract.adapter.list_prescription_requests(contract.patient_ref)
     assert request.request_id in {r.request_id for r in listed}
+
+
+async def test_an_ordered_request_is_listed_as_the_patients_own_and_pending(
+    contract: Contract,
+) -> None:
+    request = await contract.adapter.request_prescription(
+        contract.patient_ref, [contract.repeat_course_id], note=None, actor_ref=contract.actor_ref
+    )
+
+    listed = {
+        r.request_id: r
+        for r in await contract.adapter.list_prescription_requests(contract.patient_ref)
+    }
+    mine = listed[request.request_id]
+    assert mine.requested_by_ref == contract.actor_ref
+    assert mine.status is PrescriptionRequestStatus.REQUESTED
+    with pytest.raises(CourseNotOrderable) as again:
+        await contract.adapter.request_prescription(
+            contract.patient_ref,
+            [contract.repeat_course_id],
+            note=None,
+            actor_ref=contract.actor_ref,
+        )
+    assert again.value.reason is NotOrderableReason.PENDING_REQUEST
+
+
+async def test_cancelling_a_request_where_the_system_declares_it(contract: Contract) -> None:
+    """Systems that declare the capability cancel a pending request; the others refuse
+    plainly with the capability named, and the request stands."""
+    request = await contract.adapter.request_prescription(
+        contract.patient_ref, [contract.repeat_course_id], note=None, actor_ref=contract.actor_ref
+    )
+    declared = Capability.CANCEL_PRESCRIPTION_REQUEST in contract.adapter.capabilities
+
+    if declared:
+        cancelled = await contract.adapter.cancel_prescription_request(
+            contract.patient_ref, request.request_id, actor_ref=contract.actor_ref
+        )
+        assert cancelled.status is PrescriptionRequestStatus.CANCELLED
+    else:
+        with pytest.raises(NotAvailableAtPractice) as refused:
+            await contract.adapter.cancel_prescription_request(
+                contract.patient_ref, request.request_id, actor_ref=contract.actor_ref
+            )
+        assert refused.value.capability is Capability.CANCEL_PRESCRIPTION_REQUEST
+
+    listed = {
+        r.request_id: r.status
+        for r in await contract.adapter.list_prescription_requests(contract.patient_ref)
+    }
+    expected = (
+        PrescriptionRequestStatus.CANCELLED if declared else PrescriptionRequestStatus.REQUESTED
+    )
+    assert listed[request.request_id] is expected
 
 
 async def test_acute_course_is_not_orderable(contract: Contract) -> None:
