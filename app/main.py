@@ -85,7 +85,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(engine.dispose)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.gp_registry = await build_gp_registry(settings, app.state.clock, stack)
+        app.state.gp_registry = await build_gp_registry(
+            settings, app.state.clock, stack, app.state.sessionmaker
+        )
         app.state.pharmacy_directory = start_pharmacy_directory(settings, stack)
         app.state.auth = await start_auth(
             settings, app.state.clock, stack, app.state.nhs_login_endpoint

@@ -148,6 +148,8 @@ GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
     gp.GPForbidden: (403, "Not allowed by your practice"),
     gp.NotAvailableAtPractice: (403, "Not available at your practice"),
     gp.GPSystemUnavailable: (503, "GP system unavailable"),
+    gp.SignInAgain: (401, "Please sign in again"),
+    gp.OrderPartlyPlaced: (502, "Order only partly placed"),
 }
 
 
@@ -157,6 +159,9 @@ def _gp_error_extra(error: gp.GPError) -> tuple[dict[str, str], dict[str, Any]]:
     if isinstance(error, gp.GPSystemUnavailable):
         headers["Retry-After"] = str(error.retry_after)
         extra["retry_after"] = error.retry_after
+    if isinstance(error, gp.OrderPartlyPlaced):
+        extra["request_id"] = error.placed.request_id
+        extra["course_ids"] = list(error.placed.course_ids)
     if isinstance(error, gp.NotAvailableAtPractice):
         extra["capability"] = error.capability.value
     if isinstance(error, gp.CourseNotOrderable):

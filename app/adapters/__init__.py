@@ -10,36 +10,58 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from app.clock import Clock
 from app.config import Settings
 from app.gp.registry import AdapterFactory, GPSystemRegistry, load_practices
 from app.gp.resilience import BreakerBoard
 
-FactoryBuilder = Callable[[Settings, Clock, AsyncExitStack], Awaitable[AdapterFactory]]
+FactoryBuilder = Callable[
+    [Settings, Clock, AsyncExitStack, async_sessionmaker[AsyncSession]], Awaitable[AdapterFactory]
+]
 
 
-async def _sandbox(settings: Settings, clock: Clock, stack: AsyncExitStack) -> AdapterFactory:
+async def _sandbox(
+    settings: Settings,
+    clock: Clock,
+    stack: AsyncExitStack,
+    _sessions: async_sessionmaker[AsyncSession],
+) -> AdapterFactory:
     from app.adapters.sandbox import create_sandbox_factory
 
     return await create_sandbox_factory(settings, clock, stack)
 
 
-async def _gpconnect(settings: Settings, clock: Clock, stack: AsyncExitStack) -> AdapterFactory:
+async def _gpconnect(
+    settings: Settings,
+    clock: Clock,
+    stack: AsyncExitStack,
+    sessions: async_sessionmaker[AsyncSession],
+) -> AdapterFactory:
     from app.adapters.gpconnect import create_gpconnect_factory
+    from app.auth.credentials import credentials_cipher
+    from app.auth.nhs_login_tokens import SessionIdTokens
 
-    return await create_gpconnect_factory(settings, clock, stack)
+    # The patient-facing APIs take the patient's own token, exchanged for the NHS login
+    # ID token kept (encrypted) with their session.
+    id_tokens = SessionIdTokens(sessions, credentials_cipher(settings), clock)
+    return await create_gpconnect_factory(settings, clock, stack, id_tokens=id_tokens)
 
 
 BUILDERS: dict[str, FactoryBuilder] = {"sandbox": _sandbox, "gpconnect": _gpconnect}
 
 
 async def build_gp_registry(
-    settings: Settings, clock: Clock, stack: AsyncExitStack
+    settings: Settings,
+    clock: Clock,
+    stack: AsyncExitStack,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> GPSystemRegistry:
     """Load the practices file and build only the adapters it uses."""
     practices = load_practices(settings.practices_file)
     factories: dict[str, AdapterFactory] = {
-        kind: await BUILDERS[kind](settings, clock, stack)
+        kind: await BUILDERS[kind](settings, clock, stack, sessions)
         for kind in sorted({practice.adapter for practice in practices})
     }
     return GPSystemRegistry(practices, factories, BreakerBoard())

@@ -1,7 +1,7 @@
 """The patient's NHS login ID token at rest, for GP Connect's patient-facing APIs.
 
 Those APIs take the patient's own access token, which the NHS API platform issues in
-exchange for their NHS login ID token (docs/decisions/0005). The ID token is a bearer
+exchange for their NHS login ID token (docs/decisions/0007). The ID token is a bearer
 credential for the patient, so it is kept like the GP credentials: Fernet-encrypted with
 GP_CREDENTIALS_KEY, with the session it came from, and only from a P9 sign-in (the APIs
 refuse anything less). It is unusable once the session ends or the token expires.

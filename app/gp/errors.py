@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar
 
-from app.gp.types import Capability, NotOrderableReason
+from app.gp.types import Capability, NotOrderableReason, PrescriptionRequest
 
 
 class GPError(Exception):
@@ -177,6 +177,34 @@ class NotAvailableAtPractice(GPForbidden):
     ) -> None:
         self.capability = capability
         super().__init__(detail or self._DETAILS[capability], supplier_code=supplier_code)
+
+
+class SignInAgain(GPError):
+    """The GP system needs a fresher proof of the patient's NHS login identity."""
+
+    code = "sign_in_again"
+    default_detail = "For your security, please sign in again with NHS login to continue."
+
+
+class OrderPartlyPlaced(GPError):
+    """An order of several medicines that failed part way, on a GP system that takes them
+    one at a time and cannot take one back: those requested stand, as `placed`, and show
+    in the patient's requests; the rest were not requested."""
+
+    code = "order_partly_placed"
+
+    def __init__(self, placed: PrescriptionRequest, *, total: int, cause: GPError) -> None:
+        self.placed = placed
+        self.cause = cause
+        if isinstance(cause, GPSystemUnavailable):
+            rest = "We could not confirm the others: check your requests before ordering again."
+        else:
+            rest = f"The others were not requested. {cause.detail}"
+        super().__init__(
+            f"{len(placed.course_ids)} of the {total} medicines you asked for were requested "
+            f"from your practice and are shown in your prescription requests. {rest}",
+            supplier_code=cause.supplier_code,
+        )
 
 
 class GPSystemUnavailable(GPError):

@@ -25,7 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit.service import record_completed
 from app.audit.types import AuditAction
 from app.clock import Clock
-from app.gp.errors import CourseNotOrderable, NotFoundInGPSystem, TooManyItems
+from app.gp.errors import (
+    CourseNotOrderable,
+    NotFoundInGPSystem,
+    OrderPartlyPlaced,
+    TooManyItems,
+)
 from app.gp.port import require
 from app.gp.types import (
     Capability,
@@ -261,9 +266,19 @@ async def request_repeats(
             reason, orderable_from = orderability(by_id[course_id], practice, pending, today)
             if reason is not None:
                 raise CourseNotOrderable(reason, course_id=course_id, orderable_from=orderable_from)
-        created = await acting.system.request_prescription(
-            acting.patient_ref, wanted, note=note, actor_ref=acting.actor_ref
-        )
+        try:
+            created = await acting.system.request_prescription(
+                acting.patient_ref, wanted, note=note, actor_ref=acting.actor_ref
+            )
+        except OrderPartlyPlaced as partly:
+            # What was placed stands: it is audited like any request, then the patient
+            # is told what was and was not requested.
+            await record_completed(
+                session,
+                clock,
+                acting.audit_event(AuditAction.PRESCRIPTION_REQUESTED, partly.placed.request_id),
+            )
+            raise
     await record_completed(
         session, clock, acting.audit_event(AuditAction.PRESCRIPTION_REQUESTED, created.request_id)
     )

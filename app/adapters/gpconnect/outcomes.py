@@ -179,23 +179,3 @@ def error_for_response(
         # it must not count towards opening the practice's circuit breaker.
         return GPForbidden(NOT_ACCEPTED, supplier_code=supplier_code)
     return GPSystemUnavailable(supplier_code=supplier_code)
-
-
-def partly_sent(error: GPError, *, sent: int, total: int) -> GPError:
-    """The error of an order of several courses that failed after some were requested.
-
-    The API has one Task per course and no way to take one back, so the requests already
-    made stand, read back as the patient's own; the patient is told so, and what to do.
-    """
-    if sent == 0:
-        return error
-    if isinstance(error, GPSystemUnavailable):
-        rest = "We could not confirm the others: check your requests before ordering them again."
-    else:
-        rest = f"The others were not requested. {error.detail}"
-    error.detail = (
-        f"{sent} of the {total} medicines you asked for were requested from your practice "
-        f"and are shown in your prescription requests. {rest}"
-    )
-    error.args = (error.detail,)
-    return error

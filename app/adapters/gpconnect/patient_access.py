@@ -29,7 +29,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from app.clock import Clock
-from app.gp.errors import GPForbidden, GPSystemUnavailable
+from app.gp.errors import GPSystemUnavailable, SignInAgain
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class PatientTokenExchange(Protocol):
     async def token_for(self, nhs_number: str, *, renew: bool = False) -> str:
         """`renew` asks for a fresh token (the API refused the last one).
 
-        Raises `GPForbidden` when the patient must sign in again, `GPSystemUnavailable`
+        Raises `SignInAgain` when the patient must sign in again, `GPSystemUnavailable`
         when the token service is down.
         """
         ...
@@ -133,7 +133,7 @@ class NHSLoginTokenExchange:
         self._issued.pop(nhs_number, None)
         id_token = await self._id_tokens.id_token_for(nhs_number)
         if id_token is None:
-            raise GPForbidden(SIGN_IN_AGAIN, supplier_code="NO_NHS_LOGIN_ID_TOKEN")
+            raise SignInAgain(SIGN_IN_AGAIN, supplier_code="NO_NHS_LOGIN_ID_TOKEN")
         issued = await self._exchange(id_token)
         self._issued[nhs_number] = issued
         while len(self._issued) > TOKEN_CACHE_SIZE:
@@ -168,7 +168,7 @@ class NHSLoginTokenExchange:
             error = str(body.get("error") or "")
             logger.info("Patient token exchange refused", extra={"oauth_error": error})
             if error == "invalid_grant":
-                raise GPForbidden(SIGN_IN_AGAIN, supplier_code="TOKEN_EXCHANGE_INVALID_GRANT")
+                raise SignInAgain(SIGN_IN_AGAIN, supplier_code="TOKEN_EXCHANGE_INVALID_GRANT")
             raise GPSystemUnavailable(supplier_code=f"TOKEN_EXCHANGE_{error or 'REFUSED'}")
         if not response.is_success:
             logger.warning("Patient token service failed", extra={"status": response.status_code})

@@ -27,7 +27,7 @@ from app.adapters.gpconnect import interactions as wire
 from app.adapters.gpconnect.client import answer, deliver
 from app.adapters.gpconnect.outcomes import Operation
 from app.adapters.gpconnect.patient_access import SIGN_IN_AGAIN, PatientTokenExchange
-from app.gp.errors import GPForbidden
+from app.gp.errors import SignInAgain
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,4 +91,4 @@ class PatientFacingClient:
             if response.status_code != 401:
                 return answer(response, operation, ods_code=self._endpoint.ods_code, label=label)
             renew = True
-        raise GPForbidden(SIGN_IN_AGAIN, supplier_code="ACCESS_TOKEN_REFUSED")
+        raise SignInAgain(SIGN_IN_AGAIN, supplier_code="ACCESS_TOKEN_REFUSED")

@@ -8,13 +8,14 @@ from typing import Any
 
 from app.adapters.gpconnect import fhir, fhir_prescriptions
 from app.adapters.gpconnect.base import GPConnectBase, resource, wire_shape
-from app.adapters.gpconnect.outcomes import Operation, partly_sent
+from app.adapters.gpconnect.outcomes import Operation
 from app.gp.errors import (
     CourseNotOrderable,
     GPError,
     GPSystemUnavailable,
     NotAvailableAtPractice,
     NotFoundInGPSystem,
+    OrderPartlyPlaced,
 )
 from app.gp.types import (
     Capability,
@@ -57,7 +58,7 @@ class PrescriptionsMixin(GPConnectBase):
         be checked is checked before the first POST (courses known, repeats only: "request
         the next issue of a repeat prescription"). If a later POST fails, the Tasks already
         made stand (the API defines no cancel) and read back as the patient's requests;
-        the error says how many were sent."""
+        `OrderPartlyPlaced` carries them."""
         if actor_ref != patient_ref:
             # The patient-facing API's end user is the patient themself (NHS login P9).
             raise NotAvailableAtPractice(
@@ -103,7 +104,13 @@ class PrescriptionsMixin(GPConnectBase):
                 if not isinstance(payload, dict) or not payload.get("id"):
                     raise GPSystemUnavailable(supplier_code="MALFORMED_RESPONSE")
             except GPError as error:
-                raise partly_sent(error, sent=len(created), total=len(wanted)) from None
+                if not created:
+                    raise
+                with wire_shape():
+                    (placed,) = fhir_prescriptions.requests_from_tasks(
+                        created, patient_ref=patient_ref, nhs_number=patient.nhs_number
+                    )
+                raise OrderPartlyPlaced(placed, total=len(wanted), cause=error) from None
             if group_id is not None and not payload.get("groupIdentifier"):
                 logger.warning("GP Connect did not keep the order's groupIdentifier")
             # What was sent, with what the provider made of it (id, status) on top.

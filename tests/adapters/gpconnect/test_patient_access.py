@@ -18,7 +18,7 @@ from joserfc.jwk import RSAKey
 from app.adapters.gpconnect import create_gpconnect_factory
 from app.adapters.gpconnect.patient_access import NHSLoginTokenExchange, SandboxPatientTokens
 from app.config import Settings
-from app.gp.errors import GPForbidden, GPSystemUnavailable
+from app.gp.errors import GPSystemUnavailable, SignInAgain
 from app.gp.registry import PracticesFileInvalid
 from tests.adapters.gpconnect.conftest import gpconnect_settings, practice_config
 from tests.conftest import FakeClock
@@ -138,7 +138,7 @@ async def test_without_an_id_token_the_patient_signs_in_again_and_nothing_is_sen
     route = router.post(TOKEN_URL).mock(return_value=issued("never"))
 
     async with exchange(gp_clock, private_key, IdTokens({})) as tokens:
-        with pytest.raises(GPForbidden) as refused:
+        with pytest.raises(SignInAgain) as refused:
             await tokens.token_for(NHS_NUMBER)
 
     assert "sign in again" in refused.value.detail
@@ -150,7 +150,7 @@ async def test_without_an_id_token_the_patient_signs_in_again_and_nothing_is_sen
     [
         (
             httpx.Response(400, json={"error": "invalid_grant"}),
-            GPForbidden,
+            SignInAgain,
             "TOKEN_EXCHANGE_INVALID_GRANT",
         ),
         (

@@ -14,10 +14,11 @@ import respx
 from app.adapters.gpconnect import GPConnectAdapter
 from app.gp.errors import (
     CourseNotOrderable,
-    GPForbidden,
     GPSystemUnavailable,
     NotAvailableAtPractice,
     NotFoundInGPSystem,
+    OrderPartlyPlaced,
+    SignInAgain,
 )
 from app.gp.types import Capability, NotOrderableReason, Patient, PrescriptionRequestStatus
 from tests.adapters.gpconnect.conftest import PFS_URL
@@ -204,12 +205,14 @@ async def test_an_order_broken_part_way_leaves_the_patients_visible_requests(
     own request, and the error says so."""
     fake_server.task_faults = [None, fault]
 
-    with pytest.raises(error) as failed:
+    with pytest.raises(OrderPartlyPlaced) as failed:
         await adapter.request_prescription(
             "2", ["mr-plan-1", "mr-plan-3"], note=None, actor_ref="2"
         )
 
-    detail = str(getattr(failed.value, "detail", ""))
+    assert isinstance(failed.value.cause, error)
+    assert failed.value.placed.course_ids == ("mr-plan-1",)
+    detail = failed.value.detail
     assert detail.startswith("1 of the 2 medicines you asked for were requested")
     assert "shown in your prescription requests" in detail
     assert says in detail
@@ -240,7 +243,7 @@ async def test_a_refused_token_is_renewed_once_then_the_patient_signs_in_again(
     fake_server.patient_tokens = set()
     before = len(fake_server.requests)
 
-    with pytest.raises(GPForbidden) as refused:
+    with pytest.raises(SignInAgain) as refused:
         await adapter.list_courses("2")
 
     assert "sign in again" in refused.value.detail
