@@ -23,7 +23,7 @@ from app.clock import ClockDep
 from app.db import SessionDep, SessionmakerDep
 from app.gp.types import AppointmentType
 from app.idempotency.deps import IdempotencyKey
-from app.idempotency.service import StoredResponse, as_response, run_once
+from app.idempotency.service import create_once
 from app.patients.deps import ActingForAppointments, PatientID
 from app.problems import problem_responses
 
@@ -104,7 +104,7 @@ async def book_appointment(
     sessions: SessionmakerDep,
     clock: ClockDep,
 ) -> JSONResponse:
-    async def book() -> StoredResponse:
+    async def book() -> tuple[AppointmentOut, str]:
         view = await service.book(
             acting,
             session,
@@ -115,19 +115,17 @@ async def book_appointment(
             telephone_number=body.telephone_number,
         )
         out = AppointmentOut.of(view)
-        location = f"/v1/patients/{patient_id}/appointments/{out.appointment_id}"
-        return StoredResponse(201, out.model_dump(mode="json"), location)
+        return out, f"/v1/patients/{patient_id}/appointments/{out.appointment_id}"
 
-    stored = await run_once(
+    return await create_once(
         sessions,
         account_id=acting.actor.account_id,
         key=idempotency_key,
         scope=f"book:{acting.patient_id}",
-        body=body.model_dump(mode="json"),
+        body=body,
         clock=clock,
-        action=book,
+        create=book,
     )
-    return as_response(stored)
 
 
 @router.get(

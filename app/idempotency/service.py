@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -214,6 +215,35 @@ async def run_once(
         raise
     await _store(sessions, account_id, key, response)
     return response
+
+
+async def create_once(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    account_id: str,
+    key: str,
+    scope: str,
+    body: BaseModel,
+    clock: Clock,
+    create: Callable[[], Awaitable[tuple[BaseModel, str]]],
+) -> JSONResponse:
+    """A `201 Created` made at most once per key: `create` returns the new resource and
+    its `Location`; the first answer (or refusal) is what every retry gets."""
+
+    async def action() -> StoredResponse:
+        created, location = await create()
+        return StoredResponse(201, created.model_dump(mode="json"), location)
+
+    stored = await run_once(
+        sessions,
+        account_id=account_id,
+        key=key,
+        scope=scope,
+        body=body.model_dump(mode="json"),
+        clock=clock,
+        action=action,
+    )
+    return as_response(stored)
 
 
 def as_response(stored: StoredResponse) -> JSONResponse:

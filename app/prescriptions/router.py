@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from app.clock import ClockDep, today
 from app.db import SessionDep, SessionmakerDep
 from app.idempotency.deps import IdempotencyKey
-from app.idempotency.service import StoredResponse, as_response, run_once
+from app.idempotency.service import create_once
 from app.patients.deps import ActingForPharmacyChange, ActingForPrescriptions, PatientID
 from app.pharmacies.deps import PharmacyDirectoryDep
 from app.prescriptions import service
@@ -64,7 +64,7 @@ async def request_repeats(
     sessions: SessionmakerDep,
     clock: ClockDep,
 ) -> JSONResponse:
-    async def order() -> StoredResponse:
+    async def order() -> tuple[PrescriptionRequestOut, str]:
         view = await service.request_repeats(
             acting,
             session,
@@ -75,19 +75,17 @@ async def request_repeats(
             note=body.note,
         )
         out = PrescriptionRequestOut.of(view)
-        location = f"/v1/patients/{patient_id}/prescriptions/requests/{out.request_id}"
-        return StoredResponse(201, out.model_dump(mode="json"), location)
+        return out, f"/v1/patients/{patient_id}/prescriptions/requests/{out.request_id}"
 
-    stored = await run_once(
+    return await create_once(
         sessions,
         account_id=acting.actor.account_id,
         key=idempotency_key,
         scope=f"prescription:{acting.patient_id}",
-        body=body.model_dump(mode="json"),
+        body=body,
         clock=clock,
-        action=order,
+        create=order,
     )
-    return as_response(stored)
 
 
 @router.get(
