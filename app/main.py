@@ -33,6 +33,7 @@ from app.problems import (
     ProblemDetail,
     install_problem_handlers,
 )
+from app.records.router import router as record_router
 
 DESCRIPTION = """
 GP Online lets patients in England use their GP practice online: sign in with
@@ -56,6 +57,11 @@ TAGS = [
     {
         "name": "appointments",
         "description": "Find a free slot, book it, cancel it, add it to a calendar.",
+    },
+    {
+        "name": "record",
+        "description": "The GP record as the viewer may see it, documents, results over "
+        "time, and reporting an inaccuracy.",
     },
     {"name": "health", "description": "Liveness and readiness for load balancers."},
 ]
@@ -119,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(me_router)
     app.include_router(patient_router)
     app.include_router(appointments_router)
+    app.include_router(record_router)
 
     if settings.cors_allow_origins:
         app.add_middleware(
