@@ -147,6 +147,7 @@ GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
     gp.NotFoundInGPSystem: (404, "Not found"),
     gp.GPForbidden: (403, "Not allowed by your practice"),
     gp.SectionUnavailable: (503, "Not available from the GP system"),
+    gp.NotAvailableAtPractice: (403, "Not available at your practice"),
     gp.GPSystemUnavailable: (503, "GP system unavailable"),
 }
 
@@ -157,6 +158,8 @@ def _gp_error_extra(error: gp.GPError) -> tuple[dict[str, str], dict[str, Any]]:
     if isinstance(error, gp.GPSystemUnavailable):
         headers["Retry-After"] = str(error.retry_after)
         extra["retry_after"] = error.retry_after
+    if isinstance(error, gp.NotAvailableAtPractice):
+        extra["capability"] = error.capability.value
     if isinstance(error, gp.CourseNotOrderable):
         extra["reason"] = error.reason.value
         if error.course_id:

@@ -19,6 +19,7 @@ from app.gp.types import (
     AppointmentType,
     BookingRequest,
     CancellationReason,
+    Capability,
     Course,
     DemographicMatch,
     Document,
@@ -58,6 +59,10 @@ class DelegatingGPSystem:
     @property
     def ods_code(self) -> str:
         return self._inner.ods_code
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self._inner.capabilities
 
     async def _call(self, kind: CallKind, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one call to the inner system; subclasses add what goes around it."""

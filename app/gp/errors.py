@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from app.gp.types import NotOrderableReason
+from app.gp.types import Capability, NotOrderableReason
 
 
 class GPError(Exception):
@@ -129,6 +129,53 @@ class SectionUnavailable(GPError):
 
     code = "section_unavailable"
     default_detail = "Your GP practice's system could not provide this part of your record."
+
+
+class NotAvailableAtPractice(GPForbidden):
+    """The practice's GP system does not offer this online (a missing `Capability`)."""
+
+    code = "not_available_at_practice"
+
+    _DETAILS: ClassVar[dict[Capability, str]] = {
+        Capability.LINK_BY_CREDENTIALS: (
+            "Your GP practice's system does not use NHS login linkage details."
+        ),
+        Capability.PROXY_RELATIONSHIPS: (
+            "Your GP practice's system does not offer access on behalf of someone else "
+            "through this app. Please contact your practice."
+        ),
+        Capability.CANCEL_PRESCRIPTION_REQUEST: (
+            "Your GP practice's system does not let you cancel a prescription request online. "
+            "If you no longer need it, please contact your practice."
+        ),
+        Capability.NOMINATED_PHARMACY: (
+            "Your nominated pharmacy cannot be viewed or changed through this app for your "
+            "practice. You can change it with your pharmacy or your practice."
+        ),
+        Capability.RECORD_ACCESS_SETTINGS: (
+            "Your GP practice's system does not share your online record settings with this "
+            "app, so we cannot show your record here yet. You can ask your practice about "
+            "record access."
+        ),
+        Capability.DOCUMENTS: (
+            "Documents from your GP record are not available through this app for your "
+            "practice yet."
+        ),
+        Capability.PRACTICE_MESSAGES: (
+            "Your GP practice's system does not accept messages through this app. "
+            "Please contact your practice directly."
+        ),
+    }
+
+    def __init__(
+        self,
+        capability: Capability,
+        detail: str | None = None,
+        *,
+        supplier_code: str | None = None,
+    ) -> None:
+        self.capability = capability
+        super().__init__(detail or self._DETAILS[capability], supplier_code=supplier_code)
 
 
 class GPSystemUnavailable(GPError):

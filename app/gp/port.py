@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from app.gp.errors import NotAvailableAtPractice
 from app.gp.types import (
     Appointment,
     AppointmentType,
     BookingRequest,
     CancellationReason,
+    Capability,
     Course,
     DemographicMatch,
     Document,
@@ -41,6 +43,14 @@ class GPSystem(Protocol):
 
     @property
     def ods_code(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this system offers of the optional parts of the port (`Capability`).
+
+        A method whose capability is absent raises `NotAvailableAtPractice`.
+        """
+        ...
 
     # --- linkage and people ---------------------------------------------
 
@@ -137,3 +147,9 @@ class GPSystem(Protocol):
     async def send_message(self, patient_ref: str, message: PracticeMessage) -> str:
         """Send a structured message to the practice; returns the GP system's id for it."""
         ...
+
+
+def require(system: GPSystem, capability: Capability) -> None:
+    """Refuse plainly, before any call, what the practice's system does not offer."""
+    if capability not in system.capabilities:
+        raise NotAvailableAtPractice(capability)

@@ -81,6 +81,20 @@ class Faults(_Strict):
     outage: bool = False
 
 
+Service = Literal["appointments", "prescriptions", "record"]
+
+
+class Endpoints(_Strict):
+    """One endpoint per service: they are different services in GP Connect and in
+    supplier APIs (each with its own base URL and, for GP Connect, its own JWT audience)."""
+
+    appointments: str | None = Field(
+        default=None, description="Appointments (and patient look-ups)."
+    )
+    prescriptions: str | None = Field(default=None, description="Repeat prescriptions.")
+    record: str | None = Field(default=None, description="The GP record.")
+
+
 class PracticeConfig(_Strict):
     ods_code: str = Field(pattern=ODS_CODE_PATTERN)
     name: str
@@ -88,11 +102,18 @@ class PracticeConfig(_Strict):
     profile: str | None = Field(
         default=None, description="Supplier behaviour for the sandbox: emis, tpp or vision."
     )
-    base_url: str | None = Field(default=None, description="The GP system's endpoint.")
+    base_url: str | None = Field(
+        default=None, description="The GP system's endpoint, for any service `endpoints` omits."
+    )
+    endpoints: Endpoints = Endpoints()
     timeouts: Timeouts = Timeouts()
     resilience: Resilience = Resilience()
     policy: PolicyOverrides = PolicyOverrides()
     faults: Faults = Faults()
+
+    def endpoint(self, service: Service) -> str | None:
+        """The base URL of one service: its own endpoint, else `base_url`."""
+        return getattr(self.endpoints, service) or self.base_url
 
 
 class PracticesFile(_Strict):

@@ -98,6 +98,26 @@ class RecordSection(StrEnum):
     DOCUMENTS = "documents"
 
 
+class Capability(StrEnum):
+    """What a GP system may or may not offer, beyond what every system does.
+
+    Adapters declare theirs (`GPSystem.capabilities`); services check before
+    calling, so a missing one is a plain "not available at your practice",
+    never a call that is bound to fail.
+    """
+
+    LINK_BY_CREDENTIALS = "link_by_credentials"  # NHS login's GP linkage credentials
+    PROXY_RELATIONSHIPS = "proxy_relationships"  # proxies, not only the user's own record
+    CANCEL_PRESCRIPTION_REQUEST = "cancel_prescription_request"
+    NOMINATED_PHARMACY = "nominated_pharmacy"  # view and change it
+    RECORD_ACCESS_SETTINGS = "record_access_settings"  # the practice's record access grants
+    DOCUMENTS = "documents"
+    PRACTICE_MESSAGES = "practice_messages"  # e.g. record corrections
+
+
+ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
+
+
 class MessageKind(StrEnum):
     RECORD_CORRECTION = "record_correction"
     ACCESS_APPLICATION = "access_application"

@@ -11,14 +11,14 @@ import contextlib
 
 import httpx
 
-from app.adapters.gpconnect.adapter import GPConnectAdapter
+from app.adapters.gpconnect.adapter import GPConnectAdapter, GPConnectClients
 from app.adapters.gpconnect.client import Endpoint, GPConnectClient
 from app.adapters.gpconnect.fhir import BookingOrganisation
 from app.adapters.gpconnect.settings import GPConnectSettings
 from app.clock import Clock
 from app.config import Settings
 from app.gp.port import GPSystem
-from app.gp.registry import AdapterFactory, PracticeConfig, PracticesFileInvalid
+from app.gp.registry import AdapterFactory, PracticeConfig, PracticesFileInvalid, Service
 
 __all__ = ["GPConnectAdapter", "GPConnectSettings", "create_gpconnect_factory"]
 
@@ -45,21 +45,36 @@ async def create_gpconnect_factory(
     )
 
     def factory(config: PracticeConfig) -> GPSystem:
-        if not config.base_url:
-            raise PracticesFileInvalid(f"{config.ods_code}: a gpconnect practice needs base_url")
+        services: tuple[Service, ...] = ("appointments", "prescriptions", "record")
+        unset = [service for service in services if not config.endpoint(service)]
+        if unset:
+            raise PracticesFileInvalid(
+                f"{config.ods_code}: a gpconnect practice needs base_url, or endpoints for "
+                + ", ".join(unset)
+            )
         missing = options.missing_for(config.ods_code)
         if missing:
             raise PracticesFileInvalid(
                 f"{config.ods_code}: GP Connect needs {', '.join(missing)} to be set"
             )
-        endpoint = Endpoint(
-            base_url=config.base_url,
-            ods_code=config.ods_code,
-            provider_asid=options.provider_asids[config.ods_code],
-            timeout=httpx.Timeout(config.timeouts.read, connect=config.timeouts.connect),
-        )
+
+        def client_for(service: Service) -> GPConnectClient:
+            endpoint = Endpoint(
+                base_url=config.endpoint(service) or "",
+                ods_code=config.ods_code,
+                provider_asid=options.provider_asids[config.ods_code],
+                timeout=httpx.Timeout(config.timeouts.read, connect=config.timeouts.connect),
+            )
+            return GPConnectClient(
+                client, endpoint, options, clock, system_url=settings.public_base_url
+            )
+
         return GPConnectAdapter(
-            GPConnectClient(client, endpoint, options, clock, system_url=settings.public_base_url),
+            GPConnectClients(
+                appointments=client_for("appointments"),
+                prescriptions=client_for("prescriptions"),
+                record=client_for("record"),
+            ),
             ods_code=config.ods_code,
             practice_name=config.name,
             booking_organisation=organisation,

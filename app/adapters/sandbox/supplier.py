@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.adapters.sandbox import tables
 from app.adapters.sandbox.profiles import CancellationReasons, Refusal, SupplierProfile
 from app.clock import Clock, today
+from app.gp.errors import NotAvailableAtPractice
 from app.gp.types import (
     Appointment,
     AppointmentStatus,
@@ -27,6 +28,7 @@ from app.gp.types import (
     BookingReasonPolicy,
     BookingRequest,
     CancellationReason,
+    Capability,
     Clinician,
     Course,
     CourseKind,
@@ -76,8 +78,17 @@ class SimulatedSupplier:
         self.ods_code = ods_code
         self._clock = clock
 
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.profile.capabilities
+
     def _refuse(self, refusal: Refusal, *, course_id: str | None = None) -> NoReturn:
         raise SupplierError(self.profile.code(refusal), course_id=course_id)
+
+    def _require(self, capability: Capability) -> None:
+        # A system without the feature has no call for it at all.
+        if capability not in self.profile.capabilities:
+            raise NotAvailableAtPractice(capability, supplier_code="NOT_SUPPORTED")
 
     # --- reading helpers ------------------------------------------------------
 
@@ -633,6 +644,7 @@ class SimulatedSupplier:
     async def cancel_prescription_request(
         self, patient_ref: str, request_id: str, *, actor_ref: str
     ) -> PrescriptionRequest:
+        self._require(Capability.CANCEL_PRESCRIPTION_REQUEST)
         async with self._engine.begin() as connection:
             await self._lock_patient(connection, patient_ref)
             found = await self._requests(connection, patient_ref, request_id)

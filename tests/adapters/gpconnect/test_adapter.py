@@ -21,6 +21,7 @@ from app.gp.errors import (
     GPForbidden,
     GPSystemUnavailable,
     LinkageFailed,
+    NotAvailableAtPractice,
     NotCancellable,
     NotFoundInGPSystem,
     PatientNotFound,
@@ -32,10 +33,12 @@ from app.gp.types import (
     AppointmentStatus,
     AppointmentType,
     BookingRequest,
+    Capability,
     DemographicMatch,
     GPCredentials,
     MessageKind,
     NotOrderableReason,
+    Patient,
     PracticeMessage,
     RecordSection,
     RelationshipKind,
@@ -43,6 +46,7 @@ from app.gp.types import (
 from tests.adapters.gpconnect.conftest import (
     BASE_URL,
     CONSUMER_ASID,
+    ODS_CODE,
     PROVIDER_ASID,
     gpconnect_settings,
     practice_config,
@@ -611,10 +615,13 @@ async def test_unsupported_capabilities_refuse_plainly(adapter: GPConnectAdapter
         adapter.list_record_entries("2", RecordSection.DOCUMENTS),
     ]
     for call in calls:
-        with pytest.raises(GPForbidden) as refused:
+        with pytest.raises(NotAvailableAtPractice) as refused:
             await call
         assert refused.value.supplier_code == "NOT_SUPPORTED"
+        assert refused.value.capability not in adapter.capabilities
         assert refused.value.detail.endswith(".")
+    # What it refuses at call time it declares absent beforehand, so services ask first.
+    assert adapter.capabilities == {Capability.CANCEL_PRESCRIPTION_REQUEST}
 
 
 async def test_practice_settings_are_defaults_from_the_practice(adapter: GPConnectAdapter) -> None:
@@ -634,9 +641,45 @@ async def test_factory_closes_its_client_and_checks_configuration(gp_clock: Fake
         )
         adapter = factory(practice_config())
         assert isinstance(adapter, GPConnectAdapter)
-        http = adapter._client._http
+        http = adapter._clients.appointments._http
         with pytest.raises(PracticesFileInvalid, match="base_url"):
             factory(practice_config(base_url=None))
+        with pytest.raises(PracticesFileInvalid, match="endpoints for prescriptions, record"):
+            factory(practice_config(base_url=None, endpoints={"appointments": BASE_URL}))
         with pytest.raises(PracticesFileInvalid, match="GPCONNECT_PROVIDER_ASIDS"):
             factory(practice_config(ods_code="Z99999"))
     assert http.is_closed
+
+
+async def test_each_service_has_its_own_endpoint_and_audience(
+    gp_clock: FakeClock, router: respx.MockRouter
+) -> None:
+    """Appointments, prescriptions and the record are different GP Connect services."""
+    record_url = "https://record.gpconnect.test/A81001/STU3/1"
+    prescriptions_url = "https://prescriptions.gpconnect.test/A81001/R4"
+    settings = Settings(_env_file=None, app_env="test")
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset"})
+
+    router.route(host="record.gpconnect.test").mock(side_effect=answer)
+    router.route(host="prescriptions.gpconnect.test").mock(side_effect=answer)
+    async with contextlib.AsyncExitStack() as stack:
+        factory = await create_gpconnect_factory(
+            settings, gp_clock, stack, gpconnect=gpconnect_settings()
+        )
+        adapter = factory(
+            practice_config(endpoints={"record": record_url, "prescriptions": prescriptions_url})
+        )
+        assert isinstance(adapter, GPConnectAdapter)
+        adapter._remember(Patient("2", NHS_NUMBER, "Ann", "Smith", date(1980, 1, 1), ODS_CODE))
+        await adapter.list_record_entries("2", RecordSection.ALLERGIES)
+        await adapter.list_courses("2")
+
+    record_call, prescriptions_call = seen
+    assert str(record_call.url).startswith(record_url + "/Patient/$gpc.getstructuredrecord")
+    assert claims(record_call)["aud"] == record_url
+    assert str(prescriptions_call.url).startswith(prescriptions_url + "/Patient/")
+    assert claims(prescriptions_call)["aud"] == prescriptions_url

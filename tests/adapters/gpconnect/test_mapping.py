@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.adapters.gpconnect import fhir
+from app.adapters.gpconnect import fhir, fhir_prescriptions, fhir_record
 from app.adapters.gpconnect import interactions as wire
 from app.gp.types import (
     AppointmentStatus,
@@ -144,7 +144,8 @@ def test_cancelled_copy_changes_only_status_and_reason() -> None:
 
 def test_courses_map_repeat_acute_and_repeat_dispensing() -> None:
     courses = {
-        c.course_id: c for c in fhir.courses_from_bundle(load("medication_requests_bundle.json"))
+        c.course_id: c
+        for c in fhir_prescriptions.courses_from_bundle(load("medication_requests_bundle.json"))
     }
 
     assert set(courses) == {"mr-plan-1", "mr-plan-2", "mr-plan-3"}  # stopped and issues left out
@@ -161,16 +162,16 @@ def test_courses_map_repeat_acute_and_repeat_dispensing() -> None:
 
 def test_unknown_course_of_therapy_is_never_orderable() -> None:
     assert (
-        fhir.course_kind({"courseOfTherapyType": {"coding": [{"code": "seasonal"}]}})
+        fhir_prescriptions.course_kind({"courseOfTherapyType": {"coding": [{"code": "seasonal"}]}})
         is CourseKind.ACUTE
     )
-    assert fhir.course_kind({}) is CourseKind.ACUTE
+    assert fhir_prescriptions.course_kind({}) is CourseKind.ACUTE
 
 
 def test_tasks_group_into_requests() -> None:
     tasks = list(fhir.bundle_resources(load("tasks_bundle.json"), "Task"))
 
-    newest, rejected = fhir.requests_from_tasks(tasks, patient_ref="2")
+    newest, rejected = fhir_prescriptions.requests_from_tasks(tasks, patient_ref="2")
 
     assert newest.request_id == "urn:uuid:5b1c3f36-36a9-4c56-9d5f-2d8f3d3a1a01"
     assert newest.course_ids == ("mr-plan-1", "mr-plan-3")
@@ -179,11 +180,11 @@ def test_tasks_group_into_requests() -> None:
     assert rejected.status is PrescriptionRequestStatus.REJECTED
     assert rejected.rejection_reason == "Please book a medication review first"
     assert rejected.requested_by_ref == "77"
-    assert fhir.pending_courses(tasks) == {"mr-plan-1", "mr-plan-3"}
+    assert fhir_prescriptions.pending_courses(tasks) == {"mr-plan-1", "mr-plan-3"}
 
 
 def test_order_tasks_focus_the_course_and_share_a_group() -> None:
-    tasks = fhir.order_tasks(
+    tasks = fhir_prescriptions.order_tasks(
         "2",
         "9000000009",
         ["a", "b"],
@@ -223,7 +224,7 @@ def test_order_tasks_focus_the_course_and_share_a_group() -> None:
 def test_structured_record_sections(
     section: RecordSection, expected: list[tuple[str, str]]
 ) -> None:
-    entries = fhir.record_entries_from_bundle(load("structured_record_bundle.json"), section)
+    entries = fhir_record.record_entries_from_bundle(load("structured_record_bundle.json"), section)
 
     assert [(e.entry_id, e.term) for e in entries] == expected
     assert all(e.section is section and not e.hidden for e in entries)
@@ -231,11 +232,12 @@ def test_structured_record_sections(
 
 def test_record_entry_details_and_filing() -> None:
     bundle = load("structured_record_bundle.json")
-    allergy = fhir.record_entries_from_bundle(bundle, RecordSection.ALLERGIES)[1]
+    allergy = fhir_record.record_entries_from_bundle(bundle, RecordSection.ALLERGIES)[1]
     results = {
-        e.entry_id: e for e in fhir.record_entries_from_bundle(bundle, RecordSection.TEST_RESULTS)
+        e.entry_id: e
+        for e in fhir_record.record_entries_from_bundle(bundle, RecordSection.TEST_RESULTS)
     }
-    problem = fhir.record_entries_from_bundle(bundle, RecordSection.PROBLEMS)[0]
+    problem = fhir_record.record_entries_from_bundle(bundle, RecordSection.PROBLEMS)[0]
 
     assert (allergy.code, allergy.recorded_on, allergy.detail) == (
         "294505008",
@@ -248,7 +250,7 @@ def test_record_entry_details_and_filing() -> None:
 
 
 def test_structured_record_parameters_ask_for_one_area() -> None:
-    body = fhir.structured_record_parameters("9000000009", RecordSection.ALLERGIES)
+    body = fhir_record.structured_record_parameters("9000000009", RecordSection.ALLERGIES)
 
     assert body["resourceType"] == "Parameters"
     assert body["parameter"][0] == {

@@ -6,7 +6,13 @@ import pytest
 
 from app.adapters.sandbox import SandboxGPSystem
 from app.gp import errors
-from app.gp.types import Course, CourseKind, NotOrderableReason, PrescriptionRequestStatus
+from app.gp.types import (
+    Capability,
+    Course,
+    CourseKind,
+    NotOrderableReason,
+    PrescriptionRequestStatus,
+)
 from tests.adapters.sandbox.conftest import PersonaLookup
 
 
@@ -114,3 +120,14 @@ async def test_nominated_pharmacy(emis: SandboxGPSystem, persona: PersonaLookup)
     with pytest.raises(errors.NotFoundInGPSystem) as unknown:
         await emis.set_nominated_pharmacy(james, "FZZ99", actor_ref=james)
     assert unknown.value.supplier_code == "-1104"
+
+
+async def test_a_system_without_request_cancelling_declares_and_refuses_it(
+    vision: SandboxGPSystem, tpp: SandboxGPSystem, persona: PersonaLookup
+) -> None:
+    assert Capability.CANCEL_PRESCRIPTION_REQUEST in tpp.capabilities
+    assert Capability.CANCEL_PRESCRIPTION_REQUEST not in vision.capabilities
+    patient = persona("adult-full", "C83003").patient_ref
+    with pytest.raises(errors.NotAvailableAtPractice) as refused:
+        await vision.cancel_prescription_request(patient, "any", actor_ref=patient)
+    assert refused.value.capability is Capability.CANCEL_PRESCRIPTION_REQUEST

@@ -30,7 +30,13 @@ from app.gp.errors import (
     TooLateToCancel,
     TooManyItems,
 )
-from app.gp.types import BookingReasonPolicy, CancellationReason, NotOrderableReason
+from app.gp.types import (
+    ALL_CAPABILITIES,
+    BookingReasonPolicy,
+    CancellationReason,
+    Capability,
+    NotOrderableReason,
+)
 
 
 class Refusal(StrEnum):
@@ -93,6 +99,8 @@ class SupplierProfile:
     minimum_cancellation_cutoff: timedelta = timedelta(0)
     # Whether the system stores a booking reason at all.
     stores_booking_reason: bool = True
+    # The optional parts of the port this system offers.
+    capabilities: frozenset[Capability] = ALL_CAPABILITIES
     _by_code: dict[str, Refusal] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

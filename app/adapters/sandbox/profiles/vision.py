@@ -2,6 +2,7 @@
 
 - A booking reason is optional.
 - Each practice configures its own cancellation reasons.
+- A prescription request cannot be withdrawn online once it is sent.
 - Errors are small negative numbers, as in Vision's online services API.
 """
 
@@ -13,7 +14,7 @@ from app.adapters.sandbox.profiles import (
     Refusal,
     SupplierProfile,
 )
-from app.gp.types import BookingReasonPolicy
+from app.gp.types import ALL_CAPABILITIES, BookingReasonPolicy, Capability
 
 CODES = {
     Refusal.SLOT_TAKEN: "-21",  # slot already booked
@@ -53,4 +54,5 @@ PROFILE = SupplierProfile(
         minimum_reorder_days=21,
     ),
     cancellation_reasons=CancellationReasons.PRACTICE,
+    capabilities=ALL_CAPABILITIES - {Capability.CANCEL_PRESCRIPTION_REQUEST},
 )
