@@ -417,6 +417,7 @@ class RecordEntry:
     code: str | None = None  # a clinical code (SNOMED CT): what makes it a coded entry
     detail: str | None = None  # free text (notes, comments); dosage for medications
     result: ResultValue | None = None  # test results: the value, unit and reference range
+    resolved: bool = False  # no longer current: an ended allergy, a past problem or medicine
     hidden: bool = False  # practice marked it not to be shown online
     third_party: bool = False  # refers to another person
     harmful: bool = False  # potentially harmful to the patient

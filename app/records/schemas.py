@@ -133,6 +133,9 @@ class RecordEntryOut(ResponseBody):
         "dosage for medications."
     )
     result: ResultOut | None = Field(description="Test results: value, unit and range.")
+    resolved: bool = Field(
+        description="No longer current: an allergy that has ended, a past problem or medicine."
+    )
 
     @classmethod
     def of(cls, entry: RecordEntry) -> RecordEntryOut:
@@ -143,6 +146,7 @@ class RecordEntryOut(ResponseBody):
             code=entry.code,
             detail=entry.detail,
             result=ResultOut.of(entry.result) if entry.result else None,
+            resolved=entry.resolved,
         )
 
 

@@ -24,7 +24,9 @@ from app.audit.service import record as record_audit
 from app.audit.types import AuditAction
 from app.clock import Clock
 from app.gp.errors import GPError, NotFoundInGPSystem, SectionUnavailable
+from app.gp.port import require
 from app.gp.types import (
+    Capability,
     Document,
     DocumentContent,
     MessageKind,
@@ -50,6 +52,7 @@ class SectionNotShown(StrEnum):
     """Why a section has no list to show (never "nothing recorded")."""
 
     NOT_IN_YOUR_ACCESS = "not_in_your_access"
+    NOT_OFFERED_AT_PRACTICE = "not_offered_at_practice"
     NOT_AVAILABLE_FROM_GP_SYSTEM = "not_available_from_gp_system"
 
 
@@ -57,6 +60,10 @@ SECTION_EXPLANATIONS = {
     SectionNotShown.NOT_IN_YOUR_ACCESS: (
         "Your online access does not include this part of the record. To see more, ask "
         "the GP practice: they decide what can be shown online."
+    ),
+    SectionNotShown.NOT_OFFERED_AT_PRACTICE: (
+        "The practice's GP system does not provide this part of the record through this "
+        "app. You can ask the practice for a copy."
     ),
     SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM: (
         "The practice's GP system could not provide this part of the record online just "
@@ -135,7 +142,18 @@ def overview(acting: ActingFor, *, now: datetime) -> RecordOverview:
         as_of=now,
         grants=grants,
         unavailable=None if access.record.allowed else access.record.unavailable,
-        sections={section: policy.section_offered(section, grants) for section in RecordSection},
+        sections={
+            section: policy.section_offered(section, grants)
+            and _offered_at_practice(acting, section)
+            for section in RecordSection
+        },
+    )
+
+
+def _offered_at_practice(acting: ActingFor, section: RecordSection) -> bool:
+    """Documents are an optional capability of a GP system; the other sections are not."""
+    return section is not RecordSection.DOCUMENTS or (
+        Capability.DOCUMENTS in acting.system.capabilities
     )
 
 
@@ -240,6 +258,8 @@ async def read_documents(
     as_of = clock.now()
     if not policy.section_offered(RecordSection.DOCUMENTS, _grants(acting)):
         return DocumentPage(as_of, SectionNotShown.NOT_IN_YOUR_ACCESS, None)
+    if not _offered_at_practice(acting, RecordSection.DOCUMENTS):
+        return DocumentPage(as_of, SectionNotShown.NOT_OFFERED_AT_PRACTICE, None)
     try:
         documents = await acting.system.list_documents(acting.patient_ref)
     except SectionUnavailable:
@@ -307,6 +327,7 @@ async def open_document(
     Looked up among the documents the policy lets this viewer see: a withheld
     document and one that does not exist get the same 404.
     """
+    require(acting.system, Capability.DOCUMENTS)
     not_found = NotFoundInGPSystem("We could not find this document.")
     if not policy.section_offered(RecordSection.DOCUMENTS, _grants(acting)):
         raise not_found
@@ -369,6 +390,7 @@ async def submit_correction(
     Stored first (`sending`), so that a report the GP system could not take is
     still listed, as `not_sent`, rather than lost.
     """
+    require(acting.system, Capability.PRACTICE_MESSAGES)
     if entry_id is not None:
         if section is None or section is RecordSection.DOCUMENTS:
             raise InvalidRecordRequest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from app.adapters.sandbox.adapter import find_sandbox
 from app.adapters.sandbox.profiles import Refusal
 from app.adapters.sandbox.supplier import SimulatedSupplier, SupplierError
 from app.audit.types import AuditAction
-from app.gp.types import PracticeMessage
+from app.gp.types import Capability, PracticeMessage
 from app.records import service
 from tests.audit.test_audited_actions import account_id, audit_rows
 from tests.conftest import SignIn
@@ -232,3 +233,28 @@ async def test_corrections_are_listed_only_to_the_person_who_made_them(
     assert len((await parent.get("/corrections")).json()["items"]) == 1
     own = await own_record(client, sign_in, "proxy-parent")
     assert (await own.get("/corrections")).json()["items"] == []
+
+
+# --- a GP system without documents or messages ---------------------------------------------
+
+
+async def test_a_practice_whose_system_lacks_documents_and_messages_says_so(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
+    supplier = find_sandbox(app.state.gp_registry.for_practice("C83003")).supplier
+    supplier.profile = replace(
+        supplier.profile,
+        capabilities=supplier.profile.capabilities
+        - {Capability.DOCUMENTS, Capability.PRACTICE_MESSAGES},
+    )
+    overview = (await viewer.get()).json()
+    available = {s["section"]: s["available"] for s in overview["sections"]}
+    assert available["documents"] is False and available["allergies"] is True
+    documents = await viewer.section("documents")
+    assert (documents["available"], documents["reason"]) == (False, "not_offered_at_practice")
+    content = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    assert (content.status_code, content.json()["code"]) == (403, "not_available_at_practice")
+    correction = await post_correction(viewer, {"description": "Wrong"})
+    assert (correction.status_code, correction.json()["code"]) == (403, "not_available_at_practice")
+    assert (await viewer.get("/corrections")).json()["items"] == []
