@@ -9,7 +9,7 @@ from dataclasses import replace
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.adapters.sandbox import tables
 from app.adapters.sandbox.adapter import find_sandbox
@@ -258,3 +258,16 @@ async def test_a_practice_whose_system_lacks_documents_and_messages_says_so(
     correction = await post_correction(viewer, {"description": "Wrong"})
     assert (correction.status_code, correction.json()["code"]) == (403, "not_available_at_practice")
     assert (await viewer.get("/corrections")).json()["items"] == []
+
+
+async def test_when_the_audit_cannot_be_written_nothing_is_shown(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
+    async with app.state.engine.begin() as connection:
+        await connection.execute(text("DROP TABLE audit_events"))
+    response = await viewer.get("/allergies")
+    assert response.status_code == 500
+    assert "Penicillin" not in response.text and "entry_id" not in response.text
+    document = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    assert document.status_code == 500 and b"Discharge" not in document.content
