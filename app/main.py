@@ -27,6 +27,7 @@ from app.headers import PrivateResponseHeaders
 from app.health.router import router as health_router
 from app.patients.router import patient_router
 from app.patients.router import router as me_router
+from app.prescriptions.router import router as prescriptions_router
 from app.problems import (
     PROBLEM_MEDIA_TYPE,
     REQUEST_ID_HEADER,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(me_router)
     app.include_router(patient_router)
     app.include_router(appointments_router)
+    app.include_router(prescriptions_router)
     app.include_router(record_router)
 
     if settings.cors_allow_origins:

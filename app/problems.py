@@ -164,6 +164,8 @@ def _gp_error_extra(error: gp.GPError) -> tuple[dict[str, str], dict[str, Any]]:
         extra["reason"] = error.reason.value
         if error.course_id:
             extra["course_id"] = error.course_id
+        if error.orderable_from:
+            extra["orderable_from"] = error.orderable_from.isoformat()
     return headers, extra
 
 

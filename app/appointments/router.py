@@ -108,6 +108,7 @@ async def book_appointment(
         view = await service.book(
             acting,
             session,
+            sessions,
             clock,
             slot_id=body.slot_id,
             reason=body.reason,

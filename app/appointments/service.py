@@ -7,17 +7,15 @@ gives patients the same clear answer whatever the supplier.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from icalendar import Calendar, Event
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.service import record as record_audit
-from app.audit.types import AuditAction, AuditEvent
+from app.audit.service import record_completed
+from app.audit.types import AuditAction
 from app.clock import LONDON, Clock
 from app.gp.errors import (
     BookingLimitReached,
@@ -37,10 +35,9 @@ from app.gp.types import (
     PracticeSettings,
     Slot,
 )
+from app.idempotency.locks import one_at_a_time
 from app.patients.service import ActingFor
 from app.problems import Problem
-
-logger = logging.getLogger(__name__)
 
 
 class InvalidRequest(Problem):
@@ -208,6 +205,7 @@ def check_reason(practice: PracticeSettings, reason: str | None) -> str | None:
 async def book(
     acting: ActingFor,
     session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
     *,
     slot_id: str,
@@ -215,59 +213,34 @@ async def book(
     telephone_number: str | None,
 ) -> AppointmentView:
     practice = _practice(acting)
-    now = clock.now()
     reason = check_reason(practice, reason)
-    # The limit counts future appointments, as the GP systems count them: one that has
-    # already started does not stop the patient booking the next.
-    booked = [
-        a
-        for a in await acting.system.list_appointments(acting.patient_ref)
-        if a.status is AppointmentStatus.BOOKED and a.start > now
-    ]
-    if len(booked) >= practice.max_future_appointments:
-        raise BookingLimitReached()
-    appointment = await acting.system.book_appointment(
-        BookingRequest(
-            patient_ref=acting.patient_ref,
-            slot_id=slot_id,
-            actor_ref=acting.actor_ref,
-            reason=reason,
-            telephone_number=telephone_number,
+    # One booking at a time per patient, so two at once cannot both pass the limit.
+    async with one_at_a_time(sessions, f"book:{acting.patient_id}", clock):
+        now = clock.now()
+        # The limit counts future appointments, as the GP systems count them: one that
+        # has already started does not stop the patient booking the next.
+        booked = [
+            a
+            for a in await acting.system.list_appointments(acting.patient_ref)
+            if a.status is AppointmentStatus.BOOKED and a.start > now
+        ]
+        if len(booked) >= practice.max_future_appointments:
+            raise BookingLimitReached()
+        appointment = await acting.system.book_appointment(
+            BookingRequest(
+                patient_ref=acting.patient_ref,
+                slot_id=slot_id,
+                actor_ref=acting.actor_ref,
+                reason=reason,
+                telephone_number=telephone_number,
+            )
         )
-    )
-    await audit_done(
+    await record_completed(
         session,
         clock,
         acting.audit_event(AuditAction.APPOINTMENT_BOOKED, appointment.appointment_id),
     )
     return _view(appointment, practice, now)
-
-
-AUDIT_ATTEMPTS = 2
-
-
-async def audit_done(session: AsyncSession, clock: Clock, event: AuditEvent) -> None:
-    """Audit an action the GP system has already carried out.
-
-    The booking or cancellation stands whatever happens here, so a failure to
-    write its audit row must not turn it into an error the patient would retry
-    (booking twice). The row is tried again; if it still cannot be written, the
-    gap is logged with the request id and opaque ids for reconciliation.
-    """
-    for attempt in range(1, AUDIT_ATTEMPTS + 1):
-        try:
-            await record_audit(session, event, clock=clock)
-            await session.commit()
-            return
-        except SQLAlchemyError as error:
-            await session.rollback()
-            logger.error(
-                "audit row not written for a completed action (attempt %d): %s %s (%s)",
-                attempt,
-                event.action.value,
-                event.target,
-                type(error).__name__,
-            )
 
 
 async def cancellation_reasons(acting: ActingFor) -> list[CancellationReason]:
@@ -298,7 +271,7 @@ async def cancel(
     cancelled = await acting.system.cancel_appointment(
         acting.patient_ref, appointment_id, reason_code=reason_code, actor_ref=acting.actor_ref
     )
-    await audit_done(
+    await record_completed(
         session, clock, acting.audit_event(AuditAction.APPOINTMENT_CANCELLED, appointment_id)
     )
     return _view(cancelled, practice, now)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 
 from asgi_correlation_id import correlation_id
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import GENESIS_HASH, ChainFields, chain_hash
@@ -19,6 +21,8 @@ from app.audit.models import AuditRecord
 from app.audit.types import REQUEST_ID_PATTERN, AuditEntry, AuditEvent, AuditPage
 from app.clock import Clock
 from app.problems import Problem
+
+logger = logging.getLogger(__name__)
 
 # One application-wide key for the PostgreSQL advisory lock that serialises
 # appends; any fixed 64-bit number that nothing else in the database uses.
@@ -158,3 +162,30 @@ def _decode_cursor(cursor: str) -> int:
     if number == raw or not (number.isascii() and number.isdigit()) or len(number) > 18:
         raise InvalidCursor
     return int(number)
+
+
+AUDIT_ATTEMPTS = 2
+
+
+async def record_completed(session: AsyncSession, clock: Clock, event: AuditEvent) -> None:
+    """Audit an action the GP system has already carried out, and commit.
+
+    The booking, cancellation or request stands whatever happens here, so a failure to
+    write its audit row must not turn it into an error the patient would retry
+    (booking twice). The row is tried again; if it still cannot be written, the
+    gap is logged with the request id and opaque ids for reconciliation.
+    """
+    for attempt in range(1, AUDIT_ATTEMPTS + 1):
+        try:
+            await record(session, event, clock=clock)
+            await session.commit()
+            return
+        except SQLAlchemyError as error:
+            await session.rollback()
+            logger.error(
+                "audit row not written for a completed action (attempt %d): %s %s (%s)",
+                attempt,
+                event.action.value,
+                event.target,
+                type(error).__name__,
+            )

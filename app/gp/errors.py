@@ -6,6 +6,7 @@ maps each to an HTTP problem in one table. `detail` is written for patients.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 
 from app.gp.types import Capability, NotOrderableReason
@@ -14,7 +15,7 @@ from app.gp.types import Capability, NotOrderableReason
 class GPError(Exception):
     """Base class: a GP system refused or could not do what was asked."""
 
-    code: ClassVar[str] = "gp_error"
+    code: str = "gp_error"  # stable; an instance may narrow it (CourseNotOrderable)
     default_detail: ClassVar[str] = "Your GP practice's system could not do that."
 
     def __init__(self, detail: str | None = None, *, supplier_code: str | None = None) -> None:
@@ -60,6 +61,9 @@ class ReasonRequired(GPError):
 
 
 class CourseNotOrderable(GPError):
+    """Its `code` is the reason (`request_pending`, `review_overdue`, `too_soon`,
+    `not_a_repeat`), so each refusal has a stable problem code of its own."""
+
     code = "course_not_orderable"
     default_detail = "This medicine cannot be ordered online at the moment."
 
@@ -81,11 +85,17 @@ class CourseNotOrderable(GPError):
         reason: NotOrderableReason,
         *,
         course_id: str | None = None,
+        orderable_from: date | None = None,
         supplier_code: str | None = None,
     ) -> None:
         self.reason = reason
+        self.code = reason.value
         self.course_id = course_id
-        super().__init__(self._DETAILS[reason], supplier_code=supplier_code)
+        self.orderable_from = orderable_from
+        detail = self._DETAILS[reason]
+        if orderable_from is not None:
+            detail += f" You can order it from {orderable_from:%-d %B %Y}."
+        super().__init__(detail, supplier_code=supplier_code)
 
 
 class TooManyItems(GPError):

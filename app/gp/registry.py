@@ -51,6 +51,7 @@ class PolicyOverrides(_Strict):
     cancellation_cutoff_minutes: int | None = Field(default=None, ge=0)
     max_prescription_items: int | None = Field(default=None, ge=1)
     prescription_note_max_length: int | None = Field(default=None, ge=0)
+    prescription_note_required: bool | None = None
 
     def apply(self, settings: PracticeSettings) -> PracticeSettings:
         changes: dict[str, Any] = {}
@@ -60,6 +61,7 @@ class PolicyOverrides(_Strict):
             "max_future_appointments",
             "max_prescription_items",
             "prescription_note_max_length",
+            "prescription_note_required",
         ):
             value = getattr(self, name)
             if value is not None:

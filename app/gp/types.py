@@ -82,7 +82,7 @@ class PrescriptionRequestStatus(StrEnum):
 
 
 class NotOrderableReason(StrEnum):
-    PENDING_REQUEST = "pending_request"
+    PENDING_REQUEST = "request_pending"
     REVIEW_OVERDUE = "review_overdue"
     NOT_A_REPEAT = "not_a_repeat"
     TOO_SOON = "too_soon"
@@ -186,6 +186,7 @@ class PracticeSettings:
     max_prescription_items: int
     prescription_note_max_length: int
     minimum_reorder_interval: timedelta  # "too soon" after the last issue
+    prescription_note_required: bool = False  # the practice asks for a note with each request
 
 
 # --- proxy access -------------------------------------------------------------
@@ -283,15 +284,27 @@ class Course:
 
 
 @dataclass(frozen=True, slots=True)
+class PrescriptionRequestItem:
+    """One course in a request, with its own status where the GP system keeps one."""
+
+    course_id: str
+    status: PrescriptionRequestStatus
+    rejection_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PrescriptionRequest:
     request_id: str
     patient_ref: str
     course_ids: tuple[str, ...]
-    status: PrescriptionRequestStatus
+    status: PrescriptionRequestStatus  # the request as a whole
     requested_at: datetime
     requested_by_ref: str
     note: str | None = None
     rejection_reason: str | None = None
+    # Per course, where the GP system tracks each on its own (GP Connect: one Task each);
+    # empty where every item shares the request's status.
+    items: tuple[PrescriptionRequestItem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,3 +30,18 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     location: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+
+class ActionLock(Base):
+    """A held lock on one kind of action for one patient (`book:<patient id>`).
+
+    A row exists while a request holds the lock; it is committed before the GP
+    system is called, so every worker and instance sees it. `expires_at` frees
+    the lock of a request that died holding it.
+    """
+
+    __tablename__ = "action_locks"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

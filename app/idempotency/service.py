@@ -200,7 +200,9 @@ async def run_once(
 
     try:
         response = await action()
-    except GPSystemUnavailable:
+    except (GPSystemUnavailable, RequestInProgress):
+        # Nothing was done (the GP system was out, or another action for the patient
+        # held its lock): a retry with the same key may try again.
         await _release(sessions, account_id, key)
         raise
     except (Problem, GPError) as refusal:

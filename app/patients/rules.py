@@ -38,6 +38,7 @@ class Unavailable(StrEnum):
     ONLINE_ACCESS_DECLINED = "online_access_declined"
     ENHANCED_REVIEW = "enhanced_review"
     PATIENT_ONLY = "patient_only"
+    PROXY_CANNOT_CHANGE_PHARMACY = "proxy_cannot_change_pharmacy"
 
 
 EXPLANATIONS: dict[Unavailable, str] = {
@@ -63,6 +64,10 @@ EXPLANATIONS: dict[Unavailable, str] = {
         "Contact the practice to ask about access."
     ),
     Unavailable.PATIENT_ONLY: "Only the patient can use this, not someone acting for them.",
+    Unavailable.PROXY_CANNOT_CHANGE_PHARMACY: (
+        "Only the patient can change their nominated pharmacy. People acting for them can "
+        "see it, but not change it."
+    ),
 }
 
 
@@ -193,15 +198,18 @@ def effective_access(
     is_self = relationship.kind is RelationshipKind.SELF
     permissions = relationship.permissions
     grants, record = _record(relationship, practice, own_record_access)
-    # Proxies cannot change the nominated pharmacy.
     self_only = ALLOWED if is_self else ServiceAccess.denied(Unavailable.PATIENT_ONLY)
+    # Proxies cannot change the nominated pharmacy (GP online services: proxy access).
+    pharmacy = (
+        ALLOWED if is_self else ServiceAccess.denied(Unavailable.PROXY_CANNOT_CHANGE_PHARMACY)
+    )
     return Access(
         unavailable=None,
         appointments=_service(practice.appointments_enabled, permissions.appointments),
         prescriptions=_service(practice.prescriptions_enabled, permissions.prescriptions),
         record_level=grants.level,
         record=record,
-        change_pharmacy=self_only,
+        change_pharmacy=pharmacy,
         patient_only=self_only,
         record_grants=grants,
     )

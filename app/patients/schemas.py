@@ -99,6 +99,9 @@ class PracticePolicy(ResponseBody):
     has_cancellation_reasons: bool
     max_prescription_items: int
     prescription_note_max_length: int
+    prescription_note_required: bool = Field(
+        description="Whether the practice asks for a note with each prescription request."
+    )
 
     @classmethod
     def of(cls, practice: PracticeSettings) -> PracticePolicy:
@@ -117,6 +120,7 @@ class PracticePolicy(ResponseBody):
             has_cancellation_reasons=practice.has_cancellation_reasons,
             max_prescription_items=practice.max_prescription_items,
             prescription_note_max_length=practice.prescription_note_max_length,
+            prescription_note_required=practice.prescription_note_required,
         )
 
 

@@ -19,8 +19,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.appointments.service import audit_done
 from app.audit.service import record as record_audit
+from app.audit.service import record_completed
 from app.audit.types import AuditAction
 from app.clock import Clock
 from app.gp.errors import GPError, NotFoundInGPSystem, SectionUnavailable
@@ -439,7 +439,9 @@ async def submit_correction(
     row.status = CorrectionStatus.SENT
     await session.commit()
     # The practice has it now: a failing audit write must not make the person send it again.
-    await audit_done(session, clock, acting.audit_event(AuditAction.CORRECTION_SUBMITTED, row.id))
+    await record_completed(
+        session, clock, acting.audit_event(AuditAction.CORRECTION_SUBMITTED, row.id)
+    )
     return Correction.of(row)
 
 

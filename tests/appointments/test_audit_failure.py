@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from app.appointments import service
+from app.audit import service
 from tests.appointments.conftest import Adult
 
 ODS = "C83003"
@@ -16,7 +16,7 @@ ODS = "C83003"
 
 def failing_audit(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[str]:
     """Make the next `failures` audit writes fail as a locked database would."""
-    real = service.record_audit
+    real = service.record
     calls: list[str] = []
 
     async def flaky(*args: Any, **kwargs: Any) -> None:
@@ -25,7 +25,7 @@ def failing_audit(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[str]:
             raise OperationalError("INSERT INTO audit_events", {}, Exception("locked"))
         await real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "record_audit", flaky)
+    monkeypatch.setattr(service, "record", flaky)
     return calls
 
 
@@ -44,7 +44,7 @@ async def test_when_the_audit_cannot_be_written_the_booking_still_answers_201_an
 ) -> None:
     patient = await adult(ODS)
     failing_audit(monkeypatch, failures=service.AUDIT_ATTEMPTS)
-    with caplog.at_level(logging.ERROR, logger="app.appointments.service"):
+    with caplog.at_level(logging.ERROR, logger="app.audit.service"):
         booked = await patient.book_ok()
     assert booked["status"] == "booked"
     gaps = [r.getMessage() for r in caplog.records if "audit row not written" in r.getMessage()]

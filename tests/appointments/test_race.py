@@ -2,6 +2,7 @@
 
 - 50 different patients book the same slot at once: exactly one gets it.
 - One patient sends the same booking 20 times at once (a retry storm): one booking.
+- One patient orders the same medicine 10 times at once with different keys: one request.
 
 Runs only with TEST_DATABASE_URL (and must run when REQUIRE_POSTGRES=1).
 """
@@ -88,7 +89,7 @@ async def _prepare(database_url: str, sandbox_url: str) -> list[Racer]:
     app = create_app(settings)
     racers = []
     async with LifespanManager(app):
-        for persona in load_test_personas(today(SystemClock()))[: RACERS + 1]:
+        for persona in load_test_personas(today(SystemClock()))[: RACERS + 2]:
             issued = await sign_in_persona(app, persona, clock=SystemClock())
             racers.append(
                 Racer(
@@ -275,3 +276,50 @@ async def test_a_retry_storm_books_once(server: Server, http: httpx.AsyncClient)
     fetched = await http.get(booked[0].headers["location"], headers=racer.headers)
     assert fetched.status_code == 200
     assert fetched.json() == appointment
+
+
+async def _pending_requests_for(server: Server, course_id: str) -> int:
+    engine = create_engine(server.sandbox_url)
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(
+                select(func.count())
+                .select_from(sandbox.prescription_request_items.join(sandbox.prescription_requests))
+                .where(
+                    sandbox.prescription_request_items.c.course_id == course_id,
+                    sandbox.prescription_requests.c.status == "requested",
+                )
+            )
+            return count or 0
+    finally:
+        await engine.dispose()
+
+
+async def test_one_course_ordered_at_once_on_both_workers_is_ordered_once(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    racer = server.racers[RACERS + 1]  # someone who took no part in the other races
+    courses = await http.get(
+        f"/v1/patients/{racer.patient_id}/prescriptions/courses", headers=racer.headers
+    )
+    course = next(c for c in courses.json()["items"] if c["name"].startswith("Amlodipine"))
+    assert course["orderable"], course
+    start = asyncio.Event()
+
+    async def order(number: int) -> httpx.Response:
+        await start.wait()
+        return await http.post(
+            f"/v1/patients/{racer.patient_id}/prescriptions/requests",
+            json={"course_ids": [course["course_id"]], "note": "No changes"},
+            headers={**racer.headers, "Idempotency-Key": f"order-{number:03d}-{racer.patient_id}"},
+        )
+
+    tasks = [asyncio.create_task(order(n)) for n in range(10)]
+    await asyncio.sleep(0.05)
+    start.set()
+    answers = await asyncio.gather(*tasks)
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] + [409] * 9, [a.text for a in answers if a.status_code >= 500]
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"request_pending"}
+    assert await _pending_requests_for(server, course["course_id"]) == 1

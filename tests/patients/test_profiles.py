@@ -56,8 +56,9 @@ async def test_profiles_list_self_first_then_proxied_patients(
     assert child["services"]["record"]["level"] == "summary"
     assert child["services"]["change_pharmacy"] == {
         "allowed": False,
-        "reason": "patient_only",
-        "explanation": "Only the patient can use this, not someone acting for them.",
+        "reason": "proxy_cannot_change_pharmacy",
+        "explanation": "Only the patient can change their nominated pharmacy. People acting "
+        "for them can see it, but not change it.",
     }
     # The opaque id is neither the NHS number nor the GP system's reference.
     for item in items:

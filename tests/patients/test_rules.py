@@ -148,7 +148,7 @@ def test_proxy_gets_only_what_the_practice_granted() -> None:
 
 def test_proxies_cannot_change_the_pharmacy_or_see_the_access_log() -> None:
     access = effective_access(relationship(), today=TODAY, review_age=13, practice=PRACTICE)
-    assert access.change_pharmacy.unavailable is Unavailable.PATIENT_ONLY
+    assert access.change_pharmacy.unavailable is Unavailable.PROXY_CANNOT_CHANGE_PHARMACY
     assert access.patient_only.unavailable is Unavailable.PATIENT_ONLY
     own = effective_access(
         relationship(RelationshipKind.SELF, born=years_ago(40)),

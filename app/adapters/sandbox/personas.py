@@ -220,8 +220,8 @@ _PEOPLE: tuple[_Person, ...] = (
 
 # Interchangeable adults with NHS login accounts at one practice, so that load and
 # race tests can act as many different patients at once. They come after `_PEOPLE`
-# (whose NHS numbers stay as they were), get no clinical content (seeding stays
-# fast), and are left out of the persona picker (`persona_catalogue`).
+# (whose NHS numbers stay as they were), get repeat medicines but no record (seeding
+# stays fast), and are left out of the persona picker (`persona_catalogue`).
 LOAD_TEST_TAG = "load-test"
 LOAD_TEST_PRACTICE = VISION_PRACTICE  # booking reason optional
 LOAD_TEST_PATIENTS = 60

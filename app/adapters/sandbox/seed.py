@@ -537,6 +537,7 @@ def practice_row(practice: PracticeSeed) -> dict[str, Any]:
         "max_prescription_items": defaults.max_prescription_items,
         "prescription_note_max_length": defaults.prescription_note_max_length,
         "minimum_reorder_days": defaults.minimum_reorder_days,
+        "prescription_note_required": defaults.prescription_note_required,
     }
 
 
@@ -619,10 +620,10 @@ def build_seed_rows(today: date, practices: Sequence[PracticeSeed] = DEFAULT_PRA
         if rel.user_ref in known and rel.patient_ref in known
     ]
     for patient in patients:
-        if LOAD_TEST_TAG in patient.tags:
-            continue  # only an account to book with: no clinical content to seed
-        rows[tables.record_entries.name].extend(_record_entries(patient, today))
         rows[tables.courses.name].extend(_courses(patient, today))
+        if LOAD_TEST_TAG in patient.tags:
+            continue  # an account to book and order with: no record to seed
+        rows[tables.record_entries.name].extend(_record_entries(patient, today))
         if "background" in patient.tags:
             continue
         if age_on(patient.birth_date, today) >= 18:

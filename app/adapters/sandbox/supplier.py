@@ -157,6 +157,7 @@ class SimulatedSupplier:
             max_prescription_items=practice.max_prescription_items,
             prescription_note_max_length=practice.prescription_note_max_length,
             minimum_reorder_interval=timedelta(days=practice.minimum_reorder_days),
+            prescription_note_required=practice.prescription_note_required,
         )
 
     # --- linkage and people ---------------------------------------------------

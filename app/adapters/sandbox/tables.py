@@ -85,6 +85,7 @@ practices = Table(
     Column("max_prescription_items", Integer, nullable=False),
     Column("prescription_note_max_length", Integer, nullable=False),
     Column("minimum_reorder_days", Integer, nullable=False),
+    Column("prescription_note_required", Boolean, nullable=False, default=False),
 )
 
 # Practice-configured cancellation reasons (Vision-like practices).

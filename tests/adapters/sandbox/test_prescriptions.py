@@ -53,30 +53,30 @@ async def test_not_orderable(
 
 
 async def test_request_then_pending_then_cancel(
-    tpp: SandboxGPSystem, persona: PersonaLookup
+    emis: SandboxGPSystem, persona: PersonaLookup
 ) -> None:
-    patient = persona("adult-full", "B82002").patient_ref
-    course = by_name(await tpp.list_courses(patient), "Amlodipine")
-    request = await tpp.request_prescription(
+    patient = persona("adult-full", "A81001").patient_ref
+    course = by_name(await emis.list_courses(patient), "Amlodipine")
+    request = await emis.request_prescription(
         patient, [course.course_id], note="Running low", actor_ref=patient
     )
     assert (request.status, request.course_ids, request.note) == (
         PrescriptionRequestStatus.REQUESTED, (course.course_id,), "Running low",
     )  # fmt: skip
     with pytest.raises(errors.CourseNotOrderable) as pending:
-        await tpp.request_prescription(patient, [course.course_id], note=None, actor_ref=patient)
-    assert pending.value.supplier_code == "21"
-    cancelled = await tpp.cancel_prescription_request(
+        await emis.request_prescription(patient, [course.course_id], note=None, actor_ref=patient)
+    assert pending.value.supplier_code == "-1202"
+    cancelled = await emis.cancel_prescription_request(
         patient, request.request_id, actor_ref=patient
     )
     assert cancelled.status is PrescriptionRequestStatus.CANCELLED
     with pytest.raises(errors.GPForbidden) as again:
-        await tpp.cancel_prescription_request(patient, request.request_id, actor_ref=patient)
-    assert again.value.supplier_code == "25"
+        await emis.cancel_prescription_request(patient, request.request_id, actor_ref=patient)
+    assert again.value.supplier_code == "-1206"
     with pytest.raises(errors.NotFoundInGPSystem):
-        await tpp.cancel_prescription_request(patient, "missing", actor_ref=patient)
+        await emis.cancel_prescription_request(patient, "missing", actor_ref=patient)
     assert request.request_id in {
-        r.request_id for r in await tpp.list_prescription_requests(patient)
+        r.request_id for r in await emis.list_prescription_requests(patient)
     }
 
 
@@ -123,11 +123,11 @@ async def test_nominated_pharmacy(emis: SandboxGPSystem, persona: PersonaLookup)
 
 
 async def test_a_system_without_request_cancelling_declares_and_refuses_it(
-    vision: SandboxGPSystem, tpp: SandboxGPSystem, persona: PersonaLookup
+    emis: SandboxGPSystem, tpp: SandboxGPSystem, persona: PersonaLookup
 ) -> None:
-    assert Capability.CANCEL_PRESCRIPTION_REQUEST in tpp.capabilities
-    assert Capability.CANCEL_PRESCRIPTION_REQUEST not in vision.capabilities
-    patient = persona("adult-full", "C83003").patient_ref
+    assert Capability.CANCEL_PRESCRIPTION_REQUEST in emis.capabilities
+    assert Capability.CANCEL_PRESCRIPTION_REQUEST not in tpp.capabilities
+    patient = persona("adult-full", "B82002").patient_ref
     with pytest.raises(errors.NotAvailableAtPractice) as refused:
-        await vision.cancel_prescription_request(patient, "any", actor_ref=patient)
+        await tpp.cancel_prescription_request(patient, "any", actor_ref=patient)
     assert refused.value.capability is Capability.CANCEL_PRESCRIPTION_REQUEST

@@ -86,6 +86,7 @@ class PracticeDefaults:
     max_prescription_items: int = 6
     prescription_note_max_length: int = 500
     minimum_reorder_days: int = 21
+    prescription_note_required: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
 - No cancellation reasons.
 - The system refuses an online cancellation within one hour of the start,
   whatever the practice configures.
+- A prescription request cannot be withdrawn online once it is sent.
 - Errors are small positive numbers, as in SystmOne's client integration API.
 """
 
@@ -17,7 +18,7 @@ from app.adapters.sandbox.profiles import (
     Refusal,
     SupplierProfile,
 )
-from app.gp.types import BookingReasonPolicy
+from app.gp.types import ALL_CAPABILITIES, BookingReasonPolicy, Capability
 
 CODES = {
     Refusal.SLOT_TAKEN: "5",  # slot not available
@@ -58,4 +59,5 @@ PROFILE = SupplierProfile(
     cancellation_reasons=CancellationReasons.NONE,
     minimum_cancellation_cutoff=timedelta(hours=1),
     stores_booking_reason=False,
+    capabilities=ALL_CAPABILITIES - {Capability.CANCEL_PRESCRIPTION_REQUEST},
 )

@@ -2,7 +2,6 @@
 
 - A booking reason is optional.
 - Each practice configures its own cancellation reasons.
-- A prescription request cannot be withdrawn online once it is sent.
 - Errors are small negative numbers, as in Vision's online services API.
 """
 
@@ -14,7 +13,7 @@ from app.adapters.sandbox.profiles import (
     Refusal,
     SupplierProfile,
 )
-from app.gp.types import ALL_CAPABILITIES, BookingReasonPolicy, Capability
+from app.gp.types import BookingReasonPolicy
 
 CODES = {
     Refusal.SLOT_TAKEN: "-21",  # slot already booked
@@ -52,7 +51,7 @@ PROFILE = SupplierProfile(
         cancellation_cutoff_minutes=24 * 60,
         max_prescription_items=5,
         minimum_reorder_days=21,
+        prescription_note_required=True,
     ),
     cancellation_reasons=CancellationReasons.PRACTICE,
-    capabilities=ALL_CAPABILITIES - {Capability.CANCEL_PRESCRIPTION_REQUEST},
 )

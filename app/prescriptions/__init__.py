@@ -1,0 +1,1 @@
+"""Repeat prescriptions: courses, requests, cancelling, and the nominated pharmacy."""

@@ -1,0 +1,162 @@
+"""`/v1/patients/{patient_id}/prescriptions` and `/pharmacy`: order repeats, follow them,
+cancel them, and the nominated pharmacy."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from app.clock import ClockDep, today
+from app.db import SessionDep, SessionmakerDep
+from app.idempotency.deps import IdempotencyKey
+from app.idempotency.service import StoredResponse, as_response, run_once
+from app.patients.deps import ActingForPharmacyChange, ActingForPrescriptions, PatientID
+from app.prescriptions import service
+from app.prescriptions.schemas import (
+    CourseList,
+    CourseOut,
+    NominatedPharmacy,
+    NominationIn,
+    PharmacyOut,
+    PrescriptionRequestIn,
+    PrescriptionRequestList,
+    PrescriptionRequestOut,
+)
+from app.problems import problem_responses
+
+router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["prescriptions"])
+
+RequestID = Annotated[
+    str, Path(description="The request's id, from the list.", min_length=1, max_length=128)
+]
+PATIENT_ROUTE_ERRORS = (401, 403, 404, 503)
+
+
+@router.get(
+    "/prescriptions/courses",
+    summary="Repeat medicines, with whether each can be ordered now",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+)
+async def list_courses(acting: ActingForPrescriptions, clock: ClockDep) -> CourseList:
+    views = await service.list_courses(acting, today=today(clock))
+    return CourseList(items=[CourseOut.of(view) for view in views])
+
+
+@router.post(
+    "/prescriptions/requests",
+    status_code=201,
+    summary="Order repeat medicines",
+    description="Every medicine must be orderable now (see `GET …/prescriptions/courses`); "
+    "one that is not is refused with its reason as the problem `code` (`request_pending`, "
+    "`review_overdue`, `too_soon`, `not_a_repeat`) and nothing is ordered.",
+    response_model=PrescriptionRequestOut,
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422),
+)
+async def request_repeats(
+    patient_id: PatientID,
+    body: PrescriptionRequestIn,
+    idempotency_key: IdempotencyKey,
+    acting: ActingForPrescriptions,
+    session: SessionDep,
+    sessions: SessionmakerDep,
+    clock: ClockDep,
+) -> JSONResponse:
+    async def order() -> StoredResponse:
+        view = await service.request_repeats(
+            acting,
+            session,
+            sessions,
+            clock,
+            today=today(clock),
+            course_ids=body.course_ids,
+            note=body.note,
+        )
+        out = PrescriptionRequestOut.of(view)
+        location = f"/v1/patients/{patient_id}/prescriptions/requests/{out.request_id}"
+        return StoredResponse(201, out.model_dump(mode="json"), location)
+
+    stored = await run_once(
+        sessions,
+        account_id=acting.actor.account_id,
+        key=idempotency_key,
+        scope=f"prescription:{acting.patient_id}",
+        body=body.model_dump(mode="json"),
+        clock=clock,
+        action=order,
+    )
+    return as_response(stored)
+
+
+@router.get(
+    "/prescriptions/requests",
+    summary="Prescription requests and their status, newest first",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 400, 422),
+)
+async def list_requests(
+    acting: ActingForPrescriptions,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` from the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Most requests to return.")] = 20,
+) -> PrescriptionRequestList:
+    page = await service.list_requests(acting, cursor=cursor, limit=limit)
+    return PrescriptionRequestList(
+        items=[PrescriptionRequestOut.of(view) for view in page.views],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/prescriptions/requests/{request_id}",
+    summary="One prescription request",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+)
+async def get_request(
+    request_id: RequestID, acting: ActingForPrescriptions
+) -> PrescriptionRequestOut:
+    return PrescriptionRequestOut.of(await service.get_request(acting, request_id))
+
+
+@router.post(
+    "/prescriptions/requests/{request_id}/cancel",
+    summary="Cancel a request the practice has not dealt with yet",
+    description="Only while it is `requested`, and only where the practice's system allows "
+    "it (`cancellable` on the request says so, with the reason when not).",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409),
+)
+async def cancel_request(
+    request_id: RequestID,
+    acting: ActingForPrescriptions,
+    session: SessionDep,
+    clock: ClockDep,
+) -> PrescriptionRequestOut:
+    view = await service.cancel_request(acting, session, clock, request_id=request_id)
+    return PrescriptionRequestOut.of(view)
+
+
+@router.get(
+    "/pharmacy",
+    summary="The nominated pharmacy",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+)
+async def get_pharmacy(acting: ActingForPrescriptions) -> NominatedPharmacy:
+    pharmacy = await service.nominated_pharmacy(acting)
+    return NominatedPharmacy(pharmacy=PharmacyOut.of(pharmacy) if pharmacy else None)
+
+
+@router.put(
+    "/pharmacy",
+    summary="Change the nominated pharmacy (the patient only)",
+    description="People acting for the patient cannot change it: they get `403` with the reason.",
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+)
+async def put_pharmacy(
+    body: NominationIn,
+    acting: ActingForPharmacyChange,
+    session: SessionDep,
+    clock: ClockDep,
+) -> NominatedPharmacy:
+    pharmacy = await service.nominate_pharmacy(acting, session, clock, ods_code=body.ods_code)
+    return NominatedPharmacy(pharmacy=PharmacyOut.of(pharmacy))

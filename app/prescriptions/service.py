@@ -1,0 +1,378 @@
+"""Repeat prescription rules: what can be ordered now, ordering, cancelling, the pharmacy.
+
+GP online rules (RCGP GP Online Services Toolkit, NHS England guidance): only
+repeat courses can be ordered, not acute ones; not while a request for the same
+course is pending; not when its medication review is overdue; not sooner than
+the practice's re-order interval; at most the practice's number of items in one
+request, with a note of bounded length (required where the practice asks).
+The GP system enforces its own rules too; checking here first gives patients
+the same clear answer whatever the supplier, and keeps the rules where a
+supplier does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit.service import record_completed
+from app.audit.types import AuditAction
+from app.clock import Clock
+from app.gp.errors import CourseNotOrderable, NotFoundInGPSystem, TooManyItems
+from app.gp.port import require
+from app.gp.types import (
+    Capability,
+    Course,
+    CourseKind,
+    NotOrderableReason,
+    Pharmacy,
+    PracticeSettings,
+    PrescriptionRequest,
+    PrescriptionRequestItem,
+    PrescriptionRequestStatus,
+)
+from app.idempotency.locks import one_at_a_time
+from app.patients.service import ActingFor
+from app.problems import Problem
+
+# Acute courses are left out of the list: they can never be ordered online, and the
+# patient's full medication history is in the GP record (docs/decisions/0005).
+ORDERABLE_KINDS = frozenset({CourseKind.REPEAT, CourseKind.REPEAT_DISPENSING})
+
+
+class PrescriptionProblem(Problem):
+    """A request the service refuses before the GP system is asked."""
+
+    title = "Prescription request not accepted"
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        self.status = status
+        self.code = code
+        super().__init__(detail, extra=extra or None)
+
+
+class InvalidCursor(Problem):
+    status = 400
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+    default_detail = "The page cursor was not recognised. Start again from the first page."
+
+
+class RequestedBy(StrEnum):
+    """Who asked for a request, as the person reading it would put it."""
+
+    YOU = "you"  # the signed-in user
+    PATIENT = "patient"  # the patient themself, when someone else is reading
+    PROXY = "proxy"  # someone else acting for the patient
+
+
+class NotCancellableReason(StrEnum):
+    NOT_OFFERED_BY_PRACTICE = "not_offered_by_practice"
+    ALREADY_PROCESSED = "already_processed"
+
+
+@dataclass(frozen=True, slots=True)
+class CourseView:
+    course: Course
+    not_orderable: NotOrderableReason | None
+    orderable_from: date | None  # when `too_soon`: the first day it can be ordered
+
+    @property
+    def orderable(self) -> bool:
+        return self.not_orderable is None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    request: PrescriptionRequest
+    items: tuple[PrescriptionRequestItem, ...]
+    course_names: dict[str, str]
+    requested_by: RequestedBy
+    not_cancellable: NotCancellableReason | None
+
+    @property
+    def cancellable(self) -> bool:
+        return self.not_cancellable is None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPage:
+    views: list[RequestView]
+    next_cursor: str | None
+
+
+# --- rules over plain values ------------------------------------------------------------
+
+
+def pending_course_ids(requests: list[PrescriptionRequest]) -> set[str]:
+    """Courses with a request the practice has not dealt with yet."""
+    return {
+        item.course_id
+        for request in requests
+        for item in items_of(request)
+        if item.status is PrescriptionRequestStatus.REQUESTED
+    }
+
+
+def orderability(
+    course: Course, practice: PracticeSettings, pending: set[str], today: date
+) -> tuple[NotOrderableReason | None, date | None]:
+    """Why `course` cannot be ordered today (and from when, if too soon), or (None, None)."""
+    if course.kind not in ORDERABLE_KINDS:
+        return NotOrderableReason.NOT_A_REPEAT, None
+    if course.course_id in pending:
+        return NotOrderableReason.PENDING_REQUEST, None
+    # Due today is not yet overdue.
+    if course.review_due_on is not None and course.review_due_on < today:
+        return NotOrderableReason.REVIEW_OVERDUE, None
+    if course.last_issued_on is not None:
+        earliest = course.last_issued_on + practice.minimum_reorder_interval
+        if today < earliest:
+            return NotOrderableReason.TOO_SOON, earliest
+    return None, None
+
+
+def check_note(practice: PracticeSettings, note: str | None) -> str | None:
+    """The practice's note policy: its maximum length, and whether it asks for one."""
+    note = (note or "").strip() or None
+    if note is None and practice.prescription_note_required:
+        raise PrescriptionProblem(
+            422,
+            "note_required",
+            "Your practice asks for a note with each request, for example if anything has "
+            "changed since your last one.",
+        )
+    if note is not None and len(note) > practice.prescription_note_max_length:
+        raise PrescriptionProblem(
+            422,
+            "note_too_long",
+            f"Please keep your note to {practice.prescription_note_max_length} characters "
+            "or fewer.",
+        )
+    return note
+
+
+def items_of(request: PrescriptionRequest) -> tuple[PrescriptionRequestItem, ...]:
+    """Each item with its own status where the GP system reports one, else the request's."""
+    if request.items:
+        return request.items
+    return tuple(
+        PrescriptionRequestItem(course_id, request.status, request.rejection_reason)
+        for course_id in request.course_ids
+    )
+
+
+def _requested_by(acting: ActingFor, request: PrescriptionRequest) -> RequestedBy:
+    if request.requested_by_ref == acting.actor_ref:
+        return RequestedBy.YOU
+    if request.requested_by_ref == acting.patient_ref:
+        return RequestedBy.PATIENT
+    return RequestedBy.PROXY
+
+
+def _view(acting: ActingFor, request: PrescriptionRequest, courses: list[Course]) -> RequestView:
+    if Capability.CANCEL_PRESCRIPTION_REQUEST not in acting.system.capabilities:
+        why_not: NotCancellableReason | None = NotCancellableReason.NOT_OFFERED_BY_PRACTICE
+    elif request.status is not PrescriptionRequestStatus.REQUESTED:
+        why_not = NotCancellableReason.ALREADY_PROCESSED
+    else:
+        why_not = None
+    return RequestView(
+        request=request,
+        items=items_of(request),
+        course_names={course.course_id: course.name for course in courses},
+        requested_by=_requested_by(acting, request),
+        not_cancellable=why_not,
+    )
+
+
+# --- courses ---------------------------------------------------------------------------
+
+
+async def _courses_and_requests(
+    acting: ActingFor,
+) -> tuple[list[Course], list[PrescriptionRequest]]:
+    # Two reads the GP system answers independently: ask at once.
+    async with asyncio.TaskGroup() as group:
+        courses = group.create_task(acting.system.list_courses(acting.patient_ref))
+        requests = group.create_task(acting.system.list_prescription_requests(acting.patient_ref))
+    return courses.result(), requests.result()
+
+
+async def list_courses(acting: ActingFor, *, today: date) -> list[CourseView]:
+    """Repeat and repeat-dispensing courses, each with whether it can be ordered now."""
+    courses, requests = await _courses_and_requests(acting)
+    pending = pending_course_ids(requests)
+    views = []
+    for course in courses:
+        if course.kind not in ORDERABLE_KINDS:
+            continue
+        reason, orderable_from = orderability(course, acting.profile.practice, pending, today)
+        views.append(CourseView(course, reason, orderable_from))
+    return sorted(views, key=lambda view: view.course.name.casefold())
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+async def request_repeats(
+    acting: ActingFor,
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    today: date,
+    course_ids: list[str],
+    note: str | None,
+) -> RequestView:
+    """Order repeats of `course_ids`, after every rule has passed for every one of them."""
+    practice = acting.profile.practice
+    wanted = list(dict.fromkeys(course_ids))
+    if len(wanted) > practice.max_prescription_items:
+        raise TooManyItems(
+            f"Your practice accepts up to {practice.max_prescription_items} medicines in one "
+            "request. Please send the rest in another request."
+        )
+    note = check_note(practice, note)
+    # One request at a time per patient: two at once for the same course (different
+    # Idempotency-Keys, different workers) cannot both find it not yet pending.
+    async with one_at_a_time(sessions, f"prescriptions:{acting.patient_id}", clock):
+        courses, requests = await _courses_and_requests(acting)
+        by_id = {course.course_id: course for course in courses}
+        unknown = [course_id for course_id in wanted if course_id not in by_id]
+        if unknown:
+            raise PrescriptionProblem(
+                422,
+                "unknown_course",
+                "We could not find some of these medicines in your repeat prescriptions. "
+                "Refresh the list and choose again.",
+                course_ids=unknown,
+            )
+        pending = pending_course_ids(requests)
+        for course_id in wanted:
+            reason, orderable_from = orderability(by_id[course_id], practice, pending, today)
+            if reason is not None:
+                raise CourseNotOrderable(reason, course_id=course_id, orderable_from=orderable_from)
+        created = await acting.system.request_prescription(
+            acting.patient_ref, wanted, note=note, actor_ref=acting.actor_ref
+        )
+    await record_completed(
+        session, clock, acting.audit_event(AuditAction.PRESCRIPTION_REQUESTED, created.request_id)
+    )
+    return _view(acting, created, courses)
+
+
+def _sort_key(request: PrescriptionRequest) -> tuple[str, str]:
+    return request.requested_at.isoformat(), request.request_id
+
+
+_CURSOR_PREFIX = "p1."
+
+
+def _encode_cursor(request: PrescriptionRequest) -> str:
+    at, request_id = _sort_key(request)
+    raw = f"{_CURSOR_PREFIX}{at}|{request_id}".encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    # It only narrows this patient's own list, so a forged cursor reveals nothing.
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor from exc
+    at, separator, request_id = raw.removeprefix(_CURSOR_PREFIX).partition("|")
+    if not raw.startswith(_CURSOR_PREFIX) or not separator or not request_id:
+        raise InvalidCursor
+    return at, request_id
+
+
+def page_requests(
+    requests: list[PrescriptionRequest], *, cursor: str | None, limit: int
+) -> tuple[list[PrescriptionRequest], str | None]:
+    """Newest first; each page starts after the cursor's request, so none is shown twice."""
+    ordered = sorted(requests, key=_sort_key, reverse=True)
+    if cursor is not None:
+        after = _decode_cursor(cursor)
+        ordered = [request for request in ordered if _sort_key(request) < after]
+    page = ordered[:limit]
+    return page, _encode_cursor(page[-1]) if len(ordered) > limit else None
+
+
+async def list_requests(acting: ActingFor, *, cursor: str | None, limit: int) -> RequestPage:
+    courses, requests = await _courses_and_requests(acting)
+    page, next_cursor = page_requests(requests, cursor=cursor, limit=limit)
+    return RequestPage([_view(acting, request, courses) for request in page], next_cursor)
+
+
+def _find(requests: list[PrescriptionRequest], request_id: str) -> PrescriptionRequest:
+    # Looked up among this patient's own requests: another patient's id is simply not there.
+    for request in requests:
+        if request.request_id == request_id:
+            return request
+    raise NotFoundInGPSystem("We could not find this prescription request.")
+
+
+async def get_request(acting: ActingFor, request_id: str) -> RequestView:
+    courses, requests = await _courses_and_requests(acting)
+    return _view(acting, _find(requests, request_id), courses)
+
+
+async def cancel_request(
+    acting: ActingFor, session: AsyncSession, clock: Clock, *, request_id: str
+) -> RequestView:
+    """Withdraw a request the practice has not dealt with yet, where its system allows."""
+    require(acting.system, Capability.CANCEL_PRESCRIPTION_REQUEST)
+    courses, requests = await _courses_and_requests(acting)
+    request = _find(requests, request_id)
+    if request.status is not PrescriptionRequestStatus.REQUESTED:
+        raise PrescriptionProblem(
+            409,
+            "request_not_cancellable",
+            "Your practice has already dealt with this request, so it cannot be cancelled "
+            "online. Please contact your practice.",
+        )
+    cancelled = await acting.system.cancel_prescription_request(
+        acting.patient_ref, request_id, actor_ref=acting.actor_ref
+    )
+    await record_completed(
+        session, clock, acting.audit_event(AuditAction.PRESCRIPTION_REQUEST_CANCELLED, request_id)
+    )
+    return _view(acting, cancelled, courses)
+
+
+# --- the nominated pharmacy ------------------------------------------------------------------
+
+
+async def nominated_pharmacy(acting: ActingFor) -> Pharmacy | None:
+    require(acting.system, Capability.NOMINATED_PHARMACY)
+    return await acting.system.get_nominated_pharmacy(acting.patient_ref)
+
+
+async def nominate_pharmacy(
+    acting: ActingFor, session: AsyncSession, clock: Clock, *, ods_code: str
+) -> Pharmacy:
+    """Change the nominated pharmacy (the patient only: see `ActingForPharmacyChange`)."""
+    require(acting.system, Capability.NOMINATED_PHARMACY)
+    try:
+        pharmacy = await acting.system.set_nominated_pharmacy(
+            acting.patient_ref, ods_code.strip().upper(), actor_ref=acting.actor_ref
+        )
+    except NotFoundInGPSystem:
+        raise PrescriptionProblem(
+            422,
+            "unknown_pharmacy",
+            "We could not find a pharmacy with that code. Search for your pharmacy and "
+            "choose it from the list.",
+        ) from None
+    await record_completed(
+        session, clock, acting.audit_event(AuditAction.PHARMACY_NOMINATED, pharmacy.ods_code)
+    )
+    return pharmacy
