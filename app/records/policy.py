@@ -6,7 +6,8 @@ and adapter shows the same thing and the rules are tested to exhaustion.
 Sources: RCGP GP Online Services Toolkit; NHS England "Accelerating patient
 access to their record" (prospective access from 1 November 2023).
 
-- summary: allergies and medications, any date;
+- summary: allergies and medications (with their dosage), any date; other free
+  text only where the full record covers the entry;
 - detailed coded: coded problems, immunisations, results (values and ranges)
   and coded consultation items, any date, without free text;
 - prospective full: everything (free text, consultations, documents) dated on
@@ -64,7 +65,9 @@ def visible_entry(entry: RecordEntry, grants: RecordGrants) -> RecordEntry | Non
     if full_record_covers(grants, entry.recorded_on):
         return entry
     if entry.section in SUMMARY_SECTIONS and grants.shows_summary:
-        return entry
+        # Dosage instructions are part of a medicine; an allergy's free-text notes are
+        # not part of the summary.
+        return entry if entry.section is RecordSection.MEDICATIONS else replace(entry, detail=None)
     if entry.section in CODED_SECTIONS and grants.detailed_coded and entry.code:
         # The detailed coded record carries no free text.
         return replace(entry, detail=None)

@@ -56,8 +56,14 @@ async def test_prospective_access_shows_summary_of_any_date_and_the_rest_from_th
     assert overview["historic"] is False and overview["as_of"]
     assert all(state["available"] for state in overview["sections"])
 
-    # Summary information whatever its date (2012 penicillin allergy, 2019 inhaler).
-    assert await viewer.ids("allergies") == entry_ids(ref, 2, 1)
+    # Summary information whatever its date (2012 penicillin allergy, 2019 inhaler);
+    # an old allergy's free-text note is for the full record only, a dosage is kept.
+    allergies = (await viewer.section("allergies"))["items"]
+    assert [(e["entry_id"], e["detail"]) for e in allergies] == [
+        (f"{ref}-E02", None), (f"{ref}-E01", None),
+    ]  # fmt: skip
+    medicines = (await viewer.section("medications"))["items"]
+    assert medicines[1]["detail"] == "Two puffs when required"
     assert await viewer.ids("medications") == entry_ids(ref, 7, 8)
     # Coded entries only from 1 November 2023: not the 2009 asthma or 2021 vaccination.
     assert await viewer.ids("problems") == entry_ids(ref, 4)
@@ -147,6 +153,8 @@ async def test_historic_access_shows_the_full_record_of_any_date(
     assert consultations[f"{ref}-E12"]["detail"].startswith("Productive cough")
     assert await viewer.ids("documents") == [f"{ref}-D1", f"{ref}-D2"]
     assert await viewer.ids("problems") == entry_ids(ref, 4, 3)
+    allergies = (await viewer.section("allergies"))["items"]
+    assert allergies[1]["detail"] == "Rash"  # 2012, with historic access
 
 
 async def test_a_registration_after_the_rollout_starts_full_access_at_registration(
