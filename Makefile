@@ -37,9 +37,10 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Appointment benchmarks (bench/README.md); BENCH_ARGS="--database-url postgresql+asyncpg://…".
+# Appointment and record benchmarks (bench/README.md); BENCH_ARGS="--database-url postgresql+asyncpg://…".
 bench: install
 	$(BIN)/python bench/appointments.py $(BENCH_ARGS)
+	$(BIN)/python bench/record.py $(BENCH_ARGS)
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

@@ -36,6 +36,7 @@ from app.problems import (
     ProblemDetail,
     install_problem_handlers,
 )
+from app.records.router import router as record_router
 
 DESCRIPTION = """
 GP Online lets patients in England use their GP practice online: sign in with
@@ -61,6 +62,11 @@ TAGS = [
         "description": "Find a free slot, book it, cancel it, add it to a calendar.",
     },
     {"name": "pharmacies", "description": "Find a pharmacy to nominate for prescriptions."},
+    {
+        "name": "record",
+        "description": "The GP record as the viewer may see it, documents, results over "
+        "time, and reporting an inaccuracy.",
+    },
     {"name": "health", "description": "Liveness and readiness for load balancers."},
 ]
 
@@ -128,6 +134,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(appointments_router)
     app.include_router(prescriptions_router)
     app.include_router(pharmacies_router)
+    app.include_router(record_router)
 
     if settings.cors_allow_origins:
         app.add_middleware(

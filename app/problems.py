@@ -146,6 +146,7 @@ GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
     gp.LinkageFailed: (403, "Could not connect to your GP practice"),
     gp.NotFoundInGPSystem: (404, "Not found"),
     gp.GPForbidden: (403, "Not allowed by your practice"),
+    gp.SectionUnavailable: (503, "Not available from the GP system"),
     gp.NotAvailableAtPractice: (403, "Not available at your practice"),
     gp.GPSystemUnavailable: (503, "GP system unavailable"),
     gp.SignInAgain: (401, "Please sign in again"),

@@ -7,6 +7,7 @@ modules here.
 import app.audit.models
 import app.auth.models
 import app.idempotency.models
+import app.records.models
 from app.db import Base
 
 metadata = Base.metadata

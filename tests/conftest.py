@@ -43,6 +43,9 @@ from app.patients.ids import patient_id
 from app.tables import metadata
 
 BACKENDS = ["sqlite", "postgresql"]
+# Starting the app seeds or checks the sandbox; on a busy shared machine that can take
+# longer than asgi-lifespan's default five seconds without anything being wrong.
+LIFESPAN_TIMEOUT = 60
 
 
 def postgres_url() -> str | None:
@@ -228,7 +231,7 @@ def app(settings: Settings, engine: AsyncEngine, clock: FakeClock) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with (
-        LifespanManager(app) as manager,
+        LifespanManager(app, startup_timeout=LIFESPAN_TIMEOUT) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app, raise_app_exceptions=False),
             base_url="http://testserver",

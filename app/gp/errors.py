@@ -132,6 +132,15 @@ class GPForbidden(GPError):
     default_detail = "Your GP practice does not allow this online."
 
 
+class SectionUnavailable(GPError):
+    """The GP system cannot provide this part of the record now (it says so itself:
+    GP Connect's `List.emptyReason`, confidential items withheld, data in transit).
+    Never an empty section: "nothing recorded" would be a false statement."""
+
+    code = "section_unavailable"
+    default_detail = "Your GP practice's system could not provide this part of your record."
+
+
 class NotAvailableAtPractice(GPForbidden):
     """The practice's GP system does not offer this online (a missing `Capability`)."""
 

@@ -55,6 +55,10 @@ def lower_record_level(a: RecordAccessLevel, b: RecordAccessLevel) -> RecordAcce
     return min(a, b, key=RECORD_LEVEL_ORDER.index)
 
 
+# Automatic prospective access to new record entries started on this date (NHS England).
+AUTOMATIC_ACCESS_START = date(2023, 11, 1)
+
+
 class RelationshipKind(StrEnum):
     SELF = "self"
     PARENT = "parent"  # parent or guardian of a child
@@ -193,6 +197,10 @@ class Permissions:
     appointments: bool
     prescriptions: bool
     record_level: RecordAccessLevel
+    # With `record_level` full: full-record entries from this date (the automatic
+    # start when not given), and older ones too when the practice granted historic access.
+    record_from: date | None = None
+    record_historic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,14 +321,101 @@ class Pharmacy:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordGrants:
+    """Which parts of the GP record someone may see online: independent grants.
+
+    RCGP GP Online Services Toolkit and NHS England guidance: *summary
+    information* (allergies, medications; any date), the *detailed coded record*
+    (coded entries of any date, no free text or documents) and *prospective full
+    access* (everything dated on or after `full_from`). `historic` adds full-record
+    entries of any date, after a practice review. A wider grant includes the
+    summary; prospective full access alone does not include older coded entries.
+    """
+
+    summary: bool = False
+    detailed_coded: bool = False
+    full_from: date | None = None
+    historic: bool = False
+
+    @property
+    def shows_summary(self) -> bool:
+        return self.summary or self.detailed_coded or self.has_full
+
+    @property
+    def has_full(self) -> bool:
+        return self.full_from is not None or self.historic
+
+    @property
+    def level(self) -> RecordAccessLevel:
+        """The widest level held (for display; the grants themselves decide)."""
+        if self.has_full:
+            return RecordAccessLevel.FULL
+        if self.detailed_coded:
+            return RecordAccessLevel.DETAILED
+        if self.summary:
+            return RecordAccessLevel.SUMMARY
+        return RecordAccessLevel.NONE
+
+    def capped_at(self, level: RecordAccessLevel) -> RecordGrants:
+        """These grants, without any part above `level`."""
+        allowed = RECORD_LEVEL_ORDER[: RECORD_LEVEL_ORDER.index(level) + 1]
+        full = RecordAccessLevel.FULL in allowed
+        return RecordGrants(
+            summary=self.shows_summary and RecordAccessLevel.SUMMARY in allowed,
+            detailed_coded=self.detailed_coded and RecordAccessLevel.DETAILED in allowed,
+            full_from=self.full_from if full else None,
+            historic=self.historic and full,
+        )
+
+    @classmethod
+    def at_level(
+        cls, level: RecordAccessLevel, *, full_from: date | None = None, historic: bool = False
+    ) -> RecordGrants:
+        """The grants a single access level stands for (a proxy's, or a cap on a patient's)."""
+        index = RECORD_LEVEL_ORDER.index(level)
+        full = level is RecordAccessLevel.FULL
+        return cls(
+            summary=index >= RECORD_LEVEL_ORDER.index(RecordAccessLevel.SUMMARY),
+            detailed_coded=index >= RECORD_LEVEL_ORDER.index(RecordAccessLevel.DETAILED),
+            full_from=(full_from or AUTOMATIC_ACCESS_START) if full else None,
+            historic=full and historic,
+        )
+
+
+NO_RECORD_ACCESS = RecordGrants()
+
+
+@dataclass(frozen=True, slots=True)
 class RecordAccess:
     """The practice's online record settings for one patient."""
 
-    level: RecordAccessLevel
-    prospective_from: date | None  # entries on or after this date are visible
-    historic_access: bool  # older entries too, after a practice review
-    declined: bool  # SNOMED 1290331000000103: patient declined online access
-    enhanced_review: bool  # SNOMED 1364731000000104: enhanced review indicated
+    grants: RecordGrants
+    declined: bool = False  # SNOMED 1290331000000103: patient declined online access
+    enhanced_review: bool = False  # SNOMED 1364731000000104: enhanced review indicated
+
+    @property
+    def level(self) -> RecordAccessLevel:
+        return self.grants.level
+
+    @property
+    def prospective_from(self) -> date | None:
+        return self.grants.full_from
+
+    @property
+    def historic_access(self) -> bool:
+        return self.grants.historic
+
+
+@dataclass(frozen=True, slots=True)
+class ResultValue:
+    """A test result's value as the laboratory reported it."""
+
+    text: str  # as reported: "38", "<0.5", "Negative"
+    number: float | None = None  # when the value is a plain number
+    unit: str | None = None
+    range_low: float | None = None
+    range_high: float | None = None
+    range_text: str | None = None  # as reported, e.g. "20 - 41"
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,8 +430,10 @@ class RecordEntry:
     section: RecordSection
     recorded_on: date
     term: str
-    code: str | None = None
-    detail: str | None = None  # free text or a result value
+    code: str | None = None  # a clinical code (SNOMED CT): what makes it a coded entry
+    detail: str | None = None  # free text (notes, comments); dosage for medications
+    result: ResultValue | None = None  # test results: the value, unit and reference range
+    resolved: bool = False  # no longer current: an ended allergy, a past problem or medicine
     hidden: bool = False  # practice marked it not to be shown online
     third_party: bool = False  # refers to another person
     harmful: bool = False  # potentially harmful to the patient

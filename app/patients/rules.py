@@ -13,12 +13,13 @@ from datetime import date
 from enum import StrEnum
 
 from app.gp.types import (
+    NO_RECORD_ACCESS,
     PracticeSettings,
     RecordAccess,
     RecordAccessLevel,
+    RecordGrants,
     Relationship,
     RelationshipKind,
-    lower_record_level,
 )
 
 # Parental proxy access ends when the child turns 16, whatever the practice recorded.
@@ -138,6 +139,8 @@ class Access:
     record: ServiceAccess
     change_pharmacy: ServiceAccess
     patient_only: ServiceAccess  # e.g. "who viewed my record"
+    # What of the record this viewer may see (`app.records.policy` applies it).
+    record_grants: RecordGrants = NO_RECORD_ACCESS
 
 
 def _service(offered: bool, granted: bool) -> ServiceAccess:
@@ -148,23 +151,35 @@ def _service(offered: bool, granted: bool) -> ServiceAccess:
     return ALLOWED
 
 
+def record_grants(relationship: Relationship, own_access: RecordAccess | None) -> RecordGrants:
+    """The parts of the record the one acting may see, before the practice's on/off switch."""
+    permissions = relationship.permissions
+    if relationship.kind is RelationshipKind.SELF and own_access is not None:
+        # The patient's own settings, never wider than the relationship's level.
+        return own_access.grants.capped_at(permissions.record_level)
+    # A proxy never sees more than the practice granted to that proxy.
+    return RecordGrants.at_level(
+        permissions.record_level,
+        full_from=permissions.record_from,
+        historic=permissions.record_historic,
+    )
+
+
 def _record(
     relationship: Relationship, practice: PracticeSettings, own_access: RecordAccess | None
-) -> tuple[RecordAccessLevel, ServiceAccess]:
+) -> tuple[RecordGrants, ServiceAccess]:
     if not practice.record_enabled:
-        return RecordAccessLevel.NONE, ServiceAccess.denied(Unavailable.NOT_OFFERED_BY_PRACTICE)
-    # A proxy never sees more than the practice granted to that proxy.
-    level = relationship.permissions.record_level
+        return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.NOT_OFFERED_BY_PRACTICE)
     if relationship.kind is RelationshipKind.SELF and own_access is not None:
         # Declined or flagged for enhanced review: no automatic record access.
         if own_access.declined:
-            return RecordAccessLevel.NONE, ServiceAccess.denied(Unavailable.ONLINE_ACCESS_DECLINED)
+            return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.ONLINE_ACCESS_DECLINED)
         if own_access.enhanced_review:
-            return RecordAccessLevel.NONE, ServiceAccess.denied(Unavailable.ENHANCED_REVIEW)
-        level = lower_record_level(level, own_access.level)
-    if level is RecordAccessLevel.NONE:
-        return level, ServiceAccess.denied(Unavailable.NOT_GRANTED)
-    return level, ALLOWED
+            return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.ENHANCED_REVIEW)
+    grants = record_grants(relationship, own_access)
+    if grants.level is RecordAccessLevel.NONE:
+        return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.NOT_GRANTED)
+    return grants, ALLOWED
 
 
 def effective_access(
@@ -182,7 +197,7 @@ def effective_access(
         return Access(suspended, denied, denied, RecordAccessLevel.NONE, denied, denied, denied)
     is_self = relationship.kind is RelationshipKind.SELF
     permissions = relationship.permissions
-    record_level, record = _record(relationship, practice, own_record_access)
+    grants, record = _record(relationship, practice, own_record_access)
     self_only = ALLOWED if is_self else ServiceAccess.denied(Unavailable.PATIENT_ONLY)
     # Proxies cannot change the nominated pharmacy (GP online services: proxy access).
     pharmacy = (
@@ -192,8 +207,9 @@ def effective_access(
         unavailable=None,
         appointments=_service(practice.appointments_enabled, permissions.appointments),
         prescriptions=_service(practice.prescriptions_enabled, permissions.prescriptions),
-        record_level=record_level,
+        record_level=grants.level,
         record=record,
         change_pharmacy=pharmacy,
         patient_only=self_only,
+        record_grants=grants,
     )

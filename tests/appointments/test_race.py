@@ -36,7 +36,7 @@ from app.config import Settings
 from app.db import create_engine
 from app.devtools.sessions import persona_patient_id, sign_in_persona
 from app.main import create_app
-from tests.conftest import _create_database, postgres_url, reset_schema
+from tests.conftest import LIFESPAN_TIMEOUT, _create_database, postgres_url, reset_schema
 
 RACERS = 50
 STORM = 20
@@ -88,7 +88,7 @@ async def _prepare(database_url: str, sandbox_url: str) -> list[Racer]:
     )
     app = create_app(settings)
     racers = []
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=LIFESPAN_TIMEOUT):
         for persona in load_test_personas(today(SystemClock()))[: RACERS + 2]:
             issued = await sign_in_persona(app, persona, clock=SystemClock())
             racers.append(

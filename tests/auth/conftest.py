@@ -24,7 +24,7 @@ from app.adapters.sandbox.personas import Persona, find_persona
 from app.clock import today
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import FakeClock
+from tests.conftest import LIFESPAN_TIMEOUT, FakeClock
 
 BASE_URL = "https://testserver"
 APP_REDIRECT_URI = "gponline://auth/callback"
@@ -52,7 +52,7 @@ def client_key_file(tmp_path: Path) -> Path:
 
 async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with (
-        LifespanManager(app) as manager,
+        LifespanManager(app, startup_timeout=LIFESPAN_TIMEOUT) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app, raise_app_exceptions=False),
             base_url=BASE_URL,

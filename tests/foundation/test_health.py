@@ -7,6 +7,7 @@ from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
+from tests.conftest import LIFESPAN_TIMEOUT
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -27,7 +28,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable(
     settings = make_settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:9/none")
     app = create_app(settings)
     async with (
-        LifespanManager(app),
+        LifespanManager(app, startup_timeout=LIFESPAN_TIMEOUT),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
     ):
         response = await client.get("/readyz")

@@ -13,6 +13,7 @@ from app.db import create_engine
 from tests.conftest import SignIn
 
 REASON = "Chest pain when climbing stairs"
+CORRECTION = "The allergy to peanuts is wrong, it was a rash from washing powder"
 
 
 async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
@@ -39,6 +40,11 @@ async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
             json={"slot_id": "nope", "reason": REASON, "telephone_number": "not a number"},
             headers={**user.headers, "Idempotency-Key": f"bad-{patient_id}"},
         )
+        for section in ("allergies", "consultations", "test-results", "documents"):
+            await client.get(f"{base}/record/{section}", headers=user.headers)
+        await client.post(
+            f"{base}/record/corrections", json={"description": CORRECTION}, headers=user.headers
+        )
     await client.post("/v1/auth/logout", headers=user.headers)
 
     logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
@@ -54,6 +60,9 @@ async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
         ):
             assert value not in logged, value
     assert REASON not in logged
+    assert CORRECTION not in logged
+    for term in ("Penicillin allergy", "No known drug allergy", "Haemoglobin A1c"):
+        assert term not in logged, term
     assert user.token not in logged
 
 

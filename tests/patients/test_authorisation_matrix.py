@@ -64,6 +64,14 @@ PINNED_SERVICES = {
     "GET /v1/patients/{patient_id}/appointments/{appointment_id}": "appointments",
     "POST /v1/patients/{patient_id}/appointments/{appointment_id}/cancel": "appointments",
     "GET /v1/patients/{patient_id}/appointments/{appointment_id}/calendar.ics": "appointments",
+    # The overview says what the viewer may see, and how to ask, even with no access.
+    "GET /v1/patients/{patient_id}/record": ANY_SERVICE,
+    "GET /v1/patients/{patient_id}/record/{section}": "record",
+    "GET /v1/patients/{patient_id}/record/documents": "record",
+    "GET /v1/patients/{patient_id}/record/documents/{document_id}/content": "record",
+    "GET /v1/patients/{patient_id}/record/test-results/{code}/series": "record",
+    "GET /v1/patients/{patient_id}/record/corrections": "record",
+    "POST /v1/patients/{patient_id}/record/corrections": "record",
 }
 
 

@@ -16,6 +16,7 @@ from app.gp.types import (
     PracticeSettings,
     RecordAccess,
     RecordAccessLevel,
+    RecordGrants,
     Relationship,
     RelationshipKind,
 )
@@ -168,7 +169,7 @@ def test_proxies_cannot_change_the_pharmacy_or_see_the_access_log() -> None:
 def test_declined_and_enhanced_review_get_no_record_access(
     flags: dict[str, bool], reason: Unavailable
 ) -> None:
-    own = RecordAccess(RecordAccessLevel.FULL, date(2023, 11, 1), False, False, False)
+    own = RecordAccess(RecordGrants(summary=True, full_from=date(2023, 11, 1)))
     access = effective_access(
         relationship(RelationshipKind.SELF, born=years_ago(40)),
         today=TODAY,
@@ -224,7 +225,7 @@ def test_property_proxies_never_exceed_their_grant_and_parents_stop_at_16(
         today=TODAY,
         review_age=review_age,
         practice=PRACTICE,
-        own_record_access=RecordAccess(own, None, True, False, False),
+        own_record_access=RecordAccess(RecordGrants.at_level(own, historic=True)),
     )
     order = list(RecordAccessLevel)
     assert order.index(access.record_level) <= order.index(granted)

@@ -1,6 +1,29 @@
-"""Access Record Structured (FHIR STU3) resources ↔ record entries (pure functions, no I/O)."""
+"""Access Record Structured (FHIR STU3) resources ↔ record entries (pure functions, no I/O).
+
+Checked against the GP Connect Access Record Structured specification and its
+example responses (tests/adapters/gpconnect/payloads/structured/):
+
+- each clinical area comes back as a primary `List` (by SNOMED code); a List
+  with a `confidential-items` or `data-in-transit` warning, an `emptyReason`
+  other than "no content recorded", or no primary List at all (the provider did
+  not recognise the area) means the section cannot be shown: `SectionUnavailable`,
+  never an empty list;
+- ended (resolved) allergies come in a List of their own whose items are
+  contained in it (`#id` references), marked resolved;
+- immunisations: only `Immunization`s that were given; "not given" records and
+  consent or dissent records (`Observation`s) are not immunisations;
+- results: `DiagnosticReport` → `Observation` (a test group header, whose
+  `related` has-member items are the tests) → one entry per test, with its
+  value, unit and reference range;
+- free-text fields (`note`, `comment`) are read however a supplier shaped them:
+  an odd note is not a reason to lose the section.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from app.adapters.gpconnect import interactions as wire
 from app.adapters.gpconnect.fhir import (
@@ -13,10 +36,10 @@ from app.adapters.gpconnect.fhir import (
     concept_text,
     fhir_date,
 )
-from app.gp.types import (
-    RecordEntry,
-    RecordSection,
-)
+from app.gp.errors import SectionUnavailable
+from app.gp.types import RecordEntry, RecordSection, ResultValue
+
+logger = logging.getLogger(__name__)
 
 SECTION_LISTS: dict[RecordSection, str] = {
     RecordSection.ALLERGIES: wire.LIST_ALLERGIES,
@@ -26,7 +49,23 @@ SECTION_LISTS: dict[RecordSection, str] = {
     RecordSection.CONSULTATIONS: wire.LIST_CONSULTATIONS,
     RecordSection.TEST_RESULTS: wire.LIST_INVESTIGATIONS,
 }
+ENDED_ALLERGIES_LIST = "1103671000000101"  # Ended allergies
+# Titles the ended-allergies List had before it had its code (example responses use "TBD").
+ENDED_ALLERGIES_TITLES = frozenset({"resolved allergies", "ended allergies"})
+SNOMED = "http://snomed.info/sct"
+
+# List warnings that mean items the patient would see are missing from the answer.
+UNAVAILABLE_WARNINGS = frozenset({"confidential-items", "data-in-transit"})
+# `data-awaiting-filing` is not among them: results not yet filed are never shown online
+# (the same rule the record policy applies to every GP system).
+NOTHING_RECORDED = frozenset({"no-content-recorded", "nilknown"})
+
 _FILED_REPORT_STATUSES = frozenset({"final", "amended", "corrected", "appended"})
+_ENDED_STATUSES = frozenset({"resolved", "inactive", "remission", "completed", "stopped"})
+_NULL_FLAVOUR = "http://hl7.org/fhir/v3/NullFlavor"
+VACCINATION_PROCEDURE_EXT = (
+    "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-VaccinationProcedure-1"
+)
 
 
 def structured_record_parameters(nhs_number: str, section: RecordSection) -> Resource:
@@ -41,13 +80,21 @@ def structured_record_parameters(nhs_number: str, section: RecordSection) -> Res
             "part": [{"name": "includePrescriptionIssues", "valueBoolean": False}],
         },
         RecordSection.PROBLEMS: {"name": "includeProblems"},
-        RecordSection.IMMUNISATIONS: {"name": "includeImmunisations"},
+        RecordSection.IMMUNISATIONS: {
+            "name": "includeImmunisations",
+            # Given immunisations only: no "not given" records, no consent records.
+            "part": [
+                {"name": "includeNotGiven", "valueBoolean": False},
+                {"name": "includeStatus", "valueBoolean": False},
+            ],
+        },
         RecordSection.CONSULTATIONS: {"name": "includeConsultations"},
         RecordSection.TEST_RESULTS: {"name": "includeInvestigations"},
     }
     return {
         "resourceType": "Parameters",
-        "meta": {"profile": [wire.STRUCTURED_RECORD_PARAMETERS_PROFILE]},
+        # The operation's OperationDefinition, as the example requests give it.
+        "meta": {"profile": [wire.STRUCTURED_RECORD_OPERATION_PROFILE]},
         "parameter": [
             {
                 "name": "patientNHSNumber",
@@ -58,92 +105,293 @@ def structured_record_parameters(nhs_number: str, section: RecordSection) -> Res
     }
 
 
-def record_entries_from_bundle(bundle: JSON, section: RecordSection) -> list[RecordEntry]:
-    """The entries of one section's List in a structured record Bundle, newest first.
+# --- lists ------------------------------------------------------------------------------
 
-    Confidential items are withheld by the provider (it never sends them), so nothing
-    returned is marked hidden; GP Connect carries no third-party or harmful flags.
-    """
-    list_code = SECTION_LISTS[section]
-    index = ResourceIndex.of_bundle(bundle)
-    entries: list[RecordEntry] = []
-    for lst in bundle_resources(bundle, "List"):
-        if concept_code(lst.get("code")) != list_code:
+
+def _codes(concept: Any) -> set[str]:
+    if not isinstance(concept, Mapping):
+        return set()
+    return {
+        str(c["code"])
+        for c in concept.get("coding") or []
+        if isinstance(c, Mapping) and c.get("code")
+    }
+
+
+def _is_ended_allergies(lst: JSON) -> bool:
+    code = _codes(lst.get("code"))
+    title = str(lst.get("title") or "").strip().lower()
+    return ENDED_ALLERGIES_LIST in code or title in ENDED_ALLERGIES_TITLES
+
+
+def _warnings(lst: JSON) -> set[str]:
+    found: set[str] = set()
+    for ext in lst.get("extension") or []:
+        if not isinstance(ext, Mapping) or "warningcode" not in str(ext.get("url", "")).lower():
             continue
-        for item in lst.get("entry") or []:
-            resource = index.get(item.get("item"))
-            if resource is not None:
-                entry = _entry(resource, section, index)
-                if entry is not None:
-                    entries.append(entry)
-    return sorted(entries, key=lambda e: (e.recorded_on, e.entry_id), reverse=True)
+        if ext.get("valueCode"):
+            found.add(str(ext["valueCode"]))
+        found |= _codes(ext.get("valueCodeableConcept"))
+    return found
 
 
-def _entry(resource: JSON, section: RecordSection, index: ResourceIndex) -> RecordEntry | None:
+def _check_complete(lst: JSON) -> None:
+    """Raise `SectionUnavailable` when the List says items are missing or it cannot say."""
+    if _warnings(lst) & UNAVAILABLE_WARNINGS:
+        raise SectionUnavailable(supplier_code="LIST_WARNING")
+    empty_reason = lst.get("emptyReason")
+    if empty_reason is not None and not (_codes(empty_reason) & NOTHING_RECORDED):
+        raise SectionUnavailable(supplier_code="LIST_EMPTY_REASON")
+
+
+def _section_lists(bundle: JSON, section: RecordSection) -> list[tuple[JSON, bool]]:
+    """The section's primary Lists, each with whether its items are ended allergies."""
+    code = SECTION_LISTS[section]
+    found: list[tuple[JSON, bool]] = []
+    for lst in bundle_resources(bundle, "List"):
+        if code in _codes(lst.get("code")):
+            found.append((lst, False))
+        elif section is RecordSection.ALLERGIES and _is_ended_allergies(lst):
+            found.append((lst, True))
+    if not any(not ended for _, ended in found):
+        # No primary List: the provider did not answer for this area (it may say why in
+        # an OperationOutcome). Absent is not the same as empty.
+        raise SectionUnavailable(supplier_code="LIST_MISSING")
+    return found
+
+
+def _items(lst: JSON, index: ResourceIndex) -> Iterator[JSON]:
+    contained = {f"#{r.get('id')}": r for r in lst.get("contained") or [] if isinstance(r, Mapping)}
+    missing = 0
+    for entry in lst.get("entry") or []:
+        reference = (entry or {}).get("item") or {}
+        text = reference.get("reference") if isinstance(reference, Mapping) else None
+        resource = contained.get(text) if isinstance(text, str) and text.startswith("#") else None
+        resource = resource or index.get(reference)
+        if resource is None:
+            missing += 1
+            continue
+        yield resource
+    if missing:
+        logger.warning(
+            "GP Connect List referenced resources it did not send", extra={"count": missing}
+        )
+
+
+def record_entries_from_bundle(bundle: JSON, section: RecordSection) -> list[RecordEntry]:
+    """The entries of one section in a structured record Bundle, newest first.
+
+    Confidential items are withheld by the provider (it never sends them, and warns
+    when it did not); GP Connect carries no third-party or harmful flags.
+    """
+    index = ResourceIndex.of_bundle(bundle)
+    entries: dict[str, RecordEntry] = {}
+    for lst, ended in _section_lists(bundle, section):
+        _check_complete(lst)
+        for resource in _items(lst, index):
+            for entry in _entries(resource, section, index, ended=ended):
+                entries.setdefault(entry.entry_id, entry)
+    return sorted(entries.values(), key=lambda e: (e.recorded_on, e.entry_id), reverse=True)
+
+
+# --- resources ------------------------------------------------------------------------------
+
+
+def _snomed(concept: Any) -> str | None:
+    if not isinstance(concept, Mapping):
+        return None
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, Mapping) and coding.get("system") == SNOMED and coding.get("code"):
+            return str(coding["code"])
+    return concept_code(concept)
+
+
+def _text(value: Any) -> str | None:
+    """Free text however it was shaped: a string, an Annotation, or a list of either."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, Mapping):
+        return _text(value.get("text"))
+    if isinstance(value, list):
+        return "; ".join(t for t in (_text(v) for v in value) if t) or None
+    return None
+
+
+def _entries(
+    resource: JSON, section: RecordSection, index: ResourceIndex, *, ended: bool
+) -> list[RecordEntry]:
     kind = resource.get("resourceType")
-    code = resource.get("code")
+    if "entered-in-error" in (resource.get("status"), resource.get("verificationStatus")):
+        return []  # recorded by mistake: not part of the record
+    if section is RecordSection.TEST_RESULTS:
+        return _results(resource, index)
+    code: Any = resource.get("code")
     detail: str | None = None
-    filed = True
-    if kind == "AllergyIntolerance":
-        when = resource.get("assertedDate") or resource.get("recordedDate")
-        when = when or resource.get("onsetDateTime")
-        detail = _notes(resource)
-    elif kind == "MedicationStatement":
+    resolved = ended or str(resource.get("clinicalStatus") or "") in _ENDED_STATUSES
+    if section is RecordSection.ALLERGIES and kind == "AllergyIntolerance":
+        when = resource.get("assertedDate") or resource.get("onsetDateTime")
+        detail = _text(resource.get("note"))
+    elif section is RecordSection.MEDICATIONS and kind == "MedicationStatement":
         medication = index.get(resource.get("medicationReference")) or {}
         code = medication.get("code") or resource.get("medicationCodeableConcept")
         when = resource.get("dateAsserted") or (resource.get("effectivePeriod") or {}).get("start")
-        detail = (_first(resource.get("dosage")) or {}).get("text")
-    elif kind == "Condition":
-        when = resource.get("assertedDate") or resource.get("recordedDate")
-        when = when or resource.get("onsetDateTime")
-        detail = _notes(resource)
-    elif kind == "Immunization":
-        code = resource.get("vaccineCode")
+        detail = _text((_first(resource.get("dosage")) or {}).get("text"))
+        resolved = str(resource.get("status") or "") in _ENDED_STATUSES
+    elif section is RecordSection.PROBLEMS and kind == "Condition":
+        when = resource.get("assertedDate") or resource.get("onsetDateTime")
+        detail = _text(resource.get("note"))
+    elif section is RecordSection.IMMUNISATIONS and kind == "Immunization":
+        if resource.get("notGiven") is True or resource.get("status") not in (None, "completed"):
+            return []
+        code = _vaccine(resource)
         when = resource.get("date") or resource.get("occurrenceDateTime")
-    elif kind == "Encounter":
+        detail = _text(resource.get("note"))
+    elif section is RecordSection.CONSULTATIONS and kind == "Encounter":
         code = _first(resource.get("type"))
         when = (resource.get("period") or {}).get("start")
-    elif kind in ("DiagnosticReport", "Observation"):
-        when = resource.get("issued") or resource.get("effectiveDateTime")
-        filed = resource.get("status") in _FILED_REPORT_STATUSES
-        detail = _result_values(resource, index)
     else:
-        return None
-    recorded_on = fhir_date(when)
+        # Not an entry of this section: e.g. a consent record in the immunisations List.
+        return []
+    return [_entry(resource, section, code, when, detail=detail, resolved=resolved)]
+
+
+def _entry(
+    resource: JSON,
+    section: RecordSection,
+    code: Any,
+    when: Any,
+    *,
+    detail: str | None = None,
+    result: ResultValue | None = None,
+    filed: bool = True,
+    resolved: bool = False,
+) -> RecordEntry:
+    recorded_on = fhir_date(when if isinstance(when, str) else None)
     if recorded_on is None or not resource.get("id"):
-        return None
+        # An entry we cannot date cannot be placed under the access rules: the section
+        # is not shown rather than shown without it.
+        raise SectionUnavailable(supplier_code="UNDATED_ENTRY")
     return RecordEntry(
         entry_id=str(resource["id"]),
         section=section,
         recorded_on=recorded_on,
         term=concept_text(code) or "",
-        code=concept_code(code),
-        detail=detail or None,
+        code=_snomed(code),
+        detail=detail,
+        result=result,
         filed=filed,
+        resolved=resolved,
     )
 
 
-def _notes(resource: JSON) -> str | None:
-    texts = [str(note.get("text")) for note in resource.get("note") or [] if note.get("text")]
-    return "; ".join(texts) or None
+def _vaccine(immunization: JSON) -> Any:
+    """The vaccine's code, or the vaccination procedure where the vaccine is not coded."""
+    vaccine = immunization.get("vaccineCode")
+    systems = {
+        str(c.get("system") or "").strip()
+        for c in (vaccine or {}).get("coding") or []
+        if isinstance(c, Mapping)
+    }
+    if vaccine and systems and systems != {_NULL_FLAVOUR}:
+        return vaccine
+    for ext in immunization.get("extension") or []:
+        if isinstance(ext, Mapping) and ext.get("url") == VACCINATION_PROCEDURE_EXT:
+            return ext.get("valueCodeableConcept")
+    return vaccine
 
 
-def _value(observation: JSON) -> str | None:
-    quantity = observation.get("valueQuantity")
-    if quantity:
-        return f"{quantity.get('value')} {quantity.get('unit') or ''}".strip()
-    return observation.get("valueString") or concept_text(observation.get("valueCodeableConcept"))
+# --- investigations ---------------------------------------------------------------------------
 
 
-def _result_values(resource: JSON, index: ResourceIndex) -> str | None:
-    if resource.get("resourceType") == "Observation":
-        return _value(resource)
-    values = []
-    for reference in resource.get("result") or []:
+def _results(resource: JSON, index: ResourceIndex) -> list[RecordEntry]:
+    kind = resource.get("resourceType")
+    if kind == "Observation":
+        return [_test(resource, index, report=None)]
+    if kind != "DiagnosticReport":
+        return []
+    tests = [
+        _test(observation, index, report=resource) for observation in _tests_of(resource, index)
+    ]
+    if tests:
+        return tests
+    # A report with no tests (a conclusion only) is one entry.
+    return [
+        _entry(
+            resource,
+            RecordSection.TEST_RESULTS,
+            resource.get("code"),
+            resource.get("issued") or resource.get("effectiveDateTime"),
+            detail=_text(resource.get("conclusion")),
+            filed=resource.get("status") in _FILED_REPORT_STATUSES,
+        )
+    ]
+
+
+def _tests_of(report: JSON, index: ResourceIndex) -> Iterator[JSON]:
+    """The report's tests: each result, or a test group's members (`related` has-member)."""
+    for reference in report.get("result") or []:
         observation = index.get(reference)
-        if observation:
-            value = _value(observation)
-            name = concept_text(observation.get("code"))
-            if value:
-                values.append(f"{name}: {value}" if name else value)
-    return "; ".join(values) or resource.get("conclusion") or None
+        if observation is None:
+            continue
+        members = [
+            index.get(related.get("target"))
+            for related in observation.get("related") or []
+            if isinstance(related, Mapping) and related.get("type") == "has-member"
+        ]
+        found = [member for member in members if member is not None]
+        if found:
+            yield from found
+        else:
+            yield observation
+
+
+def _test(observation: JSON, index: ResourceIndex, *, report: JSON | None) -> RecordEntry:
+    source = report or observation
+    when = (
+        (report or {}).get("issued")
+        or observation.get("issued")
+        or observation.get("effectiveDateTime")
+        or (report or {}).get("effectiveDateTime")
+    )
+    return _entry(
+        observation,
+        RecordSection.TEST_RESULTS,
+        observation.get("code"),
+        when,
+        detail=_text(observation.get("comment")),
+        result=_value(observation),
+        filed=source.get("status") in _FILED_REPORT_STATUSES,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _value(observation: JSON) -> ResultValue | None:
+    quantity = observation.get("valueQuantity")
+    ranges = _first(observation.get("referenceRange")) or {}
+    low = _number((ranges.get("low") or {}).get("value"))
+    high = _number((ranges.get("high") or {}).get("value"))
+    range_text = _text(ranges.get("text"))
+    if range_text is None and (low is not None or high is not None):
+        range_text = f"{'' if low is None else f'{low:g}'} - {'' if high is None else f'{high:g}'}"
+    if isinstance(quantity, Mapping) and quantity.get("value") is not None:
+        comparator = str(quantity.get("comparator") or "")
+        number = _number(quantity.get("value"))
+        return ResultValue(
+            text=f"{comparator}{quantity.get('value')}",
+            number=None if comparator else number,
+            unit=quantity.get("unit") or quantity.get("code"),
+            range_low=low,
+            range_high=high,
+            range_text=range_text,
+        )
+    text = observation.get("valueString") or concept_text(observation.get("valueCodeableConcept"))
+    if text:
+        return ResultValue(text=str(text), range_text=range_text)
+    return None

@@ -58,8 +58,9 @@ APPOINTMENT_PROFILE: Final = "https://fhir.nhs.uk/STU3/StructureDefinition/GPCon
 ORGANIZATION_PROFILE: Final = (
     "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Organization-1"
 )
-STRUCTURED_RECORD_PARAMETERS_PROFILE: Final = (
-    "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-GetStructuredRecord-Operation-1"
+# The operation's OperationDefinition (not a StructureDefinition: there is no such profile).
+STRUCTURED_RECORD_OPERATION_PROFILE: Final = (
+    "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-GetStructuredRecord-Operation-1"
 )
 
 UK_CORE_TASK_PROFILE: Final = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NotRequired, TypedDict
 
-from app.gp.types import RecordAccessLevel, RelationshipKind
+from app.gp.types import AUTOMATIC_ACCESS_START, RecordAccessLevel, RelationshipKind
 
 EMIS_PRACTICE = "A81001"
 TPP_PRACTICE = "B82002"
@@ -37,9 +37,6 @@ PRACTICE_NAMES = {
     VISION_PRACTICE: "Harbour Lane Health Centre",
 }
 PRACTICE_PROFILES = {EMIS_PRACTICE: "emis", TPP_PRACTICE: "tpp", VISION_PRACTICE: "vision"}
-
-# Automatic prospective access to new entries started on this date (NHS England).
-AUTOMATIC_ACCESS_START = date(2023, 11, 1)
 
 # Namespace for the stable NHS login `sub` of each persona.
 _SUB_NAMESPACE = uuid.UUID("6f1d7c1e-3b55-4a7e-9a34-2b0d1c9e5a01")
@@ -105,9 +102,14 @@ class SeedPatient:
     birth_date: date
     tags: tuple[str, ...]
     identity_level: str | None = None  # NHS login account: "P9", "P5"; None = no account
-    record_level: RecordAccessLevel = RecordAccessLevel.FULL
+    # Online record access, as independent grants (app.gp.types.RecordGrants). By
+    # default what the automatic rollout gave: summary information, and the full
+    # record from 1 November 2023.
+    record_summary: bool = True
+    record_detailed_coded: bool = False
     prospective_from: date | None = AUTOMATIC_ACCESS_START
     historic_access: bool = False
+    unavailable_sections: tuple[str, ...] = ()  # record sections the system cannot provide
     declined: bool = False
     enhanced_review: bool = False
     nominated_pharmacy: str | None = None
@@ -155,6 +157,8 @@ class SeedRelationship:
     starts_on: date | None = None
     ends_on: date | None = None
     review_recorded: bool = False
+    record_from: date | None = None  # a full-record proxy: entries from this date
+    record_historic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,15 +174,17 @@ class _Person:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+_NO_RECORD_ACCESS: dict[str, Any] = {"record_summary": False, "prospective_from": None}
+
 # The order is part of the contract: it fixes each person's NHS number.
 _PEOPLE: tuple[_Person, ...] = (
     _Person("olivia", EMIS_PRACTICE, "Olivia", "Harrison", 42, 37, ("adult-full",),
             options={"nominated_pharmacy": "FAA01"}),
     _Person("james", EMIS_PRACTICE, "James", "Okafor", 38, 120, ("proxy-parent",)),
     _Person("lily", EMIS_PRACTICE, "Lily", "Okafor", 7, 200, ("child-under-11",),
-            identity_level=None, options={"record_level": RecordAccessLevel.NONE}),
+            identity_level=None, options=_NO_RECORD_ACCESS),
     _Person("priya", EMIS_PRACTICE, "Priya", "Shah", 55, 64, ("declined",),
-            options={"declined": True, "record_level": RecordAccessLevel.DETAILED}),
+            options={"declined": True, "record_detailed_coded": True}),
     _Person("daniel", EMIS_PRACTICE, "Daniel", "Brooks", 29, 15, ("p5-identity",),
             identity_level="P5"),
     _Person("alex", EMIS_PRACTICE, "Alex", "Morgan", 33, 90, ("background",),
@@ -191,11 +197,10 @@ _PEOPLE: tuple[_Person, ...] = (
             options={"historic_access": True}),
     _Person("emma", TPP_PRACTICE, "Emma", "Wilson", 44, 222, ("parent-of-14",)),
     _Person("noah", TPP_PRACTICE, "Noah", "Wilson", 14, 100, ("age-14",),
-            identity_level=None, options={"record_level": RecordAccessLevel.NONE}),
+            identity_level=None, options=_NO_RECORD_ACCESS),
     _Person("susan", TPP_PRACTICE, "Susan", "Reid", 52, 300, ("carer",)),
     _Person("edith", TPP_PRACTICE, "Edith", "Barnes", 89, 58, ("care-home-resident",),
-            identity_level=None, options={"record_level": RecordAccessLevel.NONE,
-                                          "nominated_pharmacy": "FDD04"}),
+            identity_level=None, options={**_NO_RECORD_ACCESS, "nominated_pharmacy": "FDD04"}),
     _Person("ryan", TPP_PRACTICE, "Ryan", "Cole", 36, 45, ("background",), identity_level=None),
     _Person("zara", TPP_PRACTICE, "Zara", "Hussain", 27, 80, ("background",),
             identity_level=None),
@@ -233,7 +238,30 @@ _LOAD_TEST_PEOPLE: tuple[_Person, ...] = tuple(
     )
     for number in range(1, LOAD_TEST_PATIENTS + 1)
 )
-_EVERYONE = _PEOPLE + _LOAD_TEST_PEOPLE
+
+# One person for each way record access can be set, and proxies whose access has
+# ended or not started. After the load-test people, so that no earlier number moves.
+# `registered_days_ago`: joined the practice after 1 November 2023, so their full
+# record access starts on their registration.
+_RECORD_PEOPLE: tuple[_Person, ...] = (
+    _Person("hannah", EMIS_PRACTICE, "Hannah", "Fisher", 58, 30, ("summary-only",),
+            options={"prospective_from": None}),
+    _Person("victor", TPP_PRACTICE, "Victor", "Lowe", 63, 140, ("detailed-only",),
+            options={"record_detailed_coded": True, "prospective_from": None}),
+    _Person("isla", VISION_PRACTICE, "Isla", "Murray", 39, 95, ("detailed-and-prospective",),
+            options={"record_detailed_coded": True}),
+    _Person("kai", EMIS_PRACTICE, "Kai", "Ahmed", 31, 200, ("registered-after-rollout",),
+            options={"registered_days_ago": 150}),
+    _Person("zoe", VISION_PRACTICE, "Zoe", "Bennett", 50, 33, ("record-in-transit",),
+            options={"unavailable_sections": ("problems", "test_results", "documents")}),
+    _Person("ben", TPP_PRACTICE, "Ben", "Hughes", 45, 60, ("relative-proxy",)),
+    _Person("rose", TPP_PRACTICE, "Rose", "Hughes", 79, 250, ("proxied-adult",),
+            identity_level=None),
+    _Person("ivy", TPP_PRACTICE, "Ivy", "Marsh", 85, 120, ("proxy-ended",), identity_level=None),
+    _Person("arthur", TPP_PRACTICE, "Arthur", "Pryce", 88, 10, ("proxy-not-started",),
+            identity_level=None),
+)  # fmt: skip
+_EVERYONE = _PEOPLE + _LOAD_TEST_PEOPLE + _RECORD_PEOPLE
 
 
 def patient_ref_for(key: str) -> str:
@@ -250,6 +278,11 @@ def seed_patients(today: date) -> list[SeedPatient]:
     result = []
     for index, person in enumerate(_EVERYONE, start=1):
         birth_date = years_before(today - timedelta(days=person.extra_days), person.age_years)
+        options = dict(person.options)
+        registered_days_ago = options.pop("registered_days_ago", None)
+        if registered_days_ago is not None:
+            registered = today - timedelta(days=registered_days_ago)
+            options["prospective_from"] = max(AUTOMATIC_ACCESS_START, registered)
         result.append(
             SeedPatient(
                 patient_ref=f"{person.ods_code}-P{index:03d}",
@@ -260,7 +293,7 @@ def seed_patients(today: date) -> list[SeedPatient]:
                 birth_date=birth_date,
                 tags=person.tags,
                 identity_level=person.identity_level,
-                **person.options,
+                **options,
             )
         )
     return result
@@ -292,6 +325,24 @@ def seed_relationships(today: date) -> list[SeedRelationship]:
             ref("susan"), ref("edith"), RelationshipKind.CARER,
             appointments=False, prescriptions=True, record_level=RecordAccessLevel.NONE,
             starts_on=today - timedelta(days=400), ends_on=today + timedelta(days=365),
+        ),
+        # An adult's relative with the full record from the day the practice granted it.
+        SeedRelationship(
+            ref("ben"), ref("rose"), RelationshipKind.RELATIVE,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.FULL,
+            starts_on=today - timedelta(days=100), record_from=today - timedelta(days=100),
+        ),
+        # Ended ten days ago (the end date is the first day without access).
+        SeedRelationship(
+            ref("ben"), ref("ivy"), RelationshipKind.RELATIVE,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.SUMMARY,
+            starts_on=today - timedelta(days=700), ends_on=today - timedelta(days=10),
+        ),
+        # Agreed by the practice, starting in two weeks.
+        SeedRelationship(
+            ref("ben"), ref("arthur"), RelationshipKind.RELATIVE,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.DETAILED,
+            starts_on=today + timedelta(days=14),
         ),
     ]  # fmt: skip
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.adapters.sandbox import tables
 from app.adapters.sandbox.personas import (
-    AUTOMATIC_ACCESS_START,
     LOAD_TEST_TAG,
     PRACTICE_NAMES,
     PRACTICE_PROFILES,
@@ -33,6 +33,7 @@ from app.adapters.sandbox.personas import (
 from app.adapters.sandbox.profiles import CancellationReasons, get_profile
 from app.clock import LONDON
 from app.gp.types import (
+    AUTOMATIC_ACCESS_START,
     AppointmentStatus,
     AppointmentType,
     CourseKind,
@@ -199,6 +200,14 @@ def slot_rows(practice: PracticeSeed, first_day: date, last_day: date) -> list[d
 # --- clinical content ---------------------------------------------------------------
 
 
+# A result as reported: text, number, unit, reference range low and high.
+_Result = tuple[str, float | None, str | None, float | None, float | None]
+
+
+def _hba1c(mmol_per_mol: int) -> _Result:
+    return (str(mmol_per_mol), float(mmol_per_mol), "mmol/mol", 20.0, 41.0)
+
+
 def _entry(
     patient: SeedPatient,
     number: int,
@@ -207,8 +216,10 @@ def _entry(
     term: str,
     code: str | None = None,
     detail: str | None = None,
+    result: _Result | None = None,
     **flags: bool,
 ) -> dict[str, Any]:
+    text, value, unit, low, high = result or (None, None, None, None, None)
     return {
         "entry_id": f"{patient.patient_ref}-E{number:02d}",
         "patient_ref": patient.patient_ref,
@@ -217,11 +228,20 @@ def _entry(
         "term": term,
         "code": code,
         "detail": detail,
+        "result_text": text,
+        "result_number": value,
+        "result_unit": unit,
+        "range_low": low,
+        "range_high": high,
+        "range_text": None if low is None or high is None else f"{low:g} - {high:g}",
         "hidden": flags.get("hidden", False),
         "third_party": flags.get("third_party", False),
         "harmful": flags.get("harmful", False),
         "filed": flags.get("filed", True),
     }
+
+
+HBA1C = "1107481000000106"  # Haemoglobin A1c level (IFCC standardised)
 
 
 def _record_entries(patient: SeedPatient, today: date) -> list[dict[str, Any]]:
@@ -284,17 +304,17 @@ def _record_entries(patient: SeedPatient, today: date) -> list[dict[str, Any]]:
                detail="One tablet daily"),
         _entry(patient, 8, s.MEDICATIONS, date(2019, 4, 1), "Salbutamol 100micrograms inhaler",
                detail="Two puffs when required"),
-        _entry(patient, 9, s.TEST_RESULTS, ago(60), "Haemoglobin A1c level", "1107481000000106",
-               "38 mmol/mol"),
+        _entry(patient, 9, s.TEST_RESULTS, ago(60), "Haemoglobin A1c level", HBA1C,
+               "Within target.", _hba1c(38)),
         _entry(patient, 10, s.TEST_RESULTS, date(2022, 8, 9), "Serum cholesterol",
-               "1005671000000105", "5.1 mmol/L"),
+               "1005671000000105", result=("5.1", 5.1, "mmol/L", None, 5.0)),
         # Not yet reviewed by a clinician: never shown online until filed.
-        _entry(patient, 11, s.TEST_RESULTS, ago(3), "Full blood count", "26604007",
-               "Haemoglobin 98 g/L", filed=False),
-        _entry(patient, 12, s.CONSULTATIONS, date(2020, 2, 11), "Consultation: chest infection",
-               detail="Productive cough for a week. Chest clear. Advised fluids."),
-        _entry(patient, 13, s.CONSULTATIONS, ago(30), "Consultation: blood pressure review",
-               detail="BP 132/84. Continue amlodipine."),
+        _entry(patient, 11, s.TEST_RESULTS, ago(3), "Haemoglobin concentration", "1022431000000105",
+               result=("98", 98.0, "g/L", 115.0, 165.0), filed=False),
+        _entry(patient, 12, s.CONSULTATIONS, date(2020, 2, 11), "Lower respiratory tract infection",
+               "50417007", "Productive cough for a week. Chest clear. Advised fluids."),
+        _entry(patient, 13, s.CONSULTATIONS, ago(30), "Blood pressure review", "1091811000000102",
+               "BP 132/84. Continue amlodipine."),
         _entry(patient, 14, s.CONSULTATIONS, ago(20), "Consultation: telephone follow-up",
                detail="Discussed home circumstances.", hidden=True),
         _entry(patient, 15, s.PROBLEMS, ago(100), "Family history of breast cancer",
@@ -303,6 +323,25 @@ def _record_entries(patient: SeedPatient, today: date) -> list[dict[str, Any]]:
                detail="Awaiting specialist opinion before discussing prognosis.", harmful=True),
         _entry(patient, 17, s.CONSULTATIONS, AUTOMATIC_ACCESS_START, "Consultation: annual review",
                detail="Well. No changes."),
+        # The same test over two years, so apps can draw its trend; one result the
+        # practice hid, which must never appear in it.
+        _entry(patient, 18, s.TEST_RESULTS, ago(240), "Haemoglobin A1c level", HBA1C,
+               result=_hba1c(44)),
+        _entry(patient, 19, s.TEST_RESULTS, ago(420), "Haemoglobin A1c level", HBA1C,
+               result=_hba1c(47)),
+        _entry(patient, 20, s.TEST_RESULTS, ago(600), "Haemoglobin A1c level", HBA1C,
+               result=_hba1c(49)),
+        _entry(patient, 21, s.TEST_RESULTS, ago(730), "Haemoglobin A1c level", HBA1C,
+               "Repeat in six months.", _hba1c(52)),
+        _entry(patient, 22, s.TEST_RESULTS, ago(330), "Haemoglobin A1c level", HBA1C,
+               result=_hba1c(61), hidden=True),
+        # Each withholding flag before 1 November 2023 too.
+        _entry(patient, 23, s.PROBLEMS, date(2019, 9, 3), "Alcohol misuse", "7200002",
+               hidden=True),
+        _entry(patient, 24, s.CONSULTATIONS, date(2018, 5, 22), "Discussion about a relative",
+               "408402003", "Spouse's diagnosis discussed.", third_party=True),
+        _entry(patient, 25, s.TEST_RESULTS, date(2021, 3, 17), "Prostate specific antigen level",
+               "1030791000000100", result=("9.8", 9.8, "ug/L", 0.0, 4.0), harmful=True),
     ]  # fmt: skip
     return entries
 
@@ -565,9 +604,11 @@ def patient_row(patient: SeedPatient) -> dict[str, Any]:
         "gp_linkage_key": patient.gp_linkage_key,
         "email": patient.email,
         "phone_number": patient.phone_number,
-        "record_level": patient.record_level.value,
+        "record_summary": patient.record_summary,
+        "record_detailed_coded": patient.record_detailed_coded,
         "prospective_from": patient.prospective_from,
         "historic_access": patient.historic_access,
+        "unavailable_sections": " ".join(patient.unavailable_sections),
         "declined": patient.declined,
         "enhanced_review": patient.enhanced_review,
         "nominated_pharmacy": patient.nominated_pharmacy,
@@ -606,6 +647,8 @@ def build_seed_rows(today: date, practices: Sequence[PracticeSeed] = DEFAULT_PRA
             "appointments": rel.appointments,
             "prescriptions": rel.prescriptions,
             "record_level": rel.record_level.value,
+            "record_from": rel.record_from,
+            "record_historic": rel.record_historic,
             "starts_on": rel.starts_on,
             "ends_on": rel.ends_on,
             "review_recorded": rel.review_recorded,
@@ -640,11 +683,30 @@ async def insert_rows(connection: AsyncConnection, rows: SeedRows) -> None:
             await connection.execute(insert(table), [dict(row) for row in table_rows])
 
 
+def _outdated(connection: Connection) -> bool:
+    """Whether any sandbox table has other columns than this version declares."""
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    return any(
+        {column["name"] for column in inspector.get_columns(table.name)}
+        != {column.name for column in table.columns}
+        for table in tables.metadata.sorted_tables
+        if table.name in existing
+    )
+
+
 async def create_tables(engine: AsyncEngine) -> None:
-    """Create the sandbox tables; tolerate another process doing it at the same time."""
+    """Create the sandbox tables; tolerate another process doing it at the same time.
+
+    The sandbox has no migrations: its data is simulated, so tables left by an older
+    version are dropped and made again (and then seeded afresh).
+    """
     for attempt in range(3):
         try:
             async with engine.begin() as connection:
+                if await connection.run_sync(_outdated):
+                    logger.warning("sandbox tables are from an older version: recreating them")
+                    await connection.run_sync(tables.metadata.drop_all)
                 await connection.run_sync(tables.metadata.create_all)
             return
         except (IntegrityError, OperationalError, ProgrammingError):
@@ -684,12 +746,9 @@ async def bootstrap(
     Safe to run from several processes at once: the seed is one transaction that
     starts by claiming the `seeded_on` key, and a top-up claims its day the same way.
     """
-    try:
-        async with engine.connect() as connection:
-            state = await _meta(connection)
-    except (OperationalError, ProgrammingError):  # no tables yet
-        await create_tables(engine)
-        state = {}
+    await create_tables(engine)
+    async with engine.connect() as connection:
+        state = await _meta(connection)
     if "seeded_on" not in state:
         try:
             await load(engine, build_seed_rows(today, practices), reset=False)

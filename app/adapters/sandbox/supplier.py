@@ -47,9 +47,11 @@ from app.gp.types import (
     RecordAccess,
     RecordAccessLevel,
     RecordEntry,
+    RecordGrants,
     RecordSection,
     Relationship,
     RelationshipKind,
+    ResultValue,
     Slot,
 )
 
@@ -224,6 +226,8 @@ class SimulatedSupplier:
                         t.relationships.c.appointments,
                         t.relationships.c.prescriptions,
                         t.relationships.c.record_level.label("proxy_record_level"),
+                        t.relationships.c.record_from,
+                        t.relationships.c.record_historic,
                         t.relationships.c.starts_on,
                         t.relationships.c.ends_on,
                         t.relationships.c.review_recorded,
@@ -239,7 +243,7 @@ class SimulatedSupplier:
             permissions=Permissions(
                 appointments=True,
                 prescriptions=True,
-                record_level=RecordAccessLevel(user.record_level),
+                record_level=self._grants(user).level,
             ),
         )
         return [own] + [
@@ -250,6 +254,8 @@ class SimulatedSupplier:
                     appointments=row.appointments,
                     prescriptions=row.prescriptions,
                     record_level=RecordAccessLevel(row.proxy_record_level),
+                    record_from=row.record_from,
+                    record_historic=row.record_historic,
                 ),
                 starts_on=row.starts_on,
                 ends_on=row.ends_on,
@@ -698,18 +704,32 @@ class SimulatedSupplier:
         async with self._engine.connect() as connection:
             patient = await self._patient(connection, patient_ref)
         return RecordAccess(
-            level=RecordAccessLevel(patient.record_level),
-            prospective_from=patient.prospective_from,
-            historic_access=patient.historic_access,
+            grants=self._grants(patient),
             declined=patient.declined,
             enhanced_review=patient.enhanced_review,
         )
+
+    @staticmethod
+    def _grants(patient: Row[Any]) -> RecordGrants:
+        return RecordGrants(
+            summary=patient.record_summary,
+            detailed_coded=patient.record_detailed_coded,
+            full_from=patient.prospective_from,
+            historic=patient.historic_access,
+        )
+
+    async def _check_section(
+        self, connection: AsyncConnection, patient_ref: str, section: RecordSection
+    ) -> None:
+        patient = await self._patient(connection, patient_ref)
+        if section.value in patient.unavailable_sections.split():
+            self._refuse(Refusal.SECTION_UNAVAILABLE)
 
     async def list_record_entries(
         self, patient_ref: str, section: RecordSection
     ) -> list[RecordEntry]:
         async with self._engine.connect() as connection:
-            await self._patient(connection, patient_ref)
+            await self._check_section(connection, patient_ref, section)
             rows = await connection.execute(
                 select(t.record_entries)
                 .where(
@@ -726,6 +746,16 @@ class SimulatedSupplier:
                     term=row.term,
                     code=row.code,
                     detail=row.detail,
+                    result=None
+                    if row.result_text is None
+                    else ResultValue(
+                        text=row.result_text,
+                        number=row.result_number,
+                        unit=row.result_unit,
+                        range_low=row.range_low,
+                        range_high=row.range_high,
+                        range_text=row.range_text,
+                    ),
                     hidden=row.hidden,
                     third_party=row.third_party,
                     harmful=row.harmful,
@@ -736,7 +766,7 @@ class SimulatedSupplier:
 
     async def list_documents(self, patient_ref: str) -> list[Document]:
         async with self._engine.connect() as connection:
-            await self._patient(connection, patient_ref)
+            await self._check_section(connection, patient_ref, RecordSection.DOCUMENTS)
             rows = await connection.execute(
                 select(
                     t.documents.c.document_id,

@@ -173,6 +173,8 @@ class FakeGPConnect:
     medication_requests: list[dict[str, Any]] = field(default_factory=list)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
+    # The structured record the provider answers with (a file under payloads/).
+    structured_record: str = "structured_record_bundle.json"
     _next_id: int = 100
 
     # --- seed --------------------------------------------------------------------------
@@ -500,4 +502,4 @@ class FakeGPConnect:
         nhs = body["parameter"][0]["valueIdentifier"]["value"]
         if nhs != NHS_NUMBER:
             return outcome(404, "PATIENT_NOT_FOUND")
-        return httpx.Response(200, json=load("structured_record_bundle.json"))
+        return httpx.Response(200, json=load(self.structured_record))

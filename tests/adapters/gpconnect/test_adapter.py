@@ -617,6 +617,8 @@ async def test_each_service_has_its_own_endpoint_and_audience(
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        if request.url.host.startswith("record."):
+            return httpx.Response(200, json=load("structured/allergies_response2.json"))
         return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset"})
 
     router.route(host="record.gpconnect.test").mock(side_effect=answer)

@@ -305,7 +305,8 @@ def test_order_tasks_of_several_courses_share_a_group() -> None:
         (RecordSection.CONSULTATIONS, [("en-1", "Surgery consultation")]),
         (
             RecordSection.TEST_RESULTS,
-            [("dr-2", "Diagnostic studies report"), ("dr-1", "Diagnostic studies report")],
+            # One entry per test, not per report: each test can be followed over time.
+            [("ob-2", "Serum creatinine level"), ("ob-1", "Haemoglobin estimation")],
         ),
     ],
 )
@@ -332,8 +333,10 @@ def test_record_entry_details_and_filing() -> None:
         date(2019, 3, 14),
         "Rash after first dose",
     )
-    assert results["dr-1"].filed and results["dr-1"].detail == "Haemoglobin estimation: 131 g/L"
-    assert not results["dr-2"].filed  # a partial report is not yet filed by a clinician
+    haemoglobin = results["ob-1"].result
+    assert results["ob-1"].filed and haemoglobin is not None
+    assert (haemoglobin.text, haemoglobin.number, haemoglobin.unit) == ("131", 131.0, "g/L")
+    assert not results["ob-2"].filed  # a partial report is not yet filed by a clinician
     assert problem.recorded_on == date(2018, 7, 12)
 
 

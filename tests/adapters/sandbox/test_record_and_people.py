@@ -10,15 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from app.adapters.sandbox import SandboxGPSystem, tables
-from app.adapters.sandbox.personas import AUTOMATIC_ACCESS_START
 from app.gp import errors
 from app.gp.port import GPSystem
 from app.gp.types import (
+    AUTOMATIC_ACCESS_START,
     DemographicMatch,
     GPCredentials,
     MessageKind,
     PracticeMessage,
     RecordAccessLevel,
+    RecordGrants,
     RecordSection,
     RelationshipKind,
 )
@@ -93,9 +94,8 @@ async def test_record_access_settings(
     emis: SandboxGPSystem, tpp: SandboxGPSystem, vision: SandboxGPSystem, persona: PersonaLookup
 ) -> None:
     full = await emis.get_record_access(persona("adult-full", "A81001").patient_ref)
-    assert (full.level, full.prospective_from, full.historic_access) == (
-        RecordAccessLevel.FULL, AUTOMATIC_ACCESS_START, False,
-    )  # fmt: skip
+    assert full.grants == RecordGrants(summary=True, full_from=AUTOMATIC_ACCESS_START)
+    assert full.level is RecordAccessLevel.FULL
     assert (await emis.get_record_access(persona("declined").patient_ref)).declined
     assert (await vision.get_record_access(persona("enhanced-review").patient_ref)).enhanced_review
     assert (await tpp.get_record_access(persona("historic-access").patient_ref)).historic_access

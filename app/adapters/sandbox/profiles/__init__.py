@@ -25,6 +25,7 @@ from app.gp.errors import (
     OutsideBookingWindow,
     PatientNotFound,
     ReasonRequired,
+    SectionUnavailable,
     SlotUnavailable,
     TooLateToCancel,
     TooManyItems,
@@ -60,6 +61,7 @@ class Refusal(StrEnum):
     PATIENT_NOT_FOUND = "patient_not_found"
     LINKAGE_FAILED = "linkage_failed"
     NOT_FOUND = "not_found"
+    SECTION_UNAVAILABLE = "section_unavailable"  # e.g. a record still in transit
     UNAVAILABLE = "unavailable"
 
 
@@ -139,6 +141,7 @@ _SIMPLE: dict[Refusal, type[GPError]] = {
     Refusal.PATIENT_NOT_FOUND: PatientNotFound,
     Refusal.LINKAGE_FAILED: LinkageFailed,
     Refusal.NOT_FOUND: NotFoundInGPSystem,
+    Refusal.SECTION_UNAVAILABLE: SectionUnavailable,
 }
 
 # Refusals the port has no error of their own for: the nearest error, with a

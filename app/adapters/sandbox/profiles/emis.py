@@ -36,6 +36,7 @@ CODES = {
     Refusal.PATIENT_NOT_FOUND: "-1101",
     Refusal.LINKAGE_FAILED: "-1102",
     Refusal.NOT_FOUND: "-1104",
+    Refusal.SECTION_UNAVAILABLE: "-1105",
     Refusal.UNAVAILABLE: "-1000",
 }
 

@@ -40,6 +40,7 @@ CODES = {
     Refusal.PATIENT_NOT_FOUND: "3",
     Refusal.LINKAGE_FAILED: "4",
     Refusal.NOT_FOUND: "6",
+    Refusal.SECTION_UNAVAILABLE: "8",
     Refusal.UNAVAILABLE: "99",
 }
 

@@ -35,6 +35,7 @@ CODES = {
     Refusal.PATIENT_NOT_FOUND: "-10",
     Refusal.LINKAGE_FAILED: "-11",
     Refusal.NOT_FOUND: "-12",
+    Refusal.SECTION_UNAVAILABLE: "-13",
     Refusal.UNAVAILABLE: "-1",
 }
 

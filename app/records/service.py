@@ -1,0 +1,458 @@
+"""The GP record: what this viewer may see of each section, documents, results over
+time, and reporting an inaccuracy to the practice.
+
+Every entry passes through `app.records.policy` before it leaves the service.
+Where the GP system says it cannot provide a section, the section is reported
+as not available, never as an empty list (which would read "nothing recorded").
+Each section read and document opened is audited (which one, never its content)
+before anything is returned: if the audit row cannot be written, nothing is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record as record_audit
+from app.audit.service import record_completed
+from app.audit.types import AuditAction
+from app.clock import Clock
+from app.gp.errors import GPError, NotFoundInGPSystem, SectionUnavailable
+from app.gp.port import require
+from app.gp.types import (
+    Capability,
+    Document,
+    DocumentContent,
+    MessageKind,
+    PracticeMessage,
+    RecordEntry,
+    RecordGrants,
+    RecordSection,
+)
+from app.patients.rules import EXPLANATIONS, Unavailable
+from app.patients.service import ActingFor
+from app.problems import Problem
+from app.records import policy
+from app.records.models import CorrectionStatus, RecordCorrection
+
+logger = logging.getLogger(__name__)
+
+# Documents larger than this are not passed through the app: the practice can
+# provide a copy. Keeps one request from holding a large file in memory.
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+
+class SectionNotShown(StrEnum):
+    """Why a section has no list to show (never "nothing recorded")."""
+
+    NOT_IN_YOUR_ACCESS = "not_in_your_access"
+    NOT_OFFERED_AT_PRACTICE = "not_offered_at_practice"
+    NOT_AVAILABLE_FROM_GP_SYSTEM = "not_available_from_gp_system"
+
+
+SECTION_EXPLANATIONS = {
+    SectionNotShown.NOT_IN_YOUR_ACCESS: (
+        "Your online access does not include this part of the record. To see more, ask "
+        "the GP practice: they decide what can be shown online."
+    ),
+    SectionNotShown.NOT_OFFERED_AT_PRACTICE: (
+        "The practice's GP system does not provide this part of the record through this "
+        "app. You can ask the practice for a copy."
+    ),
+    SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM: (
+        "The practice's GP system could not provide this part of the record online just "
+        "now. This does not mean nothing is recorded. Please try again later or ask the "
+        "practice."
+    ),
+}
+
+# How to ask the practice, for each reason the record is not available at all.
+RECORD_EXPLANATIONS = {
+    **EXPLANATIONS,
+    Unavailable.NOT_GRANTED: (
+        "You do not have online access to this record. You can ask the GP practice for "
+        "it, online or at reception; they may need to talk to you first."
+    ),
+    Unavailable.NOT_OFFERED_BY_PRACTICE: (
+        "This practice does not show the GP record online. You can ask the practice for a "
+        "copy of the record (a subject access request)."
+    ),
+    Unavailable.ONLINE_ACCESS_DECLINED: (
+        "Online access to this record has been turned off at the patient's request. "
+        "To turn it on, contact the GP practice."
+    ),
+    Unavailable.ENHANCED_REVIEW: (
+        "The practice needs to review this record before it can be shown online. Contact "
+        "the GP practice to ask about access."
+    ),
+}
+
+
+class InvalidRecordRequest(Problem):
+    status = 422
+    title = "Invalid request"
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        super().__init__(detail)
+
+
+class InvalidCursor(Problem):
+    status = 400
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+    default_detail = "The page cursor was not recognised. Start again from the first page."
+
+
+class DocumentTooLarge(Problem):
+    status = 422
+    code = "document_too_large"
+    title = "Document too large"
+    default_detail = (
+        "This document is too large to show online. Please ask the practice for a copy."
+    )
+
+
+# --- the overview --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOverview:
+    as_of: datetime
+    grants: RecordGrants
+    unavailable: Unavailable | None  # the whole record, when set
+    sections: dict[RecordSection, bool]  # whether this viewer's access covers each
+
+    @property
+    def explanation(self) -> str | None:
+        return RECORD_EXPLANATIONS[self.unavailable] if self.unavailable else None
+
+
+def overview(acting: ActingFor, *, now: datetime) -> RecordOverview:
+    """What this viewer may see, from the acting-for context alone (no GP call)."""
+    access = acting.profile.access
+    grants = access.record_grants if access.record.allowed else RecordGrants()
+    return RecordOverview(
+        as_of=now,
+        grants=grants,
+        unavailable=None if access.record.allowed else access.record.unavailable,
+        sections={
+            section: policy.section_offered(section, grants)
+            and _offered_at_practice(acting, section)
+            for section in RecordSection
+        },
+    )
+
+
+def _offered_at_practice(acting: ActingFor, section: RecordSection) -> bool:
+    """Documents are an optional capability of a GP system; the other sections are not."""
+    return section is not RecordSection.DOCUMENTS or (
+        Capability.DOCUMENTS in acting.system.capabilities
+    )
+
+
+# --- sections -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SectionPage:
+    section: RecordSection
+    as_of: datetime
+    not_shown: SectionNotShown | None
+    entries: list[RecordEntry] | None  # None when not shown: never an empty list
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    as_of: datetime
+    not_shown: SectionNotShown | None
+    documents: list[Document] | None
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    start: date | None
+    end: date | None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise InvalidRecordRequest(
+                "invalid_range", "The `to` date must be on or after the `from` date."
+            )
+
+    def holds(self, day: date) -> bool:
+        return policy.in_range(day, self.start, self.end)
+
+
+def _position(cursor: str | None) -> policy.Position | None:
+    if cursor is None:
+        return None
+    try:
+        return policy.Position.decode(cursor)
+    except policy.InvalidCursor:
+        raise InvalidCursor() from None
+
+
+def _grants(acting: ActingFor) -> RecordGrants:
+    return acting.profile.access.record_grants
+
+
+async def _audit_read(
+    acting: ActingFor, session: AsyncSession, clock: Clock, action: AuditAction, target: str
+) -> None:
+    # Written and committed before the content is returned: no audit, no data.
+    await record_audit(session, acting.audit_event(action, target), clock=clock)
+    await session.commit()
+
+
+async def _visible_section(acting: ActingFor, section: RecordSection) -> list[RecordEntry]:
+    entries = await acting.system.list_record_entries(acting.patient_ref, section)
+    return policy.visible_entries(entries, _grants(acting))
+
+
+async def read_section(
+    acting: ActingFor,
+    session: AsyncSession,
+    clock: Clock,
+    section: RecordSection,
+    *,
+    dates: DateRange,
+    limit: int,
+    cursor: str | None,
+) -> SectionPage:
+    """One page of a section, newest first, as this viewer may see it."""
+    after = _position(cursor)
+    as_of = clock.now()
+    if not policy.section_offered(section, _grants(acting)):
+        return SectionPage(section, as_of, SectionNotShown.NOT_IN_YOUR_ACCESS, None)
+    try:
+        visible = await _visible_section(acting, section)
+    except SectionUnavailable:
+        return SectionPage(section, as_of, SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM, None)
+    chosen = [entry for entry in visible if dates.holds(entry.recorded_on)]
+    page = policy.page_of(
+        chosen, dated=[(e.recorded_on, e.entry_id) for e in chosen], limit=limit, after=after
+    )
+    await _audit_read(acting, session, clock, AuditAction.RECORD_SECTION_VIEWED, section.value)
+    return SectionPage(section, as_of, None, page.items, page.next_cursor)
+
+
+async def read_documents(
+    acting: ActingFor,
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    dates: DateRange,
+    limit: int,
+    cursor: str | None,
+) -> DocumentPage:
+    after = _position(cursor)
+    as_of = clock.now()
+    if not policy.section_offered(RecordSection.DOCUMENTS, _grants(acting)):
+        return DocumentPage(as_of, SectionNotShown.NOT_IN_YOUR_ACCESS, None)
+    if not _offered_at_practice(acting, RecordSection.DOCUMENTS):
+        return DocumentPage(as_of, SectionNotShown.NOT_OFFERED_AT_PRACTICE, None)
+    try:
+        documents = await acting.system.list_documents(acting.patient_ref)
+    except SectionUnavailable:
+        return DocumentPage(as_of, SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM, None)
+    chosen = [
+        d
+        for d in policy.visible_documents(documents, _grants(acting))
+        if dates.holds(d.recorded_on)
+    ]
+    page = policy.page_of(
+        chosen, dated=[(d.recorded_on, d.document_id) for d in chosen], limit=limit, after=after
+    )
+    await _audit_read(
+        acting, session, clock, AuditAction.RECORD_SECTION_VIEWED, RecordSection.DOCUMENTS.value
+    )
+    return DocumentPage(as_of, None, page.items, page.next_cursor)
+
+
+# --- one test over time ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSeries:
+    code: str
+    as_of: datetime
+    not_shown: SectionNotShown | None
+    results: list[RecordEntry] | None  # oldest first, each with a value
+
+
+async def result_series(
+    acting: ActingFor, session: AsyncSession, clock: Clock, code: str, *, dates: DateRange
+) -> ResultSeries:
+    """Every visible result of one test (by its code) that has a value, oldest first."""
+    as_of = clock.now()
+    section = RecordSection.TEST_RESULTS
+    if not policy.section_offered(section, _grants(acting)):
+        return ResultSeries(code, as_of, SectionNotShown.NOT_IN_YOUR_ACCESS, None)
+    try:
+        visible = await _visible_section(acting, section)
+    except SectionUnavailable:
+        return ResultSeries(code, as_of, SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM, None)
+    results = [
+        entry
+        for entry in reversed(visible)
+        if entry.code == code and entry.result is not None and dates.holds(entry.recorded_on)
+    ]
+    await _audit_read(acting, session, clock, AuditAction.RECORD_SECTION_VIEWED, section.value)
+    return ResultSeries(code, as_of, None, results)
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedDocument:
+    document: Document
+    content: DocumentContent
+
+
+async def open_document(
+    acting: ActingFor, session: AsyncSession, clock: Clock, document_id: str
+) -> OpenedDocument:
+    """A document's content, only if this viewer may see the document.
+
+    Looked up among the documents the policy lets this viewer see: a withheld
+    document and one that does not exist get the same 404.
+    """
+    require(acting.system, Capability.DOCUMENTS)
+    not_found = NotFoundInGPSystem("We could not find this document.")
+    if not policy.section_offered(RecordSection.DOCUMENTS, _grants(acting)):
+        raise not_found
+    try:
+        documents = await acting.system.list_documents(acting.patient_ref)
+    except SectionUnavailable:
+        raise not_found from None
+    document = next(
+        (
+            d
+            for d in policy.visible_documents(documents, _grants(acting))
+            if d.document_id == document_id
+        ),
+        None,
+    )
+    if document is None:
+        raise not_found
+    content = await acting.system.get_document_content(acting.patient_ref, document_id)
+    if len(content.data) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge()
+    await _audit_read(acting, session, clock, AuditAction.DOCUMENT_OPENED, document_id)
+    return OpenedDocument(document, content)
+
+
+# --- corrections --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    correction_id: str
+    created_at: datetime
+    section: RecordSection | None
+    entry_id: str | None
+    description: str
+    status: CorrectionStatus
+
+    @classmethod
+    def of(cls, row: RecordCorrection) -> Correction:
+        return cls(
+            correction_id=row.id,
+            created_at=row.created_at,
+            section=RecordSection(row.section) if row.section else None,
+            entry_id=row.entry_id,
+            description=row.description,
+            status=row.status,
+        )
+
+
+async def submit_correction(
+    acting: ActingFor,
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    section: RecordSection | None,
+    entry_id: str | None,
+    description: str,
+) -> Correction:
+    """Send a reported inaccuracy to the practice and keep it with its status.
+
+    Stored first (`sending`), so that a report the GP system could not take is
+    still listed, as `not_sent`, rather than lost.
+    """
+    require(acting.system, Capability.PRACTICE_MESSAGES)
+    if entry_id is not None:
+        if section is None or section is RecordSection.DOCUMENTS:
+            raise InvalidRecordRequest(
+                "section_required", "Say which section the entry is in (`section`)."
+            )
+        # Only an entry this viewer can see can be named: hidden and unknown look alike.
+        shown = await _visible_section(acting, section)
+        if entry_id not in {entry.entry_id for entry in shown}:
+            raise InvalidRecordRequest(
+                "unknown_entry", "We could not find that entry in this section of the record."
+            )
+    row = RecordCorrection(
+        id=str(uuid.uuid4()),
+        patient_id=acting.patient_id,
+        account_id=acting.actor.account_id,
+        on_behalf=acting.on_behalf,
+        section=section.value if section else None,
+        entry_id=entry_id,
+        description=description,
+        status=CorrectionStatus.SENDING,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    await session.commit()
+    attributes = {
+        "correction_id": row.id,
+        "reported_by": "proxy" if acting.on_behalf else "patient",
+    }
+    if section is not None:
+        attributes["section"] = section.value
+    if entry_id is not None:
+        attributes["entry_id"] = entry_id
+    message = PracticeMessage(
+        kind=MessageKind.RECORD_CORRECTION,
+        subject="Possible inaccuracy in the GP record, reported online",
+        body=description,
+        actor_ref=acting.actor_ref,
+        attributes=attributes,
+    )
+    try:
+        row.gp_message_id = await acting.system.send_message(acting.patient_ref, message)
+    except GPError:
+        row.status = CorrectionStatus.NOT_SENT
+        await session.commit()
+        raise
+    row.status = CorrectionStatus.SENT
+    await session.commit()
+    # The practice has it now: a failing audit write must not make the person send it again.
+    await record_completed(
+        session, clock, acting.audit_event(AuditAction.CORRECTION_SUBMITTED, row.id)
+    )
+    return Correction.of(row)
+
+
+async def list_corrections(acting: ActingFor, session: AsyncSession) -> list[Correction]:
+    """The reports this person made about this patient's record, newest first."""
+    rows = await session.scalars(
+        select(RecordCorrection)
+        .where(
+            RecordCorrection.patient_id == acting.patient_id,
+            RecordCorrection.account_id == acting.actor.account_id,
+        )
+        .order_by(RecordCorrection.created_at.desc(), RecordCorrection.id)
+    )
+    return [Correction.of(row) for row in rows]

@@ -1,0 +1,273 @@
+"""Opening documents, the audit of every read, and reporting an inaccuracy."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, text
+
+from app.adapters.sandbox import tables
+from app.adapters.sandbox.adapter import find_sandbox
+from app.adapters.sandbox.profiles import Refusal
+from app.adapters.sandbox.supplier import SimulatedSupplier, SupplierError
+from app.audit.types import AuditAction
+from app.gp.types import Capability, PracticeMessage
+from app.records import service
+from tests.audit.test_audited_actions import account_id, audit_rows
+from tests.conftest import SignIn
+from tests.records.conftest import HBA1C, Viewer
+from tests.records.test_record_api import own_record, proxy_record
+
+# --- documents ------------------------------------------------------------------------------
+
+
+async def test_a_document_downloads_with_its_type_and_no_store(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
+    ref = viewer.user.persona.patient_ref
+    response = await viewer.get(f"/documents/{ref}-D1/content")
+    assert response.status_code == 200
+    assert response.content.startswith(b"Discharge summary")
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="Hospital discharge summary.txt"'
+    )
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-length"] == str(len(response.content))
+
+
+async def test_an_older_pdf_opens_with_historic_access(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "historic-access")
+    ref = viewer.user.persona.patient_ref
+    response = await viewer.get(f"/documents/{ref}-D2/content")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert response.headers["content-type"] == "application/pdf"
+
+
+async def test_withheld_unknown_and_other_peoples_documents_look_the_same(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
+    ref = viewer.user.persona.patient_ref
+    parent = await sign_in("proxy-parent")
+    others = [
+        f"{ref}-D2",  # before the access start
+        f"{ref}-D3",  # about a family member
+        f"{ref}-D4",  # hidden and potentially harmful
+        f"{ref}-D9",  # does not exist
+        f"{parent.persona.patient_ref}-D1",  # another patient's
+    ]
+    bodies = []
+    for document_id in others:
+        response = await viewer.get(f"/documents/{document_id}/content")
+        assert response.status_code == 404, document_id
+        body = response.json()
+        bodies.append((body["code"], body["detail"]))
+    assert len(set(bodies)) == 1 and bodies[0][0] == "not_found"
+    # Someone with no document access gets the same.
+    summary = await own_record(client, sign_in, "detailed-only")
+    response = await summary.get(f"/documents/{summary.user.persona.patient_ref}-D1/content")
+    assert (response.status_code, response.json()["detail"]) == (404, bodies[0][1])
+
+
+async def test_a_document_over_the_size_limit_is_refused(
+    client: httpx.AsyncClient, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "MAX_DOCUMENT_BYTES", 10)
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
+    response = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    assert (response.status_code, response.json()["code"]) == (422, "document_too_large")
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+
+async def test_each_section_read_and_document_opened_is_audited_without_content(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="B82002")
+    ref = viewer.user.persona.patient_ref
+    await viewer.section("allergies")
+    await viewer.section("test-results", limit=2)
+    await viewer.get(f"/test-results/{HBA1C}/series")
+    await viewer.section("documents")
+    assert (await viewer.get(f"/documents/{ref}-D1/content")).status_code == 200
+    assert (await viewer.get(f"/documents/{ref}-D3/content")).status_code == 404
+    await viewer.get()  # the overview reads no record content
+    rows = await audit_rows(app, AuditAction.RECORD_SECTION_VIEWED, AuditAction.DOCUMENT_OPENED)
+    assert [(r.action, r.target) for r in rows] == [
+        (AuditAction.RECORD_SECTION_VIEWED, "allergies"),
+        (AuditAction.RECORD_SECTION_VIEWED, "test_results"),
+        (AuditAction.RECORD_SECTION_VIEWED, "test_results"),
+        (AuditAction.RECORD_SECTION_VIEWED, "documents"),
+        (AuditAction.DOCUMENT_OPENED, f"{ref}-D1"),
+    ]
+    me = await account_id(app, viewer.user)
+    assert all(r.actor_id == me and r.patient_id == viewer.patient_id for r in rows)
+    assert not any(r.on_behalf for r in rows)
+
+
+async def test_a_proxys_reads_are_audited_as_on_behalf_and_unavailable_sections_not_at_all(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await proxy_record(client, sign_in, "proxy-parent", "child-under-11")
+    await viewer.section("allergies")
+    await viewer.section("consultations")  # not in the parent's access: nothing read
+    rows = await audit_rows(app, AuditAction.RECORD_SECTION_VIEWED)
+    assert [(r.target, r.on_behalf, r.relationship_kind) for r in rows] == [
+        ("allergies", True, "parent")
+    ]
+
+
+async def test_the_patient_sees_their_record_reads_in_the_access_log(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
+    await viewer.section("problems")
+    log = await client.get(
+        f"/v1/patients/{viewer.patient_id}/access-log", headers=viewer.user.headers
+    )
+    assert [(e["action"], e["target"]) for e in log.json()["items"]][:1] == [
+        ("record_section_viewed", "problems")
+    ]
+
+
+# --- corrections --------------------------------------------------------------------------------
+
+SECRET = "not allergic to peanuts, zq-secret-7731"
+
+
+async def post_correction(viewer: Viewer, body: dict[str, object]) -> httpx.Response:
+    return await viewer.client.post(
+        viewer.base + "/corrections", headers=viewer.user.headers, json=body
+    )
+
+
+async def test_a_correction_reaches_the_practice_and_is_listed_with_its_status(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
+    ref = viewer.user.persona.patient_ref
+    response = await post_correction(
+        viewer, {"section": "allergies", "entry_id": f"{ref}-E02", "description": SECRET}
+    )
+    assert response.status_code == 201, response.text
+    sent = response.json()
+    assert (sent["status"], sent["section"], sent["entry_id"]) == (
+        "sent", "allergies", f"{ref}-E02",
+    )  # fmt: skip
+    listed = (await viewer.get("/corrections")).json()["items"]
+    assert [(c["correction_id"], c["description"]) for c in listed] == [
+        (sent["correction_id"], SECRET)
+    ]
+    # The practice's GP system has it, with what it is about.
+    sandbox = find_sandbox(app.state.gp_registry.for_practice("A81001"))
+    async with sandbox.database.engine.connect() as connection:
+        message = (
+            await connection.execute(
+                select(tables.messages).where(tables.messages.c.patient_ref == ref)
+            )
+        ).one()
+    assert message.kind == "record_correction" and message.body == SECRET
+    attributes = json.loads(message.attributes)
+    assert attributes["entry_id"] == f"{ref}-E02"
+    assert attributes["correction_id"] == sent["correction_id"]
+    # Audited by id only; the text is in no audit row and no log line.
+    [row] = await audit_rows(app, AuditAction.CORRECTION_SUBMITTED)
+    assert row.target == sent["correction_id"]
+    assert SECRET not in repr(vars(row))
+    assert not [r for r in caplog.records if SECRET in r.getMessage() + str(r.__dict__)]
+
+
+async def test_a_correction_can_name_only_an_entry_the_viewer_can_see(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
+    ref = viewer.user.persona.patient_ref
+    for entry_id in (f"{ref}-E14", f"{ref}-E99"):  # hidden; does not exist
+        response = await post_correction(
+            viewer, {"section": "consultations", "entry_id": entry_id, "description": "Wrong"}
+        )
+        assert (response.status_code, response.json()["code"]) == (422, "unknown_entry")
+    no_section = await post_correction(viewer, {"entry_id": f"{ref}-E13", "description": "x"})
+    assert (no_section.status_code, no_section.json()["code"]) == (422, "section_required")
+    too_long = await post_correction(viewer, {"description": "x" * 2001})
+    assert too_long.status_code == 422
+    assert "x" * 50 not in too_long.text  # the text is not echoed back
+    empty = await post_correction(viewer, {"description": "   "})
+    assert empty.status_code == 422
+    assert (await viewer.get("/corrections")).json()["items"] == []
+
+
+async def test_a_correction_the_gp_system_could_not_take_is_kept_as_not_sent(
+    client: httpx.AsyncClient, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(self: SimulatedSupplier, patient_ref: str, message: PracticeMessage) -> str:
+        raise SupplierError(self.profile.code(Refusal.UNAVAILABLE))
+
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="B82002")
+    monkeypatch.setattr(SimulatedSupplier, "send_message", refuse)
+    response = await post_correction(viewer, {"description": "My address is wrong"})
+    assert response.status_code == 503
+    monkeypatch.undo()
+    [listed] = (await viewer.get("/corrections")).json()["items"]
+    assert listed["status"] == "not_sent"
+
+
+async def test_corrections_are_listed_only_to_the_person_who_made_them(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    parent = await proxy_record(client, sign_in, "proxy-parent", "child-under-11")
+    response = await post_correction(parent, {"section": "allergies", "description": "Wrong"})
+    assert response.status_code == 201
+    assert response.json()["section"] == "allergies"
+    assert len((await parent.get("/corrections")).json()["items"]) == 1
+    own = await own_record(client, sign_in, "proxy-parent")
+    assert (await own.get("/corrections")).json()["items"] == []
+
+
+# --- a GP system without documents or messages ---------------------------------------------
+
+
+async def test_a_practice_whose_system_lacks_documents_and_messages_says_so(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
+    supplier = find_sandbox(app.state.gp_registry.for_practice("C83003")).supplier
+    supplier.profile = replace(
+        supplier.profile,
+        capabilities=supplier.profile.capabilities
+        - {Capability.DOCUMENTS, Capability.PRACTICE_MESSAGES},
+    )
+    overview = (await viewer.get()).json()
+    available = {s["section"]: s["available"] for s in overview["sections"]}
+    assert available["documents"] is False and available["allergies"] is True
+    documents = await viewer.section("documents")
+    assert (documents["available"], documents["reason"]) == (False, "not_offered_at_practice")
+    content = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    assert (content.status_code, content.json()["code"]) == (403, "not_available_at_practice")
+    correction = await post_correction(viewer, {"description": "Wrong"})
+    assert (correction.status_code, correction.json()["code"]) == (403, "not_available_at_practice")
+    assert (await viewer.get("/corrections")).json()["items"] == []
+
+
+async def test_when_the_audit_cannot_be_written_nothing_is_shown(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
+    async with app.state.engine.begin() as connection:
+        await connection.execute(text("DROP TABLE audit_events"))
+    response = await viewer.get("/allergies")
+    assert response.status_code == 500
+    assert "Penicillin" not in response.text and "entry_id" not in response.text
+    document = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    assert document.status_code == 500 and b"Discharge" not in document.content
