@@ -55,12 +55,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
     """An async engine; SQLite files get their folder, WAL and foreign keys."""
     parsed = make_url(url)
     # Bound parameters hold NHS numbers, booking reasons and phone numbers; SQLAlchemy
     # would otherwise print them in every database error's message (and so in logs).
-    kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {
+        "hide_parameters": True,
+        "pool_pre_ping": True,
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+    }
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.gp.calls import GPCallCounter
 from app.gp.errors import PatientNotFound
 from app.gp.port import GPSystem
 from app.gp.resilience import BreakerBoard, ResilientGPSystem
@@ -121,13 +122,20 @@ AdapterFactory = Callable[[PracticeConfig], GPSystem]
 class PolicyAwareGPSystem(ResilientGPSystem):
     """Applies the practices file's policy overrides to what the GP system reports."""
 
-    def __init__(self, inner: GPSystem, config: PracticeConfig, breakers: BreakerBoard) -> None:
+    def __init__(
+        self,
+        inner: GPSystem,
+        config: PracticeConfig,
+        breakers: BreakerBoard,
+        calls: GPCallCounter | None = None,
+    ) -> None:
         super().__init__(
             inner,
             breakers=breakers,
             timeout=config.timeouts.read,
             read_attempts=config.resilience.read_attempts,
             retry_wait=config.resilience.retry_wait_seconds,
+            calls=calls,
         )
         self._policy = config.policy
 
@@ -146,6 +154,7 @@ class GPSystemRegistry:
     ) -> None:
         self.practices = {practice.ods_code: practice for practice in practices}
         self.breakers = breakers
+        self.calls = GPCallCounter()  # every call to every practice's GP system
         for practice in practices:
             breakers.configure(
                 practice.ods_code,
@@ -158,7 +167,7 @@ class GPSystemRegistry:
             if factory is None:
                 raise PracticesFileInvalid(f"no adapter of kind {practice.adapter!r} is available")
             self._systems[practice.ods_code] = PolicyAwareGPSystem(
-                factory(practice), practice, breakers
+                factory(practice), practice, breakers, self.calls
             )
 
     def for_practice(self, ods_code: str) -> GPSystem:

@@ -16,6 +16,7 @@ from app.gp.types import (
     Relationship,
     RelationshipKind,
 )
+from app.patients.context import fetch_facts, with_practices
 from app.patients.rules import Unavailable
 from app.patients.service import linked_profiles
 from tests.patients.test_rules import PRACTICE, TODAY
@@ -59,12 +60,14 @@ async def test_profiles_do_not_need_record_settings_when_the_record_is_not_offer
         idle_expires_at=now + timedelta(minutes=30),
         via="bearer",
     )
-    [me] = await linked_profiles(
-        _Registry(),  # type: ignore[arg-type]
-        signed_in,
-        secret_key="k" * 32,
-        today=TODAY,
-        review_age=13,
-    )
+    registry = _Registry()
+
+    async def practice(ods_code: str) -> PracticeSettings:
+        return await registry.for_practice(ods_code).get_practice_settings()
+
+    facts = await fetch_facts(registry, signed_in, practice)  # type: ignore[arg-type]
+    assert facts.own_record_access is None  # never asked: it would have raised
+    context = await with_practices(facts, practice)
+    [me] = linked_profiles(context, secret_key="k" * 32, today=TODAY, review_age=13)
     assert me.access.appointments.allowed
     assert me.access.record.unavailable is Unavailable.NOT_OFFERED_BY_PRACTICE
