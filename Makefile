@@ -37,9 +37,11 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Appointment benchmarks (bench/README.md); BENCH_ARGS="--database-url postgresql+asyncpg://…".
+# Load benchmarks against the running service (bench/README.md): wrk from Debian's packages
+# drives `python -m app` on PostgreSQL. BENCH_ARGS="--workers 1 --latency 200 --seconds 10".
 bench: install
-	$(BIN)/python bench/appointments.py $(BENCH_ARGS)
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

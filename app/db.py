@@ -60,9 +60,12 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     parsed = make_url(url)
     # Bound parameters hold NHS numbers, booking reasons and phone numbers; SQLAlchemy
     # would otherwise print them in every database error's message (and so in logs).
+    # No pre-ping: it would add a round trip to every checkout. A connection the server
+    # dropped fails one query, and SQLAlchemy then replaces every pooled connection;
+    # recycling keeps connections younger than typical server and proxy idle limits.
     kwargs: dict[str, Any] = {
         "hide_parameters": True,
-        "pool_pre_ping": True,
+        "pool_recycle": 1800,
         "pool_size": pool_size,
         "max_overflow": max_overflow,
     }
@@ -95,7 +98,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """For work that needs its own transactions (idempotency claims)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return sessionmaker

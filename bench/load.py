@@ -170,6 +170,8 @@ async def warm_and_count(
             return {} if scenario.anonymous else {"Authorization": f"Bearer {user['token']}"}
 
         if scenario.script == "book_cancel.lua":
+            # Appointments left booked when an earlier run stopped would refuse the rebooking.
+            await asyncio.gather(*(cancel_upcoming(client, u, headers(u)) for u in users))
             return await count_book_cancel(client, users[0], headers(users[0]))
         paths = [scenario.path.replace("{patient_id}", u["patient_id"]) for u in users]
         await asyncio.gather(
@@ -184,6 +186,22 @@ async def warm_and_count(
                 return None
             counts.append(int(response.headers["x-gp-calls"]))
         return statistics.mean(counts)
+
+
+async def cancel_upcoming(
+    client: httpx.AsyncClient, user: dict[str, str], headers: dict[str, str]
+) -> None:
+    base = f"/v1/patients/{user['patient_id']}/appointments"
+    listed = await client.get(base, headers=headers)
+    listed.raise_for_status()
+    for appointment in listed.json()["items"]:
+        if appointment["cancellable"]:
+            cancelled = await client.post(
+                f"{base}/{appointment['appointment_id']}/cancel",
+                json={"reason_code": "CR1"},
+                headers=headers,
+            )
+            cancelled.raise_for_status()
 
 
 async def count_book_cancel(
@@ -209,10 +227,31 @@ async def count_book_cancel(
     return (int(booked.headers["x-gp-calls"]) + int(cancelled.headers["x-gp-calls"])) / 2
 
 
+def profile(args: argparse.Namespace, pids: list[int], name: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy samples each worker while wrk runs: collapsed stacks, one file per worker."""
+    if args.profile is None:
+        return []
+    py_spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    if py_spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    args.profile.mkdir(parents=True, exist_ok=True)
+    slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
+    samplers = []
+    for pid in pids:
+        output = args.profile / f"{slug}-{pid}.txt"
+        command = [py_spy, "record", "--pid", str(pid), "--duration", str(args.seconds),
+                   "--format", "raw", "--nonblocking", "--output", str(output)]  # fmt: skip
+        samplers.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        )
+    return samplers
+
+
 def wrk(args: argparse.Namespace, scenario: Scenario, users_file: Path) -> dict[str, int]:
     connections = scenario.connections or args.connections
     command = [
-        "wrk", "-t1", f"-c{connections}", f"-d{args.seconds}s", "--timeout", "30s",
+        shutil.which("wrk") or "wrk", "-t1", f"-c{connections}", f"-d{args.seconds}s",
+        "--timeout", "30s",
         "-s", str(WRK_DIR / scenario.script), f"http://127.0.0.1:{args.port}",
         "--", str(users_file), scenario.path or "-", "anonymous" if scenario.anonymous else "",
     ]  # fmt: skip
@@ -242,7 +281,10 @@ def measure(args: argparse.Namespace, workers: int, latency_ms: int, users: list
         pids = worker_pids(process.pid)
         for scenario in SCENARIOS:
             gp_calls = asyncio.run(warm_and_count(base_url, users, scenario))
+            samplers = profile(args, pids, f"{workers}w-{latency_ms}ms-{scenario.name}")
             result = wrk(args, scenario, users_file)
+            for sampler in samplers:
+                sampler.wait()
             seconds = result["duration_us"] / 1e6
             rows.append(
                 Row(
@@ -295,6 +337,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="per scenario")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--profile", type=Path, help="folder for py-spy samples of each worker")
     args = parser.parse_args()
     args.app_dir = args.app_dir.resolve()
     if shutil.which("wrk") is None:

@@ -171,7 +171,9 @@ async def find_session(
     """The live session for this token. Raises `NotSignedIn` or `SessionExpired`.
 
     One query: the session, its account and the age of its cached acting-for context.
+    It runs outside a transaction (no BEGIN, no ROLLBACK): one round trip.
     """
+    await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     found = (
         await db.execute(
             select(AuthSession, Account, SessionContext.fetched_at)

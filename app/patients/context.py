@@ -212,7 +212,7 @@ class ActingContexts:
         await db.commit()
 
 
-def get_acting_contexts(request: Request) -> ActingContexts:
+async def get_acting_contexts(request: Request) -> ActingContexts:
     contexts: ActingContexts = request.app.state.acting_contexts
     return contexts
 
