@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     # access) is reused before the GP system is asked again: a revoked proxy loses
     # access within this many seconds. 0 asks on every request.
     acting_context_seconds: int = Field(default=60, ge=0, le=60)
-    # How long each worker reuses a practice's settings (booking window, services offered).
+    # How long each worker reuses a practice's settings (booking window, services offered)
+    # and its cancellation reasons.
     practice_settings_seconds: int = Field(default=300, ge=0, le=3600)
     # Adds X-GP-Calls (GP system calls made by the request) to every response: benchmarks.
     expose_gp_calls: bool = False

@@ -96,7 +96,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.gp_registry,
             app.state.auth.cipher,
             context_lifetime=timedelta(seconds=settings.acting_context_seconds),
-            practice_lifetime=timedelta(seconds=settings.practice_settings_seconds),
         )
         yield
 

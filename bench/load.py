@@ -261,27 +261,84 @@ def wrk(args: argparse.Namespace, scenario: Scenario, users_file: Path) -> dict[
     return result
 
 
-def measure(args: argparse.Namespace, workers: int, latency_ms: int, users: list[dict[str, str]],
-            users_file: Path, folder: Path) -> list[Row]:  # fmt: skip
-    practices = practices_file(args.app_dir, latency_ms, folder)
-    command = [sys.executable, "-m", "app", "--port", str(args.port), "--workers", str(workers)]
-    log = (folder / f"service-{workers}w-{latency_ms}ms.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603
-        command,
-        cwd=args.app_dir,
-        env=service_env(args, practices),
-        start_new_session=True,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+HAPROXY_CONFIG = """\
+global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend gp_online
+    bind 127.0.0.1:{port}
+    default_backend instances
+backend instances
+    balance roundrobin
+    option httpchk GET /healthz
+{servers}
+"""
+
+
+class Service:
+    """`python -m app` (one or more instances; behind HAProxy when balanced)."""
+
+    def __init__(self, args: argparse.Namespace, workers: int, instances: int | None,
+                 practices: Path, folder: Path) -> None:  # fmt: skip
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs = []
+        ports = [args.port] if instances is None else [args.port + 1 + n for n in range(instances)]
+        for port in ports:
+            log = (folder / f"service-{port}-{workers}w.log").open("wb")
+            self.logs.append(log)
+            command = [sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)]
+            self.processes.append(
+                subprocess.Popen(  # noqa: S603
+                    command,
+                    cwd=args.app_dir,
+                    env=service_env(args, practices),
+                    start_new_session=True,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        for port, process in zip(ports, self.processes, strict=True):
+            wait_ready(f"http://127.0.0.1:{port}", process)
+        self.pids = [pid for process in self.processes for pid in worker_pids(process.pid)]
+        if instances is not None:
+            haproxy = shutil.which("haproxy", path=f"/usr/sbin:{os.environ['PATH']}")
+            if haproxy is None:
+                raise SystemExit("--instances needs HAProxy (make bench-scale installs it)")
+            servers = "\n".join(f"    server app{port} 127.0.0.1:{port} check" for port in ports)
+            config = folder / "haproxy.cfg"
+            config.write_text(HAPROXY_CONFIG.format(port=args.port, servers=servers))
+            balancer = subprocess.Popen(  # noqa: S603
+                [haproxy, "-db", "-f", str(config)], start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            self.processes.append(balancer)
+            wait_ready(f"http://127.0.0.1:{args.port}", balancer)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        for log in self.logs:
+            log.close()
+
+
+def measure(args: argparse.Namespace, workers: int, instances: int | None, latency_ms: int,
+            users: list[dict[str, str]], users_file: Path, folder: Path) -> list[Row]:  # fmt: skip
+    service = Service(args, workers, instances, practices_file(args.app_dir, latency_ms, folder),
+                      folder)  # fmt: skip
     base_url = f"http://127.0.0.1:{args.port}"
     rows = []
     try:
-        wait_ready(base_url, process)
-        pids = worker_pids(process.pid)
         for scenario in SCENARIOS:
             gp_calls = asyncio.run(warm_and_count(base_url, users, scenario))
-            samplers = profile(args, pids, f"{workers}w-{latency_ms}ms-{scenario.name}")
+            samplers = profile(args, service.pids, f"{workers}w-{latency_ms}ms-{scenario.name}")
             result = wrk(args, scenario, users_file)
             for sampler in samplers:
                 sampler.wait()
@@ -294,23 +351,22 @@ def measure(args: argparse.Namespace, workers: int, latency_ms: int, users: list
                     p99_ms=result["p99_us"] / 1000,
                     failures=result["non_2xx"] + result["socket_errors"] + result["fallbacks"],
                     gp_calls=gp_calls,
-                    peak_rss_mb=peak_rss_mb(pids),
+                    peak_rss_mb=peak_rss_mb(service.pids),
                 )
             )
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+        service.stop()
     return rows
 
 
-def table(rows: list[Row], *, workers: int, latency_ms: int, connections: int) -> str:
+def table(rows: list[Row], *, workers: int, instances: int | None, latency_ms: int,
+          connections: int) -> str:  # fmt: skip
     ceiling = rows[0].requests_per_second
+    behind = "" if instances is None else f"{instances} instance(s) behind HAProxy, "
+    each = "" if instances is None else " each"
     lines = [
-        f"### {workers} worker{'s' if workers > 1 else ''}, GP latency {latency_ms} ms, "
+        f"### {behind}{workers} worker{'s' if workers > 1 else ''}{each}, "
+        f"GP latency {latency_ms} ms, "
         f"{connections} connections",
         "",
         "| route | req/s | ÷ /healthz | p50 | p99 | GP calls/req | peak RSS/worker | failed |",
@@ -338,6 +394,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--profile", type=Path, help="folder for py-spy samples of each worker")
+    parser.add_argument("--instances", type=int, nargs="+",
+                        help="run this many instances behind HAProxy (e.g. 1 2)")  # fmt: skip
     args = parser.parse_args()
     args.app_dir = args.app_dir.resolve()
     if shutil.which("wrk") is None:
@@ -361,10 +419,11 @@ def main() -> None:
         print(f"GP Online benchmark, {started}, {os.cpu_count()} CPUs, code in {args.app_dir}")
         print(f"wrk -t1 -c{args.connections} -d{args.seconds}s per route\n")
         for latency_ms in args.latency:
-            for workers in args.workers:
-                rows = measure(args, workers, latency_ms, users, users_file, folder)
-                print(table(rows, workers=workers, latency_ms=latency_ms,
-                            connections=args.connections), "\n", flush=True)  # fmt: skip
+            for instances in args.instances or [None]:
+                for workers in args.workers:
+                    rows = measure(args, workers, instances, latency_ms, users, users_file, folder)
+                    print(table(rows, workers=workers, instances=instances, latency_ms=latency_ms,
+                                connections=args.connections), "\n", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -174,23 +174,27 @@ async def find_session(
     It runs outside a transaction (no BEGIN, no ROLLBACK): one round trip.
     """
     await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    found = (
-        await db.execute(
-            select(AuthSession, Account, SessionContext.fetched_at)
-            .join(Account, Account.id == AuthSession.account_id)
-            .outerjoin(SessionContext, SessionContext.session_id == AuthSession.id)
-            .where(AuthSession.token_hash == hash_token(token))
-        )
-    ).first()
-    if found is None:
-        raise NotSignedIn()
-    row, account, context_at = found
-    # A cookie token is not a bearer token and vice versa: each keeps its own protections.
-    if row.via != via or row.revoked_at is not None:
-        raise NotSignedIn()
-    if now >= row.expires_at or now >= row.last_seen_at + policy.idle:
-        raise SessionExpired()
-    return dataclasses.replace(_signed_in(row, account, policy), context_at=context_at)
+    try:
+        found = (
+            await db.execute(
+                select(AuthSession, Account, SessionContext.fetched_at)
+                .join(Account, Account.id == AuthSession.account_id)
+                .outerjoin(SessionContext, SessionContext.session_id == AuthSession.id)
+                .where(AuthSession.token_hash == hash_token(token))
+            )
+        ).first()
+        if found is None:
+            raise NotSignedIn()
+        row, account, context_at = found
+        # A cookie token is not a bearer token and vice versa: each keeps its own protections.
+        if row.via != via or row.revoked_at is not None:
+            raise NotSignedIn()
+        if now >= row.expires_at or now >= row.last_seen_at + policy.idle:
+            raise SessionExpired()
+        return dataclasses.replace(_signed_in(row, account, policy), context_at=context_at)
+    finally:
+        # Give the connection back; whatever the request writes next gets a transaction.
+        await db.rollback()
 
 
 async def touch_session(
@@ -198,13 +202,11 @@ async def touch_session(
 ) -> SignedIn:
     """Record activity, which restarts the idle timer (never past the absolute end).
 
-    Writes only when the stored time is a minute old or more; either way the
-    transaction ends here, so the request holds no connection while it waits on
-    anything else (a GP system).
+    Writes only when the stored time is a minute old or more, in a transaction that
+    ends here: the request holds no connection while it waits on a GP system.
     """
     last_seen = signed_in.last_seen_at
     if last_seen is not None and now - last_seen < TOUCH_INTERVAL:
-        await db.rollback()
         return signed_in
     await db.execute(
         update(AuthSession)

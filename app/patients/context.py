@@ -10,7 +10,7 @@ record access settings, with each practice's settings beside them.
   access within that time everywhere. The session query returns the row's age, so
   a warm context costs no extra query on the worker that decoded it last.
 - Practice settings are the same for every patient of a practice: each worker keeps
-  them for `PRACTICE_SETTINGS_SECONDS`.
+  them for `PRACTICE_SETTINGS_SECONDS` (`app.gp.registry.PolicyAwareGPSystem`).
 - In-process copies are only ever a faster way to the shared row: a copy is used
   only when its `fetched_at` equals the one the session query just returned.
 - Signing out deletes the row; `forget_for_account` drops it after the user changes
@@ -119,23 +119,15 @@ class ActingContexts:
         cipher: MultiFernet,
         *,
         context_lifetime: timedelta,
-        practice_lifetime: timedelta,
     ) -> None:
         self._registry = registry
         self._cipher = cipher
         self._lifetime = context_lifetime
-        self._practice_lifetime = practice_lifetime
-        self._practices: dict[str, tuple[datetime, PracticeSettings]] = {}
         self._local: OrderedDict[str, tuple[datetime, GPFacts]] = OrderedDict()
 
-    async def practice_settings(self, ods_code: str, *, now: datetime) -> PracticeSettings:
-        """The practice's settings, from this worker's copy while it is fresh."""
-        kept = self._practices.get(ods_code)
-        if kept is not None and now - kept[0] < self._practice_lifetime:
-            return kept[1]
-        settings = await self._registry.for_practice(ods_code).get_practice_settings()
-        self._practices[ods_code] = (now, settings)
-        return settings
+    async def practice_settings(self, ods_code: str) -> PracticeSettings:
+        """The practice's settings (kept per worker by the registry)."""
+        return await self._registry.for_practice(ods_code).get_practice_settings()
 
     async def get(self, db: AsyncSession, signed_in: SignedIn, *, now: datetime) -> ActingContext:
         """The session's context: reused while fresh, else asked of the GP system and stored.
@@ -143,9 +135,7 @@ class ActingContexts:
         Ends `db`'s transaction, so that no connection is held while a GP system answers.
         """
 
-        async def practice(ods_code: str) -> PracticeSettings:
-            return await self.practice_settings(ods_code, now=now)
-
+        practice = self.practice_settings
         facts = await self._stored(db, signed_in, now=now)
         if facts is None:
             await db.rollback()

@@ -208,3 +208,41 @@ async def test_the_gp_calls_header_counts_each_requests_calls(
         assert (await client.get(slots, headers=headers)).headers[GP_CALLS_HEADER] == "4"
         assert (await client.get(slots, headers=headers)).headers[GP_CALLS_HEADER] == "1"
         assert (await client.get("/healthz")).headers[GP_CALLS_HEADER] == "0"
+
+
+async def test_booking_and_cancelling_cost_two_gp_calls_each_on_a_warm_context(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
+) -> None:
+    user = await sign_in("load-test")
+    base = f"/v1/patients/{user.patient_id()}/appointments"
+    start = (clock.now() + timedelta(days=3)).isoformat()
+    listed = await client.get(
+        f"/v1/patients/{user.patient_id()}/slots",
+        params={"from": start, "limit": 1},
+        headers=user.headers,
+    )
+    [slot] = listed.json()["items"]
+    # Warm: the practice's cancellation reasons, as an app shows them before cancelling.
+    reasons = await client.get(f"{base}/cancellation-reasons", headers=user.headers)
+    reason = reasons.json()["items"][0]["code"]
+    booked_id: list[str] = []
+
+    async def book() -> httpx.Response:
+        response = await client.post(
+            base,
+            json={"slot_id": slot["slot_id"]},
+            headers={**user.headers, "Idempotency-Key": "count-gp-calls"},
+        )
+        booked_id.append(response.json()["appointment_id"])
+        return response
+
+    # The booking limit is checked against the patient's appointments, then the booking.
+    assert await gp_calls(app, book, status=201) == 2
+
+    async def cancel() -> httpx.Response:
+        return await client.post(
+            f"{base}/{booked_id[0]}/cancel", json={"reason_code": reason}, headers=user.headers
+        )
+
+    # The appointment is read (cut-off, ownership), then cancelled; reasons are kept.
+    assert await gp_calls(app, cancel) == 2
