@@ -82,9 +82,10 @@ class Settings(BaseSettings):
     # Adds X-GP-Calls (GP system calls made by the request) to every response: benchmarks.
     expose_gp_calls: bool = False
     # Connections per worker: a request holds one only while it queries, never while a
-    # GP system answers, so a few serve many concurrent requests.
-    database_pool_size: int = Field(default=10, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # GP system answers, so a few serve many concurrent requests. Overflow connections
+    # are closed when returned: under sustained load they are opened per request.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
     # Age at which a parent's proxy access for a child pauses until the practice reviews it.
     proxy_review_age: int = Field(default=13, ge=11, le=16)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

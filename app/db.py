@@ -55,11 +55,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0) -> AsyncEngine:
     """An async engine; SQLite files get their folder, WAL and foreign keys."""
     parsed = make_url(url)
     # Bound parameters hold NHS numbers, booking reasons and phone numbers; SQLAlchemy
     # would otherwise print them in every database error's message (and so in logs).
+    # No overflow by default: connections beyond the pool are closed when returned, so
+    # under sustained load each request would open one (measured: p99 of seconds).
     # No pre-ping: it would add a round trip to every checkout. A connection the server
     # dropped fails one query, and SQLAlchemy then replaces every pooled connection;
     # recycling keeps connections younger than typical server and proxy idle limits.
