@@ -233,7 +233,7 @@ def profile(args: argparse.Namespace, pids: list[int], name: str) -> list[subpro
         return []
     py_spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     if py_spy is None:
-        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+        raise SystemExit("--profile needs py-spy (make install puts it in .venv)")
     args.profile.mkdir(parents=True, exist_ok=True)
     slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
     samplers = []

@@ -246,3 +246,25 @@ async def test_booking_and_cancelling_cost_two_gp_calls_each_on_a_warm_context(
 
     # The appointment is read (cut-off, ownership), then cancelled; reasons are kept.
     assert await gp_calls(app, cancel) == 2
+
+
+async def test_a_warm_context_does_not_outlive_an_expired_session(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
+) -> None:
+    user = await sign_in("proxy-parent")
+    practice = f"/v1/patients/{user.patient_id()}/practice"
+    assert (await client.get(practice, headers=user.headers)).status_code == 200
+    clock.advance(timedelta(minutes=30))
+    expired = await client.get(practice, headers=user.headers)
+    assert expired.status_code == 401
+    assert expired.json()["code"] == "session_expired"
+
+
+async def test_a_p5_session_gets_no_context_and_costs_no_gp_call(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    user = await sign_in("p5-identity")
+    assert await gp_calls(app, get(client, user, "/v1/me/patients"), status=403) == 0
+    assert await gp_calls(app, get(client, user, "/v1/me")) == 0
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(SessionContext)) == 0
