@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck install migrate openapi clean bench
+.PHONY: run test lint typecheck install migrate openapi clean bench bench-scale
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,17 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Appointment and record benchmarks (bench/README.md); BENCH_ARGS="--database-url postgresql+asyncpg://…".
+# Load benchmarks against the running service (bench/README.md): wrk from Debian's packages
+# drives `python -m app` on PostgreSQL. BENCH_ARGS="--workers 1 --latency 200 --seconds 10".
 bench: install
-	$(BIN)/python bench/appointments.py $(BENCH_ARGS)
-	$(BIN)/python bench/record.py $(BENCH_ARGS)
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+# One and two instances (one worker each) sharing PostgreSQL behind HAProxy from Debian.
+bench-scale: install
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (apt-get update && apt-get install -y haproxy)
+	$(BIN)/python bench/load.py --instances 1 2 --workers 1 --latency 200 $(BENCH_ARGS)
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

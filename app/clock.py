@@ -27,7 +27,7 @@ def today(clock: Clock) -> date:
     return clock.now().astimezone(LONDON).date()
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 

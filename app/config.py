@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     gp_credentials_key: SecretStr | None = None
 
     practices_file: Path = DEFAULT_PRACTICES_FILE
+    # How long a session's acting-for context (relationships, the user's own record
+    # access) is reused before the GP system is asked again: a revoked proxy loses
+    # access within this many seconds. 0 asks on every request.
+    acting_context_seconds: int = Field(default=60, ge=0, le=60)
+    # How long each worker reuses a practice's settings (booking window, services offered)
+    # and its cancellation reasons.
+    practice_settings_seconds: int = Field(default=300, ge=0, le=3600)
+    # Adds X-GP-Calls (GP system calls made by the request) to every response: benchmarks.
+    expose_gp_calls: bool = False
+    # Connections per worker: a request holds one only while it queries, never while a
+    # GP system answers, so a few serve many concurrent requests. Overflow connections
+    # are closed when returned: under sustained load they are opened per request.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
     # Age at which a parent's proxy access for a child pauses until the practice reviews it.
     proxy_review_age: int = Field(default=13, ge=11, le=16)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

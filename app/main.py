@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -23,8 +24,10 @@ from app.clock import Clock, SystemClock
 from app.config import AppEnv, Settings
 from app.db import create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
+from app.gp.calls import GPCallsHeader
 from app.headers import PrivateResponseHeaders
 from app.health.router import router as health_router
+from app.patients.context import ActingContexts
 from app.patients.router import patient_router
 from app.patients.router import router as me_router
 from app.pharmacies.router import router as pharmacies_router
@@ -87,7 +90,11 @@ def _operation_id(route: APIRoute) -> str:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         stack.push_async_callback(engine.dispose)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
@@ -97,6 +104,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pharmacy_directory = start_pharmacy_directory(settings, stack)
         app.state.auth = await start_auth(
             settings, app.state.clock, stack, app.state.nhs_login_endpoint
+        )
+        app.state.acting_contexts = ActingContexts(
+            app.state.gp_registry,
+            app.state.auth.cipher,
+            context_lifetime=timedelta(seconds=settings.acting_context_seconds),
         )
         yield
 
@@ -152,6 +164,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After"],
         )
     app.add_middleware(PrivateResponseHeaders)
+    if settings.expose_gp_calls:
+        app.add_middleware(GPCallsHeader)
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name=REQUEST_ID_HEADER,

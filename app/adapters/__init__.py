@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -64,4 +65,10 @@ async def build_gp_registry(
         kind: await BUILDERS[kind](settings, clock, stack, sessions)
         for kind in sorted({practice.adapter for practice in practices})
     }
-    return GPSystemRegistry(practices, factories, BreakerBoard())
+    return GPSystemRegistry(
+        practices,
+        factories,
+        BreakerBoard(),
+        clock=clock,
+        practice_lifetime=timedelta(seconds=settings.practice_settings_seconds),
+    )

@@ -57,7 +57,7 @@ csrf_scheme = APIKeyHeader(
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_auth(request: Request) -> AuthRuntime:
+async def get_auth(request: Request) -> AuthRuntime:
     runtime: AuthRuntime = request.app.state.auth
     return runtime
 

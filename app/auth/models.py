@@ -1,7 +1,8 @@
 """Tables for accounts and sessions.
 
 `accounts` ties an NHS login subject to an NHS number and the GP system's
-user ref. `auth_sessions` holds only the SHA-256 hash of each session token.
+user ref. `auth_sessions` holds only the SHA-256 hash of each session token;
+`session_contexts` the session's cached acting-for context.
 """
 
 from __future__ import annotations
@@ -52,3 +53,18 @@ class AuthSession(Base):
     # the patient's access token to GP Connect's patient-facing APIs while it is valid.
     nhs_login_id_token_encrypted: Mapped[str | None] = mapped_column(Text)
     nhs_login_id_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SessionContext(Base):
+    """What the GP systems said about a session's user, reused for a short while.
+
+    Written and read by `app.patients.context`; encrypted, and deleted with the session.
+    """
+
+    __tablename__ = "session_contexts"
+
+    session_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("auth_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[str] = mapped_column(Text)  # Fernet token (GP_CREDENTIALS_KEY)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.audit.types import AuditAction, AuditEvent
 from app.auth.credentials import encrypt_credentials
-from app.auth.models import Account, AuthSession
+from app.auth.models import Account, AuthSession, SessionContext
 from app.auth.nhs_login_tokens import encrypt_id_token
 from app.auth.oidc import NHSLoginIdentity
 from app.auth.problems import NotSignedIn, SessionExpired
@@ -37,6 +37,9 @@ from app.gp.types import DemographicMatch, LinkedUser
 logger = logging.getLogger(__name__)
 
 TOKEN_BYTES = 32  # 256 bits of randomness per session token
+# Reading a session is not a write: activity moves the stored idle timer at most this
+# often, so the 30-minute idle rule holds to the minute.
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,35 +172,56 @@ async def _upsert_account(
 async def find_session(
     db: AsyncSession, token: str, *, via: Via, now: datetime, policy: SessionPolicy
 ) -> SignedIn:
-    """The live session for this token. Raises `NotSignedIn` or `SessionExpired`."""
-    found = (
-        await db.execute(
-            select(AuthSession, Account)
-            .join(Account, Account.id == AuthSession.account_id)
-            .where(AuthSession.token_hash == hash_token(token))
-        )
-    ).first()
-    if found is None:
-        raise NotSignedIn()
-    row, account = found
-    # A cookie token is not a bearer token and vice versa: each keeps its own protections.
-    if row.via != via or row.revoked_at is not None:
-        raise NotSignedIn()
-    if now >= row.expires_at or now >= row.last_seen_at + policy.idle:
-        raise SessionExpired()
-    return _signed_in(row, account, policy)
+    """The live session for this token. Raises `NotSignedIn` or `SessionExpired`.
+
+    One query: the session, its account and the age of its cached acting-for context.
+    It runs outside a transaction (no BEGIN, no ROLLBACK): one round trip.
+    """
+    await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        found = (
+            await db.execute(
+                select(AuthSession, Account, SessionContext.fetched_at)
+                .join(Account, Account.id == AuthSession.account_id)
+                .outerjoin(SessionContext, SessionContext.session_id == AuthSession.id)
+                .where(AuthSession.token_hash == hash_token(token))
+            )
+        ).first()
+        if found is None:
+            raise NotSignedIn()
+        row, account, context_at = found
+        # A cookie token is not a bearer token and vice versa: each keeps its own protections.
+        if row.via != via or row.revoked_at is not None:
+            raise NotSignedIn()
+        if now >= row.expires_at or now >= row.last_seen_at + policy.idle:
+            raise SessionExpired()
+        return dataclasses.replace(_signed_in(row, account, policy), context_at=context_at)
+    finally:
+        # Give the connection back; whatever the request writes next gets a transaction.
+        await db.rollback()
 
 
 async def touch_session(
     db: AsyncSession, signed_in: SignedIn, *, now: datetime, policy: SessionPolicy
 ) -> SignedIn:
-    """Record activity, which restarts the idle timer (never past the absolute end)."""
+    """Record activity, which restarts the idle timer (never past the absolute end).
+
+    Writes only when the stored time is a minute old or more, in a transaction that
+    ends here: the request holds no connection while it waits on a GP system.
+    """
+    last_seen = signed_in.last_seen_at
+    if last_seen is not None and now - last_seen < TOUCH_INTERVAL:
+        return signed_in
     await db.execute(
-        update(AuthSession).where(AuthSession.id == signed_in.session_id).values(last_seen_at=now)
+        update(AuthSession)
+        .where(AuthSession.id == signed_in.session_id, AuthSession.last_seen_at < now)
+        .values(last_seen_at=now)
     )
     await db.commit()
     return dataclasses.replace(
-        signed_in, idle_expires_at=min(now + policy.idle, signed_in.expires_at)
+        signed_in,
+        last_seen_at=now,
+        idle_expires_at=min(now + policy.idle, signed_in.expires_at),
     )
 
 
@@ -207,6 +231,9 @@ async def sign_out(db: AsyncSession, signed_in: SignedIn, *, clock: Clock) -> No
         update(AuthSession)
         .where(AuthSession.id == signed_in.session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=clock.now())
+    )
+    await db.execute(
+        delete(SessionContext).where(SessionContext.session_id == signed_in.session_id)
     )
     await record(
         db, AuditEvent(action=AuditAction.SIGN_OUT, actor_id=signed_in.account_id), clock=clock
@@ -225,6 +252,7 @@ async def end_replaced_session(db: AsyncSession, token: str, *, clock: Clock) ->
     if row is None:
         return
     row.revoked_at = clock.now()
+    await db.execute(delete(SessionContext).where(SessionContext.session_id == row.id))
     await record(db, AuditEvent(action=AuditAction.SIGN_OUT, actor_id=row.account_id), clock=clock)
     await db.commit()
 
@@ -248,4 +276,5 @@ def _signed_in(row: AuthSession, account: Account, policy: SessionPolicy) -> Sig
         expires_at=row.expires_at,
         idle_expires_at=min(row.last_seen_at + policy.idle, row.expires_at),
         via=cast(Via, row.via),
+        last_seen_at=row.last_seen_at,
     )

@@ -25,3 +25,5 @@ class SignedIn:
     expires_at: datetime  # absolute end: 12 hours after signing in
     idle_expires_at: datetime  # ends sooner if nothing happens for 30 minutes
     via: Via
+    last_seen_at: datetime | None = None  # as stored: moved at most once a minute
+    context_at: datetime | None = None  # when the cached acting-for context was fetched

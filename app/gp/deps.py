@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from app.gp.registry import GPSystemRegistry
 
 
-def get_gp_registry(request: Request) -> GPSystemRegistry:
+async def get_gp_registry(request: Request) -> GPSystemRegistry:
     registry: GPSystemRegistry = request.app.state.gp_registry
     return registry
 

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.clock import Clock
+from app.gp.calls import GPCallCounter
 from app.gp.errors import PatientNotFound
 from app.gp.port import GPSystem
 from app.gp.resilience import BreakerBoard, ResilientGPSystem
-from app.gp.types import BookingReasonPolicy, PracticeSettings
+from app.gp.types import BookingReasonPolicy, CancellationReason, PracticeSettings
 
 ODS_CODE_PATTERN = r"^[A-Z0-9]{3,10}$"
+
+T = TypeVar("T")
 
 
 class _Strict(BaseModel):
@@ -142,20 +146,58 @@ AdapterFactory = Callable[[PracticeConfig], GPSystem]
 
 
 class PolicyAwareGPSystem(ResilientGPSystem):
-    """Applies the practices file's policy overrides to what the GP system reports."""
+    """Applies the practices file's policy overrides to what the GP system reports.
 
-    def __init__(self, inner: GPSystem, config: PracticeConfig, breakers: BreakerBoard) -> None:
+    What is the same for every patient of the practice (its settings, its
+    cancellation reasons) is kept for `practice_lifetime` in this worker: a copy
+    is as good as a fresh answer until the practice changes its policy.
+    """
+
+    def __init__(
+        self,
+        inner: GPSystem,
+        config: PracticeConfig,
+        breakers: BreakerBoard,
+        calls: GPCallCounter | None = None,
+        *,
+        clock: Clock | None = None,
+        practice_lifetime: timedelta = timedelta(0),
+    ) -> None:
         super().__init__(
             inner,
             breakers=breakers,
             timeout=config.timeouts.read,
             read_attempts=config.resilience.read_attempts,
             retry_wait=config.resilience.retry_wait_seconds,
+            calls=calls,
         )
         self._policy = config.policy
+        self._clock = clock
+        self._lifetime = practice_lifetime
+        self._kept: dict[str, tuple[datetime, Any]] = {}
+
+    async def _practice_fact(self, name: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        now = self._clock.now() if self._clock is not None else None
+        kept = self._kept.get(name)
+        if now is not None and kept is not None and kept[0] <= now < kept[0] + self._lifetime:
+            value: T = kept[1]
+            return value
+        value = await fetch()
+        if now is not None:
+            self._kept[name] = (now, value)
+        return value
 
     async def get_practice_settings(self) -> PracticeSettings:
-        return self._policy.apply(await super().get_practice_settings())
+        fetch = super().get_practice_settings
+        return await self._practice_fact("settings", lambda: self._apply_policy(fetch))
+
+    async def _apply_policy(
+        self, fetch: Callable[[], Awaitable[PracticeSettings]]
+    ) -> PracticeSettings:
+        return self._policy.apply(await fetch())
+
+    async def list_cancellation_reasons(self) -> list[CancellationReason]:
+        return await self._practice_fact("cancellation_reasons", super().list_cancellation_reasons)
 
 
 class GPSystemRegistry:
@@ -166,9 +208,13 @@ class GPSystemRegistry:
         practices: list[PracticeConfig],
         factories: Mapping[str, AdapterFactory],
         breakers: BreakerBoard,
+        *,
+        clock: Clock | None = None,
+        practice_lifetime: timedelta = timedelta(0),
     ) -> None:
         self.practices = {practice.ods_code: practice for practice in practices}
         self.breakers = breakers
+        self.calls = GPCallCounter()  # every call to every practice's GP system
         for practice in practices:
             breakers.configure(
                 practice.ods_code,
@@ -181,7 +227,12 @@ class GPSystemRegistry:
             if factory is None:
                 raise PracticesFileInvalid(f"no adapter of kind {practice.adapter!r} is available")
             self._systems[practice.ods_code] = PolicyAwareGPSystem(
-                factory(practice), practice, breakers
+                factory(practice),
+                practice,
+                breakers,
+                self.calls,
+                clock=clock,
+                practice_lifetime=practice_lifetime,
             )
 
     def for_practice(self, ods_code: str) -> GPSystem:

@@ -22,6 +22,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 
+from app.gp.calls import GPCallCounter
 from app.gp.delegate import CallKind, DelegatingGPSystem
 from app.gp.errors import GPError, GPSystemUnavailable
 from app.gp.port import GPSystem
@@ -80,9 +81,11 @@ class ResilientGPSystem(DelegatingGPSystem):
         timeout: float,
         read_attempts: int = 3,
         retry_wait: float = 0.1,
+        calls: GPCallCounter | None = None,
     ) -> None:
         super().__init__(inner)
         self._breakers = breakers
+        self._calls = calls or GPCallCounter()
         self._timeout = timeout
         self._read_attempts = read_attempts
         self._retry_wait = retry_wait
@@ -93,6 +96,7 @@ class ResilientGPSystem(DelegatingGPSystem):
         return await self._write(operation)
 
     async def _once(self, operation: Callable[[], Awaitable[T]]) -> T:
+        self._calls.add()  # each attempt that reaches the GP system, retries included
         try:
             async with asyncio.timeout(self._timeout):
                 return await operation()

@@ -14,8 +14,10 @@ from fastapi import Depends, Path
 
 from app.auth.deps import P9Session
 from app.clock import ClockDep, today
+from app.db import SessionDep
 from app.deps import SettingsDep
 from app.gp.deps import GPRegistryDep
+from app.patients.context import ActingContext, ActingContextsDep
 from app.patients.rules import EXPLANATIONS, Access, ServiceAccess, Unavailable
 from app.patients.service import ActingFor, resolve_acting_for
 from app.problems import Problem
@@ -44,14 +46,26 @@ class ServiceNotPermitted(AccessUnavailable):
     title = "Service not available for this person"
 
 
+async def session_context(
+    signed_in: P9Session, db: SessionDep, contexts: ActingContextsDep, clock: ClockDep
+) -> ActingContext:
+    """The session's acting-for context: no GP call while it is fresh."""
+    return await contexts.get(db, signed_in, now=clock.now())
+
+
+ActingContextDep = Annotated[ActingContext, Depends(session_context)]
+
+
 async def acting_for(
     patient_id: PatientID,
     signed_in: P9Session,
+    context: ActingContextDep,
     registry: GPRegistryDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> ActingFor:
-    acting = await resolve_acting_for(
+    acting = resolve_acting_for(
+        context,
         registry,
         signed_in,
         patient_id,

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.audit.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_for_patient
-from app.auth.deps import CurrentSession, P9Session
+from app.auth.deps import CurrentSession
 from app.clock import ClockDep, today
 from app.db import SessionDep
 from app.deps import SettingsDep
 from app.gp.deps import GPRegistryDep
 from app.patients import service
-from app.patients.deps import ActingForPatient, ActingForSelf
+from app.patients.context import ActingContextsDep
+from app.patients.deps import ActingContextDep, ActingForPatient, ActingForSelf
 from app.patients.rules import EXPLANATIONS, age_band
 from app.patients.schemas import (
     AccessLog,
@@ -33,8 +34,16 @@ router = APIRouter(prefix="/v1/me", tags=["me"])
 
 
 @router.get("", summary="The signed-in person", responses=problem_responses(401))
-async def get_me(signed_in: CurrentSession, registry: GPRegistryDep) -> Me:
-    me = await service.describe_me(registry, signed_in)
+async def get_me(
+    signed_in: CurrentSession,
+    registry: GPRegistryDep,
+    db: SessionDep,
+    contexts: ActingContextsDep,
+    clock: ClockDep,
+) -> Me:
+    me = await service.describe_me(
+        registry, signed_in, lambda: contexts.get(db, signed_in, now=clock.now())
+    )
     practice = (
         PracticeSummary(ods_code=me.ods_code, name=me.practice_name)
         if me.ods_code and me.practice_name
@@ -56,12 +65,11 @@ async def get_me(signed_in: CurrentSession, registry: GPRegistryDep) -> Me:
     responses=problem_responses(401, 403, 503),
 )
 async def list_linked_profiles(
-    signed_in: P9Session, registry: GPRegistryDep, settings: SettingsDep, clock: ClockDep
+    context: ActingContextDep, settings: SettingsDep, clock: ClockDep
 ) -> LinkedProfiles:
     current_day = today(clock)
-    profiles = await service.linked_profiles(
-        registry,
-        signed_in,
+    profiles = service.linked_profiles(
+        context,
         secret_key=settings.secret_key,
         today=current_day,
         review_age=settings.proxy_review_age,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
 from app.audit.types import AuditAction, AuditEvent
 from app.auth.deps import SignedIn
-from app.gp.errors import LinkageFailed
 from app.gp.port import GPSystem
 from app.gp.registry import GPSystemRegistry
 from app.gp.types import Patient, PracticeSettings, RelationshipKind
+from app.patients.context import ActingContext, linkage
 from app.patients.ids import patient_id, same_id
 from app.patients.rules import Access, effective_access
 from app.problems import Problem
@@ -73,37 +74,21 @@ class ActingFor:
         )
 
 
-def linkage(signed_in: SignedIn) -> tuple[str, str]:
-    """(ODS code, GP user ref) of a signed-in user linked to their GP system."""
-    if signed_in.gp_user_ref is None or signed_in.ods_code is None:
-        raise LinkageFailed()
-    return signed_in.ods_code, signed_in.gp_user_ref
-
-
-async def linked_profiles(
-    registry: GPSystemRegistry,
-    signed_in: SignedIn,
+def linked_profiles(
+    context: ActingContext,
     *,
     secret_key: str,
     today: date,
     review_age: int,
 ) -> list[Profile]:
     """Self first, then each patient the user is a proxy for, as the GP system lists them."""
-    ods_code, user_ref = linkage(signed_in)
-    relationships = await registry.for_practice(ods_code).list_relationships(user_ref)
-    practices: dict[str, PracticeSettings] = {}
     profiles: list[Profile] = []
-    for relationship in relationships:
+    for relationship in context.relationships:
         patient = relationship.patient
-        patient_system = registry.for_practice(patient.ods_code)
-        if patient.ods_code not in practices:
-            practices[patient.ods_code] = await patient_system.get_practice_settings()
-        practice = practices[patient.ods_code]
+        practice = context.practices[patient.ods_code]
         own_access = None
-        # Only asked when the practice offers the record online: some GP systems
-        # (GP Connect) do not expose record access settings at all.
         if relationship.kind is RelationshipKind.SELF and practice.record_enabled:
-            own_access = await patient_system.get_record_access(patient.patient_ref)
+            own_access = context.own_record_access
         access = effective_access(
             relationship,
             today=today,
@@ -124,7 +109,8 @@ async def linked_profiles(
     return profiles
 
 
-async def resolve_acting_for(
+def resolve_acting_for(
+    context: ActingContext,
     registry: GPSystemRegistry,
     signed_in: SignedIn,
     requested_id: str,
@@ -134,9 +120,7 @@ async def resolve_acting_for(
     review_age: int,
 ) -> ActingFor:
     """The patient behind `requested_id`, if the user may act for them; else 404."""
-    profiles = await linked_profiles(
-        registry, signed_in, secret_key=secret_key, today=today, review_age=review_age
-    )
+    profiles = linked_profiles(context, secret_key=secret_key, today=today, review_age=review_age)
     for profile in profiles:
         if same_id(profile.patient_id, requested_id):
             return ActingFor(
@@ -163,7 +147,12 @@ def mask_nhs_number(nhs_number: str) -> str:
     return f"*** *** {digits[-4:]}" if len(digits) >= 4 else "*** *** ****"
 
 
-async def describe_me(registry: GPSystemRegistry, signed_in: SignedIn) -> MeSummary:
+async def describe_me(
+    registry: GPSystemRegistry,
+    signed_in: SignedIn,
+    context: Callable[[], Awaitable[ActingContext]],
+) -> MeSummary:
+    """Who is signed in; the names come from the (cached) context's own relationship."""
     ods_code = signed_in.ods_code
     config = registry.practices.get(ods_code) if ods_code else None
     given = family = None
@@ -171,7 +160,12 @@ async def describe_me(registry: GPSystemRegistry, signed_in: SignedIn) -> MeSumm
     # NHS login has not verified that they are that patient.
     verified = signed_in.identity_level == "P9"
     if verified and signed_in.gp_user_ref is not None and ods_code and config is not None:
-        own = await registry.for_practice(ods_code).get_patient(signed_in.gp_user_ref)
+        own = next(
+            (r.patient for r in (await context()).relationships if r.kind is RelationshipKind.SELF),
+            None,
+        )
+        if own is None:
+            own = await registry.for_practice(ods_code).get_patient(signed_in.gp_user_ref)
         given, family = own.given_name, own.family_name
     return MeSummary(
         nhs_number_masked=mask_nhs_number(signed_in.nhs_number) if signed_in.nhs_number else None,
