@@ -10,6 +10,7 @@ import uvicorn
 
 from app.config import Settings, UnsafeSettings
 from app.logs import logging_config
+from app.serving import GuardedHttpToolsProtocol
 
 
 def main() -> None:
@@ -34,6 +35,8 @@ def main() -> None:
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         server_header=False,
+        # Header size and header read deadline (app.serving); bodies are limited in the app.
+        http=GuardedHttpToolsProtocol,
     )
 
 

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     proxy_review_age: int = Field(default=13, ge=11, le=16)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Limits before parsing (app.request_limits, app.serving). Bodies are small by default;
+    # a route that needs more declares it (`x-max-body-bytes` in its openapi_extra).
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096)
+    request_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_concurrent_requests: int = Field(default=100, ge=1)
+
     @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -23,7 +24,7 @@ from app.clock import Clock, SystemClock
 from app.config import AppEnv, Settings
 from app.db import create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
-from app.headers import PrivateResponseHeaders
+from app.headers import PrivateResponseHeaders, SecurityHeaders
 from app.health.router import router as health_router
 from app.patients.router import patient_router
 from app.patients.router import router as me_router
@@ -33,6 +34,7 @@ from app.problems import (
     ProblemDetail,
     install_problem_handlers,
 )
+from app.request_limits import RequestLimits, larger_body_routes
 
 DESCRIPTION = """
 GP Online lets patients in England use their GP practice online: sign in with
@@ -120,6 +122,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(patient_router)
     app.include_router(appointments_router)
 
+    # Middleware, outermost first (each `add_middleware` wraps the ones added before it,
+    # so they are added here innermost first):
+    #   1. CorrelationIdMiddleware: every answer, refusals included, has a request id.
+    #   2. SecurityHeaders, PrivateResponseHeaders: CSP, framing, HSTS and no-store on
+    #      every answer, refusals and CORS preflights included.
+    #   3. CORSMiddleware: outside the limits, so a browser app can read a 413 or 503.
+    #   4. RequestLimits: concurrency, body size and body read time, before any parsing.
+    # Header size and header read time are the HTTP server's (app.serving).
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout=settings.request_read_timeout_seconds,
+        max_concurrent=settings.max_concurrent_requests,
+        larger_bodies=larger_body_routes(app.routes),
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -136,6 +153,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After"],
         )
     app.add_middleware(PrivateResponseHeaders)
+    app.add_middleware(
+        SecurityHeaders,
+        docs=app,
+        hsts=urlsplit(settings.public_base_url).scheme == "https",
+    )
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name=REQUEST_ID_HEADER,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -17,11 +17,16 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from app.auth import service
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from app.auth.oidc import vectors_from_json, vectors_to_json
-from app.auth.problems import CSRFTokenInvalid, IdentityVerificationRequired, NotSignedIn
+from app.auth.problems import (
+    CSRFTokenInvalid,
+    IdentityVerificationRequired,
+    NotSignedIn,
+    OriginNotAllowed,
+)
 from app.auth.runtime import AuthRuntime
 from app.auth.types import LEVEL_RANK, IdentityLevel, SignedIn, Via
 from app.clock import ClockDep
-from app.config import DEFAULT_VTR
+from app.config import DEFAULT_VTR, Settings
 from app.db import SessionDep
 
 __all__ = [
@@ -76,10 +81,35 @@ def presented_token(
     return None
 
 
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_origin(request: Request, settings: Settings) -> None:
+    """Where a cookie request comes from: this site or an allowed CORS origin.
+
+    Browsers send `Sec-Fetch-Site` and `Origin` on unsafe methods; either naming
+    another site is refused, beside the CSRF token. Clients that send neither (not a
+    browser, or a very old one) rely on the CSRF token alone.
+    """
+    allowed = {origin_of(settings.public_base_url)} | {
+        origin_of(origin) for origin in settings.cors_allow_origins
+    }
+    origin = request.headers.get("origin")
+    fetch_site = request.headers.get("sec-fetch-site")
+    if origin is not None and origin.lower() not in allowed:
+        raise OriginNotAllowed()
+    if fetch_site is not None and fetch_site not in {"same-origin", "none"} and origin is None:
+        raise OriginNotAllowed()  # from another site, and it will not say which
+
+
 def check_csrf(
     request: Request, auth: AuthRuntime, signed_in: SignedIn, header: str | None
 ) -> None:
-    """Double submit: header equals the csrf cookie and the session's token (constant time)."""
+    """Origin check, then double submit: header equals the csrf cookie and the session's
+    token (constant time)."""
+    check_origin(request, auth.settings)
     expected = auth.csrf_token(signed_in.session_id)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not header or not hmac.compare_digest(header, expected):
