@@ -129,6 +129,7 @@ def live_server(
         "LOG_LEVEL": "WARNING",
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **(env or {}),
     }
     sessions = asyncio.run(_prepare(server_env, sign_in or {}))
