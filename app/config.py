@@ -9,6 +9,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -83,10 +84,39 @@ class Settings(BaseSettings):
     request_read_timeout_seconds: float = Field(default=10.0, gt=0)
     max_concurrent_requests: int = Field(default=100, ge=1)
 
+    # Rate limits (app.ratelimit), as `limits` strings ("10/hour", "5 per day"). In memory
+    # per worker unless RATE_LIMIT_STORAGE_URL names Redis, shared by every instance.
+    rate_limit_enabled: bool = True
+    rate_limit_storage_url: str | None = None
+    # Keeps budgets apart when several deployments share one Redis.
+    rate_limit_namespace: str = "gp-online"
+    rate_limit_sign_in: str = "60/minute"  # per client address
+    rate_limit_booking: str = "10/hour"  # per account, whoever it acts for
+    rate_limit_prescription_request: str = "10/hour"
+    rate_limit_record_correction: str = "5/day"
+    rate_limit_account: str = "300/minute"  # every signed-in request
+    # Live sessions per account; signing in past it ends the oldest.
+    max_sessions_per_account: int = Field(default=5, ge=1)
+
     @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator(
+        "rate_limit_sign_in",
+        "rate_limit_booking",
+        "rate_limit_prescription_request",
+        "rate_limit_record_correction",
+        "rate_limit_account",
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("rate limits look like '10/hour' or '5 per day'") from None
+        return value
 
     @field_validator("gp_credentials_key")
     @classmethod

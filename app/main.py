@@ -34,6 +34,7 @@ from app.problems import (
     ProblemDetail,
     install_problem_handlers,
 )
+from app.ratelimit.service import RateLimiter
 from app.request_limits import RequestLimits, larger_body_routes
 
 DESCRIPTION = """
@@ -84,6 +85,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.gp_registry = await build_gp_registry(settings, app.state.clock, stack)
+        app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.auth = await start_auth(
             settings, app.state.clock, stack, app.state.nhs_login_endpoint
         )
@@ -199,6 +201,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in path_item.items():
             _session_security(method, operation)
             responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                # The per-account ceiling (app.ratelimit) applies to every signed-in request.
+                responses.setdefault("429", {"description": "Too Many Requests"})
             responses.setdefault("500", {"description": "Internal Server Error"})
             for status, response in responses.items():
                 json_schema = (

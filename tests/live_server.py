@@ -121,6 +121,7 @@ def live_server(
     database_url: str | None = None,
 ) -> Iterator[LiveServer]:
     """Start `python -m app` on a free port with `env`; stop it afterwards."""
+    directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     server_env = {
         **os.environ,

@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
 
     SIGN_IN = "sign_in"
     SIGN_OUT = "sign_out"
+    SESSION_REVOKED = "session_revoked"  # the oldest, past the live sessions cap
     RECORD_SECTION_VIEWED = "record_section_viewed"
     DOCUMENT_OPENED = "document_opened"
     APPOINTMENT_BOOKED = "appointment_booked"
@@ -51,7 +52,9 @@ class AuditAction(StrEnum):
 ACTION_MAX_LENGTH = 64
 
 # Actions about the account itself rather than any patient's record.
-ACCOUNT_ACTIONS = frozenset({AuditAction.SIGN_IN, AuditAction.SIGN_OUT})
+ACCOUNT_ACTIONS = frozenset(
+    {AuditAction.SIGN_IN, AuditAction.SIGN_OUT, AuditAction.SESSION_REVOKED}
+)
 
 
 class AuditOutcome(StrEnum):

@@ -28,6 +28,8 @@ from app.auth.types import LEVEL_RANK, IdentityLevel, SignedIn, Via
 from app.clock import ClockDep
 from app.config import DEFAULT_VTR, Settings
 from app.db import SessionDep
+from app.ratelimit.guard import enforce
+from app.ratelimit.service import Budget
 
 __all__ = [
     "AuthDep",
@@ -138,6 +140,8 @@ async def current_session(
     token, via = presented
     now = clock.now()
     signed_in = await service.find_session(db, token, via=via, now=now, policy=auth.policy)
+    # The per-account ceiling on every signed-in request, before anything is written.
+    await enforce(request, Budget.ACCOUNT, signed_in.account_id)
     if via == "cookie" and request.method not in SAFE_METHODS:
         check_csrf(request, auth, signed_in, csrf)
     return await service.touch_session(db, signed_in, now=now, policy=auth.policy)

@@ -40,6 +40,7 @@ from app.auth.schemas import BearerSession, SessionDescription, SessionExchange
 from app.clock import ClockDep
 from app.db import SessionDep
 from app.problems import problem_responses
+from app.ratelimit.deps import SignInRateLimit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -103,8 +104,9 @@ def _clear_cookie(response: Response, key: str, *, httponly: bool = True) -> Non
     response_class=RedirectResponse,
     responses={
         302: {"description": "Redirect to NHS login."},
-        **problem_responses(400, 503),
+        **problem_responses(400, 429, 503),
     },
+    dependencies=[SignInRateLimit],
 )
 async def sign_in(
     auth: AuthDep,
@@ -156,8 +158,9 @@ async def sign_in(
     response_class=RedirectResponse,
     responses={
         303: {"description": "Signed in (or cancelled): back to `return_to`."},
-        **problem_responses(401, 403, 404, 503),
+        **problem_responses(401, 403, 404, 429, 503),
     },
+    dependencies=[SignInRateLimit],
 )
 async def finish_sign_in(
     request: Request,
@@ -225,7 +228,8 @@ async def finish_sign_in(
     "/session",
     status_code=status.HTTP_201_CREATED,
     summary="Exchange an NHS login code for a session (native apps)",
-    responses=problem_responses(400, 401, 403, 404, 503),
+    responses=problem_responses(400, 401, 403, 404, 429, 503),
+    dependencies=[SignInRateLimit],
 )
 async def create_app_session(
     request: Request, body: SessionExchange, db: SessionDep, auth: AuthDep, clock: ClockDep

@@ -1,0 +1,19 @@
+"""Spending a budget for a request: the one place a refusal becomes a 429 problem."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from app.ratelimit.service import Budget, RateLimited, RateLimiter
+
+
+def rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def enforce(request: Request, budget: Budget, key: str) -> None:
+    """Spend one of `key`'s `budget`, or raise 429 `rate_limited` with `Retry-After`."""
+    refusal = await rate_limiter(request).hit(budget, key)
+    if refusal is not None:
+        raise RateLimited(refusal.budget, refusal.retry_after)
