@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 import uvicorn
 
@@ -25,6 +27,7 @@ def main() -> None:
         settings.check_safe()  # fail before uvicorn starts, with every reason at once
     except UnsafeSettings as unsafe:
         sys.exit(str(unsafe))
+    prepare_metrics(settings, workers=args.workers)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -38,6 +41,26 @@ def main() -> None:
         # Header size and header read deadline (app.serving); bodies are limited in the app.
         http=GuardedHttpToolsProtocol,
     )
+
+
+def prepare_metrics(settings: Settings, *, workers: int) -> None:
+    """Metrics from every worker (one directory, emptied now), on their own port if set."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is None and workers > 1:
+        directory = tempfile.mkdtemp(prefix="gp-online-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # inherited by the workers
+    if directory is not None:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    if settings.metrics_port is not None:
+        # Imported only now: prometheus_client reads PROMETHEUS_MULTIPROC_DIR on import.
+        from prometheus_client import start_http_server
+
+        from app.metrics import registry
+
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry())
 
 
 if __name__ == "__main__":

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     rate_limit_prescription_request: str = "10/hour"
     rate_limit_record_correction: str = "5/day"
     rate_limit_account: str = "300/minute"  # every signed-in request
+    # Prometheus metrics (app.metrics): on a port of their own, and/or on the main port
+    # behind a bearer token. With neither, on the main port outside prod only.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr | None = None
     # Live sessions per account; signing in past it ends the oldest.
     max_sessions_per_account: int = Field(default=5, ge=1)
 

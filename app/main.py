@@ -26,6 +26,8 @@ from app.db import create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
 from app.headers import PrivateResponseHeaders, SecurityHeaders
 from app.health.router import router as health_router
+from app.metrics import RequestMetrics, serves_metrics_on_main_port
+from app.metrics import router as metrics_router
 from app.patients.router import patient_router
 from app.patients.router import router as me_router
 from app.problems import (
@@ -123,14 +125,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(me_router)
     app.include_router(patient_router)
     app.include_router(appointments_router)
+    if serves_metrics_on_main_port(settings):
+        app.include_router(metrics_router)
 
     # Middleware, outermost first (each `add_middleware` wraps the ones added before it,
     # so they are added here innermost first):
     #   1. CorrelationIdMiddleware: every answer, refusals included, has a request id.
-    #   2. SecurityHeaders, PrivateResponseHeaders: CSP, framing, HSTS and no-store on
+    #   2. RequestMetrics: counts and times every answer (refusals too) by route template.
+    #   3. SecurityHeaders, PrivateResponseHeaders: CSP, framing, HSTS and no-store on
     #      every answer, refusals and CORS preflights included.
-    #   3. CORSMiddleware: outside the limits, so a browser app can read a 413 or 503.
-    #   4. RequestLimits: concurrency, body size and body read time, before any parsing.
+    #   4. CORSMiddleware: outside the limits, so a browser app can read a 413 or 503.
+    #   5. RequestLimits: concurrency, body size and body read time, before any parsing.
     # Header size and header read time are the HTTP server's (app.serving).
     app.add_middleware(
         RequestLimits,
@@ -160,6 +165,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         docs=app,
         hsts=urlsplit(settings.public_base_url).scheme == "https",
     )
+    app.add_middleware(RequestMetrics)
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name=REQUEST_ID_HEADER,

@@ -32,6 +32,7 @@ from app.config import Settings
 from app.gp.errors import GPError, LinkageFailed, LinkageMethodUnsupported
 from app.gp.registry import GPSystemRegistry
 from app.gp.types import DemographicMatch, LinkedUser
+from app.metrics import SESSIONS_CREATED
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ async def sign_in(
     await _end_oldest_sessions(db, row, policy=policy, clock=clock)
     await record(db, AuditEvent(action=AuditAction.SIGN_IN, actor_id=account.id), clock=clock)
     await db.commit()
+    SESSIONS_CREATED.labels(via).inc()
     logger.info("signed in: account %s, level %s, via %s", account.id, row.identity_level, via)
     return IssuedSession(token=token, signed_in=_signed_in(row, account, policy))
 

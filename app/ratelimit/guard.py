@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from app.metrics import RATE_LIMIT_REFUSALS
 from app.ratelimit.service import Budget, RateLimited, RateLimiter
 
 
@@ -16,4 +17,5 @@ async def enforce(request: Request, budget: Budget, key: str) -> None:
     """Spend one of `key`'s `budget`, or raise 429 `rate_limited` with `Retry-After`."""
     refusal = await rate_limiter(request).hit(budget, key)
     if refusal is not None:
+        RATE_LIMIT_REFUSALS.labels(refusal.budget.value).inc()
         raise RateLimited(refusal.budget, refusal.retry_after)
