@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -47,8 +49,12 @@ class Settings(BaseSettings):
     # The sandbox GP systems' own tables; by default beside the app's, in the same database.
     sandbox_database_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
-    # Secret for deriving opaque ids and signing short-lived cookies.
+    # Secret for signing and sealing short-lived values (the sign-in cookie, CSRF tokens).
     secret_key: str = DEV_SECRET_KEY
+    # Key of the opaque patient ids (app.patients.ids), apart from SECRET_KEY so that
+    # rotating the session secret keeps every id, and so patients' access history.
+    # Outside prod, derived from SECRET_KEY when unset.
+    patient_id_key: SecretStr | None = None
     log_level: str = "INFO"
 
     nhs_login_issuer: str | None = None
@@ -155,6 +161,14 @@ class Settings(BaseSettings):
         return self.nhs_login_redirect_uri or f"{self.public_base_url}/v1/auth/callback"
 
     @property
+    def patient_id_secret(self) -> str:
+        """The key patient ids are made with: PATIENT_ID_KEY, else one derived for dev."""
+        if self.patient_id_key is not None:
+            return self.patient_id_key.get_secret_value()
+        derived = hmac.new(self.secret_key.encode(), b"gp-online:patient-id", hashlib.sha256)
+        return derived.hexdigest()
+
+    @property
     def sandbox_url(self) -> str:
         return self.sandbox_database_url or self.database_url
 
@@ -181,6 +195,10 @@ class Settings(BaseSettings):
             problems.append("SECRET_KEY is the development default or shorter than 32 characters")
         if self.gp_credentials_key is None:
             problems.append("GP_CREDENTIALS_KEY is not set")
+        if self.patient_id_key is None or len(self.patient_id_key.get_secret_value()) < 32:
+            problems.append("PATIENT_ID_KEY is not set or shorter than 32 characters")
+        elif self.patient_id_key.get_secret_value() == self.secret_key:
+            problems.append("PATIENT_ID_KEY must differ from SECRET_KEY")
         if self.dev_login_enabled:
             problems.append("DEV_LOGIN_ENABLED is on; the development sign-in must be off")
         if self.practices_file == DEFAULT_PRACTICES_FILE:

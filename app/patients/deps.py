@@ -55,7 +55,7 @@ async def acting_for(
         registry,
         signed_in,
         patient_id,
-        secret_key=settings.secret_key,
+        secret_key=settings.patient_id_secret,
         today=today(clock),
         review_age=settings.proxy_review_age,
     )
