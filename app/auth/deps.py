@@ -14,6 +14,8 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from app.audit.refusals import audit_refusal
+from app.audit.types import AuditAction, AuditEvent
 from app.auth import service
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from app.auth.oidc import vectors_from_json, vectors_to_json
@@ -120,6 +122,20 @@ def check_csrf(
         raise CSRFTokenInvalid()
 
 
+async def check_same_site(
+    request: Request, auth: AuthRuntime, signed_in: SignedIn, header: str | None
+) -> None:
+    """`check_csrf`, with a refusal written to the audit trail (its code, nothing sent)."""
+    try:
+        check_csrf(request, auth, signed_in, header)
+    except (CSRFTokenInvalid, OriginNotAllowed) as refused:
+        event = AuditEvent(
+            action=AuditAction.REQUEST_REFUSED, actor_id=signed_in.account_id, target=refused.code
+        )
+        await audit_refusal(request, event)
+        raise
+
+
 async def current_session(
     request: Request,
     db: SessionDep,
@@ -141,9 +157,9 @@ async def current_session(
     now = clock.now()
     signed_in = await service.find_session(db, token, via=via, now=now, policy=auth.policy)
     # The per-account ceiling on every signed-in request, before anything is written.
-    await enforce(request, Budget.ACCOUNT, signed_in.account_id)
+    await enforce(request, Budget.ACCOUNT, signed_in.account_id, account_id=signed_in.account_id)
     if via == "cookie" and request.method not in SAFE_METHODS:
-        check_csrf(request, auth, signed_in, csrf)
+        await check_same_site(request, auth, signed_in, csrf)
     return await service.touch_session(db, signed_in, now=now, policy=auth.policy)
 
 

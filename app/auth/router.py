@@ -18,7 +18,7 @@ from app.auth.deps import (
     AuthDep,
     CurrentSession,
     bearer_scheme,
-    check_csrf,
+    check_same_site,
     cookie_scheme,
     csrf_scheme,
     presented_token,
@@ -314,7 +314,7 @@ async def sign_out(
             signed_in = None
         if signed_in is not None:
             if via == "cookie":
-                check_csrf(request, auth, signed_in, csrf)
+                await check_same_site(request, auth, signed_in, csrf)
             await service.sign_out(db, signed_in, clock=clock)
     _clear_cookie(response, SESSION_COOKIE)
     _clear_cookie(response, CSRF_COOKIE, httponly=False)

@@ -25,7 +25,7 @@ class RateLimited:
         self.budget = Budget(budget)
 
     async def __call__(self, request: Request, signed_in: CurrentSession) -> None:
-        await enforce(request, self.budget, signed_in.account_id)
+        await enforce(request, self.budget, signed_in.account_id, account_id=signed_in.account_id)
 
 
 async def _sign_in_rate_limit(request: Request) -> None:

@@ -33,6 +33,7 @@ class Budget(StrEnum):
     PRESCRIPTION_REQUEST = "prescription_request"
     RECORD_CORRECTION = "record_correction"
     ACCOUNT = "account"  # every signed-in request: the ceiling
+    REFUSAL_AUDIT = "refusal_audit"  # one audit row a minute per account and reason
 
 
 class RateLimited(Problem):
@@ -116,6 +117,7 @@ def budgets_from_settings(settings: Settings) -> dict[Budget, RateLimitItem]:
         Budget.RECORD_CORRECTION: settings.rate_limit_record_correction,
         Budget.ACCOUNT: settings.rate_limit_account,
     }
+    audit = {Budget.REFUSAL_AUDIT: parse("1/minute")}
     if not settings.rate_limit_enabled:
-        return {}
-    return {budget: parse(value) for budget, value in configured.items()}
+        return audit
+    return {budget: parse(value) for budget, value in configured.items()} | audit
