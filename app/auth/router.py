@@ -170,6 +170,7 @@ async def finish_sign_in(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=128)] = None,
+    iss: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> RedirectResponse:
     """NHS login sends the browser here; sets the session cookie and goes back to `return_to`."""
     raw = request.cookies.get(LOGIN_COOKIE)
@@ -180,6 +181,8 @@ async def finish_sign_in(
         and isinstance(transaction.get("state"), str)
         and hmac.compare_digest(state, transaction["state"])
     )
+    if auth.relying_party is not None:
+        await auth.relying_party.check_response_issuer(iss)  # RFC 9207, errors included
     if error is not None:
         # NHS login: access_denied means the user chose not to continue. That is normal:
         # back where they were, with a flag the page can show a calm message for.
