@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # rotating the session secret keeps every id, and so patients' access history.
     # Outside prod, derived from SECRET_KEY when unset.
     patient_id_key: SecretStr | None = None
+    # Signs the audit trail's tip (`python -m app.audit verify --print-tip`); needed only
+    # where that command runs. Outside prod, derived from SECRET_KEY when unset.
+    audit_tip_key: SecretStr | None = None
     log_level: str = "INFO"
 
     nhs_login_issuer: str | None = None
@@ -166,6 +169,16 @@ class Settings(BaseSettings):
         if self.patient_id_key is not None:
             return self.patient_id_key.get_secret_value()
         derived = hmac.new(self.secret_key.encode(), b"gp-online:patient-id", hashlib.sha256)
+        return derived.hexdigest()
+
+    @property
+    def audit_tip_secret(self) -> str | None:
+        """AUDIT_TIP_KEY, else (outside prod) one derived from SECRET_KEY."""
+        if self.audit_tip_key is not None:
+            return self.audit_tip_key.get_secret_value()
+        if self.app_env is AppEnv.PROD:
+            return None
+        derived = hmac.new(self.secret_key.encode(), b"gp-online:audit-tip", hashlib.sha256)
         return derived.hexdigest()
 
     @property
