@@ -177,6 +177,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 _SESSION_SCHEMES = {"BearerSession", "SessionCookie", "CSRFToken"}
+_LIMIT_RESPONSES = (
+    ("408", "Request Timeout"),
+    ("431", "Request Header Fields Too Large"),
+    ("503", "Service Unavailable"),
+)
 
 
 def _session_security(method: str, operation: dict[str, Any]) -> None:
@@ -210,6 +215,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if operation.get("security"):
                 # The per-account ceiling (app.ratelimit) applies to every signed-in request.
                 responses.setdefault("429", {"description": "Too Many Requests"})
+            # The limits every request meets before any route (app.serving, app.request_limits).
+            for status, description in _LIMIT_RESPONSES:
+                responses.setdefault(status, {"description": description})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": "Content Too Large"})
+                # A body that is not JSON at all (validation problems are 422).
+                responses.setdefault("400", {"description": "Bad Request"})
             responses.setdefault("500", {"description": "Internal Server Error"})
             for status, response in responses.items():
                 json_schema = (
