@@ -17,9 +17,10 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import compile_path
 
 from app.gp import errors as gp
 
@@ -220,8 +221,8 @@ def allowed_methods(request: Request) -> str:
     path = request.url.path
     methods = {
         method
-        for route in request.app.routes
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path)
+        for route in iter_route_contexts(request.app.routes)
+        if route.path and route.methods and compile_path(route.path)[0].match(path)
         for method in route.methods
     }
     return ", ".join(sorted(methods))

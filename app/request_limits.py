@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import anyio
-from starlette.routing import BaseRoute, Route
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import ProblemParts
@@ -43,17 +44,15 @@ class LargerBody:
     max_bytes: int
 
 
-def larger_body_routes(routes: Iterable[BaseRoute]) -> list[LargerBody]:
-    """The routes whose `openapi_extra` raise the body limit."""
+def larger_body_routes(routes: Sequence[BaseRoute]) -> list[LargerBody]:
+    """The routes (those of included routers too) whose `openapi_extra` raise the body limit."""
     larger = []
-    for route in routes:
+    for route in iter_route_contexts(routes):
         extra = getattr(route, "openapi_extra", None) or {}
-        if isinstance(route, Route) and MAX_BODY_EXTENSION in extra:
-            larger.append(
-                LargerBody(
-                    frozenset(route.methods or ()), route.path_regex, int(extra[MAX_BODY_EXTENSION])
-                )
-            )
+        if route.path and MAX_BODY_EXTENSION in extra:
+            path_regex, _, _ = compile_path(route.path)
+            methods = frozenset(route.methods or ())
+            larger.append(LargerBody(methods, path_regex, int(extra[MAX_BODY_EXTENSION])))
     return larger
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 
 from app.request_limits import MAX_BODY_EXTENSION, RequestLimits, larger_body_routes
 from tests.live_server import LiveServer, live_server, read_response
@@ -176,15 +176,18 @@ def test_ordinary_requests_are_untouched(server: LiveServer, path: str) -> None:
 
 
 async def test_routes_can_declare_a_larger_body() -> None:
-    app = FastAPI()
+    router = APIRouter(prefix="/v1")
 
-    @app.post("/upload", openapi_extra={MAX_BODY_EXTENSION: 4 * MAX_BODY})
+    @router.post("/upload", openapi_extra={MAX_BODY_EXTENSION: 4 * MAX_BODY})
     async def upload(request: Request) -> int:
         return len(await request.body())
 
-    @app.post("/small")
+    @router.post("/small")
     async def small(request: Request) -> int:
         return len(await request.body())
+
+    app = FastAPI()
+    app.include_router(router)  # declared on an included router, as every route is
 
     limited = RequestLimits(
         app,
@@ -196,7 +199,7 @@ async def test_routes_can_declare_a_larger_body() -> None:
     body = b"x" * (2 * MAX_BODY)
     transport = httpx.ASGITransport(app=limited)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        assert (await client.post("/upload", content=body)).json() == len(body)
-        refused = await client.post("/small", content=body)
+        assert (await client.post("/v1/upload", content=body)).json() == len(body)
+        refused = await client.post("/v1/small", content=body)
         assert refused.status_code == 413
         assert refused.json()["detail"].endswith(f"({MAX_BODY} bytes).")
