@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck install migrate openapi clean bench bench-scale
+.PHONY: run test lint typecheck install migrate openapi clean bench bench-scale browser-test
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Swagger UI and ReDoc under the CSP in a real browser (installs Debian's Chromium).
+browser-test: install
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	REQUIRE_BROWSER=1 $(BIN)/pytest tests/api/test_docs_in_a_browser.py $(PYTEST_ARGS)
 
 # Load benchmarks against the running service (bench/README.md): wrk from Debian's packages
 # drives `python -m app` on PostgreSQL. BENCH_ARGS="--workers 1 --latency 200 --seconds 10".

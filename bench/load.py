@@ -118,6 +118,10 @@ def service_env(args: argparse.Namespace, practices: Path) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "EXPOSE_GP_CALLS": "true",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port}",
+        # The load is the measurement, not an abuse: the per-account budgets would refuse it.
+        "RATE_LIMIT_ENABLED": "false",
+        # More connections than the per-worker concurrency limit would turn into 503s.
+        "MAX_CONCURRENT_REQUESTS": "1000",
     }
 
 

@@ -70,7 +70,7 @@ async def list_linked_profiles(
     current_day = today(clock)
     profiles = service.linked_profiles(
         context,
-        secret_key=settings.secret_key,
+        secret_key=settings.patient_id_secret,
         today=current_day,
         review_age=settings.proxy_review_age,
     )

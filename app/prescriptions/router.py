@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from app.clock import ClockDep, today
@@ -26,6 +26,7 @@ from app.prescriptions.schemas import (
     PrescriptionRequestOut,
 )
 from app.problems import problem_responses
+from app.ratelimit.deps import Budget, RateLimited
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["prescriptions"])
 
@@ -53,7 +54,8 @@ async def list_courses(acting: ActingForPrescriptions, clock: ClockDep) -> Cours
     "one that is not is refused with its reason as the problem `code` (`request_pending`, "
     "`review_overdue`, `too_soon`, `not_a_repeat`) and nothing is ordered.",
     response_model=PrescriptionRequestOut,
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422),
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422, 429, 502),
+    dependencies=[Depends(RateLimited(Budget.PRESCRIPTION_REQUEST))],
 )
 async def request_repeats(
     patient_id: PatientID,

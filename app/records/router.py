@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
 from app.audit.types import OPAQUE_ID_PATTERN
@@ -16,6 +16,7 @@ from app.db import SessionDep
 from app.gp.types import RecordSection
 from app.patients.deps import ActingForPatient, ActingForRecord
 from app.problems import problem_responses
+from app.ratelimit.deps import Budget, RateLimited
 from app.records import service
 from app.records.schemas import (
     CorrectionIn,
@@ -187,7 +188,8 @@ async def list_corrections(acting: ActingForRecord, session: SessionDep) -> Corr
     summary="Tell the practice something in the record is wrong",
     description="Sent to the practice through its GP system; the practice decides what to "
     "change. Without an `Idempotency-Key`: a retry sends the report again.",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422, 429),
+    dependencies=[Depends(RateLimited(Budget.RECORD_CORRECTION))],
 )
 async def submit_correction(
     body: CorrectionIn, acting: ActingForRecord, session: SessionDep, clock: ClockDep
