@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -53,8 +56,15 @@ class Settings(BaseSettings):
     # The sandbox GP systems' own tables; by default beside the app's, in the same database.
     sandbox_database_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
-    # Secret for deriving opaque ids and signing short-lived cookies.
+    # Secret for signing and sealing short-lived values (the sign-in cookie, CSRF tokens).
     secret_key: str = DEV_SECRET_KEY
+    # Key of the opaque patient ids (app.patients.ids), apart from SECRET_KEY so that
+    # rotating the session secret keeps every id, and so patients' access history.
+    # Outside prod, derived from SECRET_KEY when unset.
+    patient_id_key: SecretStr | None = None
+    # Signs the audit trail's tip (`python -m app.audit verify --print-tip`); needed only
+    # where that command runs. Outside prod, derived from SECRET_KEY when unset.
+    audit_tip_key: SecretStr | None = None
     log_level: str = "INFO"
 
     nhs_login_issuer: str | None = None
@@ -89,10 +99,51 @@ class Settings(BaseSettings):
     service_search_api_key: SecretStr | None = None
     service_search_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
 
+    # Limits before parsing (app.request_limits, app.serving). Bodies are small by default;
+    # a route that needs more declares it (`x-max-body-bytes` in its openapi_extra).
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096)
+    request_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_concurrent_requests: int = Field(default=100, ge=1)
+
+    # Rate limits (app.ratelimit), as `limits` strings ("10/hour", "5 per day"). In memory
+    # per worker unless RATE_LIMIT_STORAGE_URL names Redis, shared by every instance.
+    rate_limit_enabled: bool = True
+    rate_limit_storage_url: str | None = None
+    # Keeps budgets apart when several deployments share one Redis.
+    rate_limit_namespace: str = "gp-online"
+    rate_limit_sign_in: str = "60/minute"  # per client address
+    rate_limit_booking: str = "10/hour"  # per account, whoever it acts for
+    rate_limit_prescription_request: str = "10/hour"
+    rate_limit_record_correction: str = "5/day"
+    rate_limit_account: str = "300/minute"  # every signed-in request
+    # Prometheus metrics (app.metrics): on a port of their own, and/or on the main port
+    # behind a bearer token. With neither, on the main port outside prod only.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr | None = None
+    # Live sessions per account; signing in past it ends the oldest.
+    max_sessions_per_account: int = Field(default=5, ge=1)
+
     @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator(
+        "rate_limit_sign_in",
+        "rate_limit_booking",
+        "rate_limit_prescription_request",
+        "rate_limit_record_correction",
+        "rate_limit_account",
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("rate limits look like '10/hour' or '5 per day'") from None
+        return value
 
     @field_validator("gp_credentials_key")
     @classmethod
@@ -143,6 +194,24 @@ class Settings(BaseSettings):
         return self.nhs_login_redirect_uri or f"{self.public_base_url}/v1/auth/callback"
 
     @property
+    def patient_id_secret(self) -> str:
+        """The key patient ids are made with: PATIENT_ID_KEY, else one derived for dev."""
+        if self.patient_id_key is not None:
+            return self.patient_id_key.get_secret_value()
+        derived = hmac.new(self.secret_key.encode(), b"gp-online:patient-id", hashlib.sha256)
+        return derived.hexdigest()
+
+    @property
+    def audit_tip_secret(self) -> str | None:
+        """AUDIT_TIP_KEY, else (outside prod) one derived from SECRET_KEY."""
+        if self.audit_tip_key is not None:
+            return self.audit_tip_key.get_secret_value()
+        if self.app_env is AppEnv.PROD:
+            return None
+        derived = hmac.new(self.secret_key.encode(), b"gp-online:audit-tip", hashlib.sha256)
+        return derived.hexdigest()
+
+    @property
     def sandbox_url(self) -> str:
         return self.sandbox_database_url or self.database_url
 
@@ -169,6 +238,10 @@ class Settings(BaseSettings):
             problems.append("SECRET_KEY is the development default or shorter than 32 characters")
         if self.gp_credentials_key is None:
             problems.append("GP_CREDENTIALS_KEY is not set")
+        if self.patient_id_key is None or len(self.patient_id_key.get_secret_value()) < 32:
+            problems.append("PATIENT_ID_KEY is not set or shorter than 32 characters")
+        elif self.patient_id_key.get_secret_value() == self.secret_key:
+            problems.append("PATIENT_ID_KEY must differ from SECRET_KEY")
         if self.dev_login_enabled:
             problems.append("DEV_LOGIN_ENABLED is on; the development sign-in must be off")
         if self.practices_file == DEFAULT_PRACTICES_FILE:

@@ -1,4 +1,4 @@
-"""Response headers that keep patient data out of caches.
+"""Response headers that keep patient data out of caches, and the browser security headers.
 
 Everything under `/v1/` is personal (records, appointments, session tokens):
 `Cache-Control: no-store` stops browsers and proxies keeping copies on shared
@@ -8,6 +8,13 @@ stops browsers reinterpreting JSON or calendar files as something else.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import inspect
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PRIVATE_PREFIXES = ("/v1/", "/dev/")
@@ -30,6 +37,95 @@ class PrivateResponseHeaders:
                 if private:
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# Every response: nothing may frame the service, no page sends a Referer (paths hold
+# patient ids), and JSON answers may load nothing at all.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The development NHS login stand-in (APP_ENV=dev only) has an inline style and a form.
+DEV_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# Swagger UI and ReDoc: scripts only from this site, plus the exact inline scripts the
+# docs pages carry (by hash, so no injected script can run). Images only from this
+# site or data: URLs, so ReDoc's footer logo (an external URL) is never fetched. Both
+# set styles from script (ReDoc through styled-components), which a hash cannot cover:
+# inline styles are the one allowance, and only on these pages.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+HSTS = "max-age=63072000; includeSubDomains"
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def script_hashes(html: bytes) -> str:
+    """CSP source expressions for each inline script of a page."""
+    return " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(html)
+    )
+
+
+class SecurityHeaders:
+    """CSP, framing, referrer and (over https) HSTS headers on every response.
+
+    The docs pages' inline scripts are hashed from the pages as this app renders
+    them from its own configuration (never from a response to a request), once
+    per root path.
+    """
+
+    def __init__(self, app: ASGIApp, *, docs: FastAPI, hsts: bool) -> None:
+        self.app = app
+        self.docs = docs
+        self.hsts = hsts
+        pages = {"/docs", "/redoc", docs.swagger_ui_oauth2_redirect_url}
+        self.docs_paths = {
+            route.path: route
+            for route in docs.routes
+            if isinstance(route, APIRoute) and route.path in pages
+        }
+        self.docs_csp: dict[tuple[str, str], str] = {}
+
+    async def csp_for(self, scope: Scope) -> str:
+        path = str(scope.get("path", ""))
+        if path.startswith("/dev/"):
+            return DEV_CSP
+        route = self.docs_paths.get(path)
+        if route is None:
+            return API_CSP
+        root_path = str(scope.get("root_path", ""))
+        key = (path, root_path)
+        if key not in self.docs_csp:
+            takes_request = bool(inspect.signature(route.endpoint).parameters)
+            request = Request({"type": "http", "root_path": root_path})
+            page = await (route.endpoint(request) if takes_request else route.endpoint())
+            self.docs_csp[key] = DOCS_CSP.format(hashes=script_hashes(page.body))
+        return self.docs_csp[key]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = await self.csp_for(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                ]
+                if self.hsts:
+                    headers.append((b"strict-transport-security", HSTS.encode()))
                 message["headers"] = headers
             await send(message)
 

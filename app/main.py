@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -23,8 +24,10 @@ from app.clock import Clock, SystemClock
 from app.config import AppEnv, Settings
 from app.db import create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
-from app.headers import PrivateResponseHeaders
+from app.headers import PrivateResponseHeaders, SecurityHeaders
 from app.health.router import router as health_router
+from app.metrics import RequestMetrics, serves_metrics_on_main_port
+from app.metrics import router as metrics_router
 from app.patients.router import patient_router
 from app.patients.router import router as me_router
 from app.pharmacies.router import router as pharmacies_router
@@ -36,6 +39,8 @@ from app.problems import (
     ProblemDetail,
     install_problem_handlers,
 )
+from app.ratelimit.service import RateLimiter
+from app.request_limits import RequestLimits, larger_body_routes
 
 DESCRIPTION = """
 GP Online lets patients in England use their GP practice online: sign in with
@@ -89,6 +94,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings, app.state.clock, stack, app.state.sessionmaker
         )
         app.state.pharmacy_directory = start_pharmacy_directory(settings, stack)
+        app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.auth = await start_auth(
             settings, app.state.clock, stack, app.state.nhs_login_endpoint
         )
@@ -128,7 +134,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(appointments_router)
     app.include_router(prescriptions_router)
     app.include_router(pharmacies_router)
+    if serves_metrics_on_main_port(settings):
+        app.include_router(metrics_router)
 
+    # Middleware, outermost first (each `add_middleware` wraps the ones added before it,
+    # so they are added here innermost first):
+    #   1. CorrelationIdMiddleware: every answer, refusals included, has a request id.
+    #   2. RequestMetrics: counts and times every answer (refusals too) by route template.
+    #   3. SecurityHeaders, PrivateResponseHeaders: CSP, framing, HSTS and no-store on
+    #      every answer, refusals and CORS preflights included.
+    #   4. CORSMiddleware: outside the limits, so a browser app can read a 413 or 503.
+    #   5. RequestLimits: concurrency, body size and body read time, before any parsing.
+    # Header size and header read time are the HTTP server's (app.serving).
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout=settings.request_read_timeout_seconds,
+        max_concurrent=settings.max_concurrent_requests,
+        larger_bodies=larger_body_routes(app.routes),
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -146,6 +170,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
     app.add_middleware(PrivateResponseHeaders)
     app.add_middleware(
+        SecurityHeaders,
+        docs=app,
+        hsts=urlsplit(settings.public_base_url).scheme == "https",
+    )
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(
         CorrelationIdMiddleware,
         header_name=REQUEST_ID_HEADER,
         generator=lambda: uuid.uuid4().hex,
@@ -156,6 +186,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 _SESSION_SCHEMES = {"BearerSession", "SessionCookie", "CSRFToken"}
+_LIMIT_RESPONSES = (
+    ("408", "Request Timeout"),
+    ("431", "Request Header Fields Too Large"),
+    ("503", "Service Unavailable"),
+)
 
 
 def _session_security(method: str, operation: dict[str, Any]) -> None:
@@ -186,6 +221,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in path_item.items():
             _session_security(method, operation)
             responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                # The per-account ceiling (app.ratelimit) applies to every signed-in request.
+                responses.setdefault("429", {"description": "Too Many Requests"})
+            # The limits every request meets before any route (app.serving, app.request_limits).
+            for status, description in _LIMIT_RESPONSES:
+                responses.setdefault(status, {"description": description})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": "Content Too Large"})
+                # A body that is not JSON at all (validation problems are 422).
+                responses.setdefault("400", {"description": "Bad Request"})
             responses.setdefault("500", {"description": "Internal Server Error"})
             for status, response in responses.items():
                 json_schema = (

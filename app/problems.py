@@ -17,8 +17,10 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.gp import errors as gp
 
@@ -220,8 +222,27 @@ _HTTP_CODES = {
 }
 
 
-async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path answers to, across all its routes (RFC 9110 §15.5.6).
+
+    The router names only the first route that matched the path, which for a path
+    served by several routes (GET and POST /v1/auth/session) leaves methods out.
+    """
+    path = request.url.path
+    methods = {
+        method
+        for route in iter_route_contexts(request.app.routes)
+        if route.path and route.methods and compile_path(route.path)[0].match(path)
+        for method in route.methods
+    }
+    return ", ".join(sorted(methods))
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     http_error = cast(StarletteHTTPException, exc)
+    headers = dict(http_error.headers or {})
+    if http_error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
     phrase = HTTPStatus(http_error.status_code).phrase
     code, detail = _HTTP_CODES.get(
         http_error.status_code, (phrase.lower().replace(" ", "_").replace("-", "_"), phrase + ".")
@@ -233,7 +254,7 @@ async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
         code=code,
         title=phrase,
         detail=detail,
-        headers=http_error.headers,
+        headers=headers,
     )
 
 

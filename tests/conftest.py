@@ -246,7 +246,7 @@ class SignedInUser:
 
     persona: Persona
     token: str
-    secret_key: str
+    patient_id_key: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -255,7 +255,7 @@ class SignedInUser:
     def patient_id(self, patient_ref: str | None = None) -> str:
         """The opaque id of the persona (or of a patient they act for) in the API."""
         return patient_id(
-            self.secret_key, self.persona.ods_code, patient_ref or self.persona.patient_ref
+            self.patient_id_key, self.persona.ods_code, patient_ref or self.persona.patient_ref
         )
 
     def acts_for(self, tag: str) -> str:
@@ -277,6 +277,6 @@ def sign_in(app: FastAPI, client: httpx.AsyncClient, clock: FakeClock) -> SignIn
     async def sign_in(tag: str, *, ods_code: str | None = None) -> SignedInUser:
         persona = find_persona(today(clock), tag, ods_code=ods_code)
         issued = await sign_in_persona(app, persona, clock=clock)
-        return SignedInUser(persona, issued.token, app.state.settings.secret_key)
+        return SignedInUser(persona, issued.token, app.state.settings.patient_id_secret)
 
     return sign_in

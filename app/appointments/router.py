@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.appointments import service
@@ -26,6 +26,7 @@ from app.idempotency.deps import IdempotencyKey
 from app.idempotency.service import StoredResponse, as_response, run_once
 from app.patients.deps import ActingForAppointments, PatientID
 from app.problems import problem_responses
+from app.ratelimit.deps import Budget, RateLimited
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["appointments"])
 
@@ -93,7 +94,8 @@ async def list_appointments(
     status_code=201,
     summary="Book a slot",
     response_model=AppointmentOut,
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422),
+    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422, 429),
+    dependencies=[Depends(RateLimited(Budget.BOOKING))],
 )
 async def book_appointment(
     patient_id: PatientID,

@@ -37,6 +37,11 @@ class AuditAction(StrEnum):
 
     SIGN_IN = "sign_in"
     SIGN_OUT = "sign_out"
+    SESSION_REVOKED = "session_revoked"  # the oldest, past the live sessions cap
+    # Refusals (outcome `refused`), recorded at most once a minute per account and reason.
+    ACCESS_REFUSED = "access_refused"  # a patient-scoped route: not theirs, or not permitted
+    REQUEST_REFUSED = "request_refused"  # CSRF token or Origin check failed
+    RATE_LIMITED = "rate_limited"  # an account's budget was spent
     RECORD_SECTION_VIEWED = "record_section_viewed"
     DOCUMENT_OPENED = "document_opened"
     APPOINTMENT_BOOKED = "appointment_booked"
@@ -51,7 +56,13 @@ class AuditAction(StrEnum):
 ACTION_MAX_LENGTH = 64
 
 # Actions about the account itself rather than any patient's record.
-ACCOUNT_ACTIONS = frozenset({AuditAction.SIGN_IN, AuditAction.SIGN_OUT})
+ACCOUNT_ACTIONS = frozenset(
+    {AuditAction.SIGN_IN, AuditAction.SIGN_OUT, AuditAction.SESSION_REVOKED}
+)
+# Refusals name the patient only when the request resolved to one the account acts for.
+REFUSAL_ACTIONS = frozenset(
+    {AuditAction.ACCESS_REFUSED, AuditAction.REQUEST_REFUSED, AuditAction.RATE_LIMITED}
+)
 
 
 class AuditOutcome(StrEnum):
@@ -109,7 +120,7 @@ class AuditEvent(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.patient_id is None and self.action not in ACCOUNT_ACTIONS:
+        if self.patient_id is None and self.action not in ACCOUNT_ACTIONS | REFUSAL_ACTIONS:
             raise ValueError(f"{self.action} needs the patient it was done for")
         acting_for_self = self.relationship_kind in (None, RelationshipKind.SELF)
         if self.on_behalf and (acting_for_self or self.patient_id is None):

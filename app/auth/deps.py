@@ -9,20 +9,29 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from app.audit.refusals import audit_refusal
+from app.audit.types import AuditAction, AuditEvent
 from app.auth import service
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from app.auth.oidc import vectors_from_json, vectors_to_json
-from app.auth.problems import CSRFTokenInvalid, IdentityVerificationRequired, NotSignedIn
+from app.auth.problems import (
+    CSRFTokenInvalid,
+    IdentityVerificationRequired,
+    NotSignedIn,
+    OriginNotAllowed,
+)
 from app.auth.runtime import AuthRuntime
 from app.auth.types import LEVEL_RANK, IdentityLevel, SignedIn, Via
 from app.clock import ClockDep
-from app.config import DEFAULT_VTR
+from app.config import DEFAULT_VTR, Settings
 from app.db import SessionDep
+from app.ratelimit.guard import enforce
+from app.ratelimit.service import Budget
 
 __all__ = [
     "AuthDep",
@@ -76,16 +85,55 @@ def presented_token(
     return None
 
 
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_origin(request: Request, settings: Settings) -> None:
+    """Where a cookie request comes from: this site or an allowed CORS origin.
+
+    Browsers send `Sec-Fetch-Site` and `Origin` on unsafe methods; either naming
+    another site is refused, beside the CSRF token. Clients that send neither (not a
+    browser, or a very old one) rely on the CSRF token alone.
+    """
+    allowed = {origin_of(settings.public_base_url)} | {
+        origin_of(origin) for origin in settings.cors_allow_origins
+    }
+    origin = request.headers.get("origin")
+    fetch_site = request.headers.get("sec-fetch-site")
+    if origin is not None and origin.lower() not in allowed:
+        raise OriginNotAllowed()
+    if fetch_site is not None and fetch_site not in {"same-origin", "none"} and origin is None:
+        raise OriginNotAllowed()  # from another site, and it will not say which
+
+
 def check_csrf(
     request: Request, auth: AuthRuntime, signed_in: SignedIn, header: str | None
 ) -> None:
-    """Double submit: header equals the csrf cookie and the session's token (constant time)."""
+    """Origin check, then double submit: header equals the csrf cookie and the session's
+    token (constant time)."""
+    check_origin(request, auth.settings)
     expected = auth.csrf_token(signed_in.session_id)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not header or not hmac.compare_digest(header, expected):
         raise CSRFTokenInvalid()
     if not hmac.compare_digest(cookie, expected):
         raise CSRFTokenInvalid()
+
+
+async def check_same_site(
+    request: Request, auth: AuthRuntime, signed_in: SignedIn, header: str | None
+) -> None:
+    """`check_csrf`, with a refusal written to the audit trail (its code, nothing sent)."""
+    try:
+        check_csrf(request, auth, signed_in, header)
+    except (CSRFTokenInvalid, OriginNotAllowed) as refused:
+        event = AuditEvent(
+            action=AuditAction.REQUEST_REFUSED, actor_id=signed_in.account_id, target=refused.code
+        )
+        await audit_refusal(request, event)
+        raise
 
 
 async def current_session(
@@ -108,8 +156,10 @@ async def current_session(
     token, via = presented
     now = clock.now()
     signed_in = await service.find_session(db, token, via=via, now=now, policy=auth.policy)
+    # The per-account ceiling on every signed-in request, before anything is written.
+    await enforce(request, Budget.ACCOUNT, signed_in.account_id, account_id=signed_in.account_id)
     if via == "cookie" and request.method not in SAFE_METHODS:
-        check_csrf(request, auth, signed_in, csrf)
+        await check_same_site(request, auth, signed_in, csrf)
     return await service.touch_session(db, signed_in, now=now, policy=auth.policy)
 
 

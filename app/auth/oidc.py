@@ -26,7 +26,7 @@ from authlib.oauth2.rfc7523 import (  # type: ignore[import-untyped]
 )
 from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ClaimError, JoseError
 from joserfc.jwk import RSAKey
 
 from app.auth.problems import LoginFailed, NHSLoginUnavailable
@@ -45,6 +45,13 @@ ID_TOKEN_LEEWAY = timedelta(seconds=60)
 DISCOVERY_TTL = timedelta(hours=1)
 # An unknown `kid` triggers one JWKS refetch, at most this often (key rotation, not a DoS lever).
 JWKS_REFETCH_COOLDOWN = timedelta(seconds=60)
+# Cached signing keys are trusted this long: a key NHS login withdraws from its JWKS
+# stops being accepted within this time, not only at the next unknown `kid` or restart.
+JWKS_MAX_AGE = timedelta(minutes=10)
+# The ID token claims this relying party checks: only these names are ever logged.
+CHECKED_CLAIMS = frozenset({"iss", "aud", "sub", "exp", "iat", "nbf", "nonce", "vot", "azp"})
+# An OAuth error code (RFC 6749 §5.2) is logged only when it is shaped like one.
+_OAUTH_ERROR = re.compile(r"[a-z_]{1,64}")
 IDENTITY_LEVELS = ("P0", "P5", "P9")
 _NHS_NUMBER = re.compile(r"\d{10}")
 _ODS_CODE = re.compile(ODS_CODE_PATTERN.strip("^$"))
@@ -70,6 +77,29 @@ class ProviderMetadata:
     token_endpoint: str
     userinfo_endpoint: str
     jwks_uri: str
+    # RFC 9207: the provider puts `iss` in every authorization response.
+    iss_parameter_supported: bool = False
+
+
+def provider_mismatches(document: dict[str, Any], *, pkce: bool) -> list[str]:
+    """What the discovery document says the provider cannot do that NHS login sign-in needs."""
+
+    def offers(name: str, value: str, *, absent_ok: bool = False) -> bool:
+        advertised = document.get(name)
+        if advertised is None:
+            return absent_ok
+        return isinstance(advertised, list) and value in advertised
+
+    problems = []
+    if not offers("id_token_signing_alg_values_supported", SIGNING_ALG):
+        problems.append(f"ID tokens signed {SIGNING_ALG}")
+    if not offers("token_endpoint_auth_methods_supported", "private_key_jwt"):
+        problems.append("private_key_jwt client authentication")
+    if not offers("token_endpoint_auth_signing_alg_values_supported", SIGNING_ALG, absent_ok=True):
+        problems.append(f"client assertions signed {SIGNING_ALG}")
+    if pkce and not offers("code_challenge_methods_supported", "S256"):
+        problems.append("PKCE with S256")
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +177,8 @@ class RelyingParty:
         self._keys: dict[str | None, RSAKey] = {}
         self._keys_at: datetime | None = None
         self._lock = asyncio.Lock()
+        # What discovery says the provider cannot do; None until discovery has been read.
+        self.provider_problems: list[str] | None = None
 
     # --- discovery and keys ----------------------------------------------------------
 
@@ -166,6 +198,10 @@ class RelyingParty:
                     token_endpoint=str(document["token_endpoint"]),
                     userinfo_endpoint=str(document["userinfo_endpoint"]),
                     jwks_uri=str(document["jwks_uri"]),
+                    iss_parameter_supported=document.get(
+                        "authorization_response_iss_parameter_supported"
+                    )
+                    is True,
                 )
             except KeyError:
                 logger.warning("NHS login discovery document is incomplete")
@@ -174,11 +210,40 @@ class RelyingParty:
             if metadata.issuer != self.config.issuer:
                 logger.warning("NHS login discovery names a different issuer")
                 raise NHSLoginUnavailable()
+            self.provider_problems = provider_mismatches(document, pkce=self.config.pkce)
+            if self.provider_problems:
+                logger.warning(
+                    "NHS login discovery does not offer: %s", "; ".join(self.provider_problems)
+                )
             self._metadata, self._metadata_at = metadata, now
             return metadata
 
+    async def check_provider(self) -> None:
+        """Read discovery now (at start-up), so that a mismatch is reported before sign-ins."""
+        try:
+            await self.metadata()
+        except NHSLoginUnavailable:
+            logger.warning("NHS login discovery could not be read at start-up")
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207: the authorization response's `iss` must name our issuer.
+
+        Required when the provider advertises it; compared whenever present. Stops a
+        response from another provider (mix-up) being taken for NHS login's.
+        """
+        metadata = await self.metadata()
+        if iss is None:
+            if metadata.iss_parameter_supported:
+                logger.info("authorization response refused: iss missing")
+                raise LoginFailed()
+            return
+        if iss != metadata.issuer:
+            logger.info("authorization response refused: iss names another issuer")
+            raise LoginFailed()
+
     async def _signing_key(self, kid: str | None) -> RSAKey:
-        if not self._keys:
+        now = self._clock.now()
+        if not self._keys or self._keys_at is None or now - self._keys_at >= JWKS_MAX_AGE:
             await self._refresh_keys()
         key = self._keys.get(kid)
         if key is None:
@@ -291,7 +356,11 @@ class RelyingParty:
             raise NHSLoginUnavailable()
         if response.status_code != 200:
             # invalid_grant (a used or expired code), invalid_client, …: a failed sign-in.
-            logger.info("NHS login token endpoint refused the code (%s)", response.status_code)
+            logger.info(
+                "NHS login token endpoint refused the code (%s, %s)",
+                response.status_code,
+                _oauth_error(response),
+            )
             raise LoginFailed()
         return _json_object(response, unavailable=False)
 
@@ -325,6 +394,10 @@ class RelyingParty:
         try:
             token = jwt.decode(id_token, key, algorithms=[SIGNING_ALG])
             registry.validate(token.claims)
+        except ClaimError as error:
+            claim = error.claim if error.claim in CHECKED_CLAIMS else "other"
+            logger.info("ID token rejected: %s (claim %s)", error.error, claim)
+            raise LoginFailed() from None
         except (JoseError, ValueError) as error:
             logger.info("ID token rejected: %s", type(error).__name__)
             raise LoginFailed() from None
@@ -333,8 +406,10 @@ class RelyingParty:
         audience = claims["aud"]
         several = isinstance(audience, list) and len(audience) > 1
         if several and claims.get("azp") != self.config.client_id:
+            logger.info("ID token rejected: invalid_claim (claim azp)")
             raise LoginFailed()
         if not isinstance(claims["vot"], str):
+            logger.info("ID token rejected: invalid_claim (claim vot)")
             raise LoginFailed()
         return claims
 
@@ -392,6 +467,18 @@ def _json_object(response: httpx.Response, *, unavailable: bool) -> dict[str, An
         logger.warning("NHS login sent a response that is not a JSON object")
         raise NHSLoginUnavailable() if unavailable else LoginFailed()
     return body
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    """The OAuth `error` code of a token endpoint refusal, never its free-text description."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "no error code"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str) and _OAUTH_ERROR.fullmatch(error):
+        return error
+    return "no error code"
 
 
 def _text(value: object) -> str | None:

@@ -53,6 +53,16 @@ class CSRFTokenInvalid(Problem):
     )
 
 
+class OriginNotAllowed(Problem):
+    status = 403
+    code = "origin_not_allowed"
+    title = "Request from another site"
+    default_detail = (
+        "This request came from a site that may not act on your account. "
+        "Use GP Online from its own pages or an app allowed to call it."
+    )
+
+
 class IdentityVerificationRequired(Problem):
     status = 403
     code = "identity_verification_required"

@@ -18,7 +18,7 @@ from app.auth.deps import (
     AuthDep,
     CurrentSession,
     bearer_scheme,
-    check_csrf,
+    check_same_site,
     cookie_scheme,
     csrf_scheme,
     presented_token,
@@ -40,6 +40,7 @@ from app.auth.schemas import BearerSession, SessionDescription, SessionExchange
 from app.clock import ClockDep
 from app.db import SessionDep
 from app.problems import problem_responses
+from app.ratelimit.deps import SignInRateLimit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -103,8 +104,9 @@ def _clear_cookie(response: Response, key: str, *, httponly: bool = True) -> Non
     response_class=RedirectResponse,
     responses={
         302: {"description": "Redirect to NHS login."},
-        **problem_responses(400, 503),
+        **problem_responses(400, 429, 503),
     },
+    dependencies=[SignInRateLimit],
 )
 async def sign_in(
     auth: AuthDep,
@@ -156,8 +158,9 @@ async def sign_in(
     response_class=RedirectResponse,
     responses={
         303: {"description": "Signed in (or cancelled): back to `return_to`."},
-        **problem_responses(401, 403, 404, 503),
+        **problem_responses(401, 403, 404, 429, 503),
     },
+    dependencies=[SignInRateLimit],
 )
 async def finish_sign_in(
     request: Request,
@@ -167,6 +170,7 @@ async def finish_sign_in(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=128)] = None,
+    iss: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> RedirectResponse:
     """NHS login sends the browser here; sets the session cookie and goes back to `return_to`."""
     raw = request.cookies.get(LOGIN_COOKIE)
@@ -177,6 +181,8 @@ async def finish_sign_in(
         and isinstance(transaction.get("state"), str)
         and hmac.compare_digest(state, transaction["state"])
     )
+    if auth.relying_party is not None:
+        await auth.relying_party.check_response_issuer(iss)  # RFC 9207, errors included
     if error is not None:
         # NHS login: access_denied means the user chose not to continue. That is normal:
         # back where they were, with a flag the page can show a calm message for.
@@ -225,7 +231,8 @@ async def finish_sign_in(
     "/session",
     status_code=status.HTTP_201_CREATED,
     summary="Exchange an NHS login code for a session (native apps)",
-    responses=problem_responses(400, 401, 403, 404, 503),
+    responses=problem_responses(400, 401, 403, 404, 429, 503),
+    dependencies=[SignInRateLimit],
 )
 async def create_app_session(
     request: Request, body: SessionExchange, db: SessionDep, auth: AuthDep, clock: ClockDep
@@ -310,7 +317,7 @@ async def sign_out(
             signed_in = None
         if signed_in is not None:
             if via == "cookie":
-                check_csrf(request, auth, signed_in, csrf)
+                await check_same_site(request, auth, signed_in, csrf)
             await service.sign_out(db, signed_in, clock=clock)
     _clear_cookie(response, SESSION_COOKIE)
     _clear_cookie(response, CSRF_COOKIE, httponly=False)

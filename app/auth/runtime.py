@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -81,6 +82,10 @@ async def start_auth(
         )
         await stack.enter_async_context(http)
         relying_party = RelyingParty(config, http, clock)
+        # Read discovery in the background: start-up never waits on NHS login, and
+        # /readyz reports what the provider does not offer.
+        check = asyncio.create_task(relying_party.check_provider())
+        stack.callback(check.cancel)
     else:
         logger.warning("NHS login is not configured: signing in is unavailable")
     return AuthRuntime(

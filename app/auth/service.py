@@ -33,6 +33,7 @@ from app.config import Settings
 from app.gp.errors import GPError, LinkageFailed, LinkageMethodUnsupported
 from app.gp.registry import GPSystemRegistry
 from app.gp.types import DemographicMatch, LinkedUser
+from app.metrics import SESSIONS_CREATED
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +44,14 @@ TOKEN_BYTES = 32  # 256 bits of randomness per session token
 class SessionPolicy:
     idle: timedelta
     absolute: timedelta
+    max_live: int = 5  # live sessions per account; a new one past it ends the oldest
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionPolicy:
         return cls(
             idle=timedelta(minutes=settings.session_idle_minutes),
             absolute=timedelta(hours=settings.session_absolute_hours),
+            max_live=settings.max_sessions_per_account,
         )
 
 
@@ -136,10 +139,42 @@ async def sign_in(
         row.nhs_login_id_token_expires_at = identity.id_token_expires_at
     db.add(row)
     await db.flush()
+    await _end_oldest_sessions(db, row, policy=policy, clock=clock)
     await record(db, AuditEvent(action=AuditAction.SIGN_IN, actor_id=account.id), clock=clock)
     await db.commit()
+    SESSIONS_CREATED.labels(via).inc()
     logger.info("signed in: account %s, level %s, via %s", account.id, row.identity_level, via)
     return IssuedSession(token=token, signed_in=_signed_in(row, account, policy))
+
+
+async def _end_oldest_sessions(
+    db: AsyncSession, new: AuthSession, *, policy: SessionPolicy, clock: Clock
+) -> None:
+    """Keep at most `policy.max_live` live sessions per account (the new one among them):
+    the oldest others are revoked, each with an audit row."""
+    account_id, now = new.account_id, new.created_at
+    live = (
+        await db.scalars(
+            select(AuthSession.id)
+            .where(
+                AuthSession.account_id == account_id,
+                AuthSession.id != new.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+                AuthSession.last_seen_at > now - policy.idle,
+            )
+            .order_by(AuthSession.created_at.desc(), AuthSession.id.desc())
+            .offset(policy.max_live - 1)
+        )
+    ).all()
+    if not live:
+        return
+    await db.execute(update(AuthSession).where(AuthSession.id.in_(live)).values(revoked_at=now))
+    for _ in live:
+        await record(
+            db, AuditEvent(action=AuditAction.SESSION_REVOKED, actor_id=account_id), clock=clock
+        )
+    logger.info("ended %d oldest session(s) of account %s", len(live), account_id)
 
 
 async def _upsert_account(

@@ -37,5 +37,5 @@ async def sign_in_persona(
 
 def persona_patient_id(app: FastAPI, persona: Persona, patient_ref: str | None = None) -> str:
     """The opaque id the API uses for the persona (or a patient they act for)."""
-    secret_key: str = app.state.settings.secret_key
-    return patient_id(secret_key, persona.ods_code, patient_ref or persona.patient_ref)
+    key: str = app.state.settings.patient_id_secret
+    return patient_id(key, persona.ods_code, patient_ref or persona.patient_ref)

@@ -25,6 +25,7 @@ from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from app.gp.delegate import CallKind, DelegatingGPSystem
 from app.gp.errors import GPError, GPSystemUnavailable
 from app.gp.port import GPSystem
+from app.metrics import GPOutcome, observe_circuit, observe_gp_call
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,25 @@ class ResilientGPSystem(DelegatingGPSystem):
         self._retry_wait = retry_wait
 
     async def _call(self, kind: CallKind, operation: Callable[[], Awaitable[T]]) -> T:
-        if kind is CallKind.READ:
-            return await self._read(operation)
-        return await self._write(operation)
+        started = time.perf_counter()
+        outcome: GPOutcome = "error"
+        try:
+            if kind is CallKind.READ:
+                result = await self._read(operation)
+            else:
+                result = await self._write(operation)
+            outcome = "ok"
+            return result
+        except GPSystemUnavailable:
+            outcome = "unavailable"
+            raise
+        except GPError:
+            outcome = "refused"  # the GP system answered: a business refusal
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            observe_gp_call(self.ods_code, kind.value, outcome, elapsed)
+            observe_circuit(self.ods_code, await self._breakers.state(self.ods_code))
 
     async def _once(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:

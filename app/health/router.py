@@ -29,6 +29,18 @@ async def get_readiness(request: Request) -> JSONResponse:
     # still serves the others, so it stays ready and reports the state.
     circuits = await request.app.state.gp_registry.circuit_states()
     checks.update({f"gp:{ods_code}": state for ods_code, state in circuits.items()})
+    # What NHS login's discovery document does not offer (RS512, private_key_jwt, S256)
+    # is reported here; sign-in would fail, the rest of the service still serves.
+    relying_party = request.app.state.auth.relying_party
+    if relying_party is not None:
+        problems = relying_party.provider_problems
+        checks["nhs_login"] = (
+            "unchecked"
+            if problems is None
+            else "mismatch: does not offer " + ", ".join(problems)
+            if problems
+            else "ok"
+        )
     ready = database_ok
     body = Readiness(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

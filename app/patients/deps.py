@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
+from app.audit.refusals import audit_refusal
+from app.audit.types import AuditAction, AuditEvent
 from app.auth.deps import P9Session
 from app.clock import ClockDep, today
 from app.deps import SettingsDep
 from app.gp.deps import GPRegistryDep
 from app.patients.rules import EXPLANATIONS, Access, ServiceAccess, Unavailable
-from app.patients.service import ActingFor, resolve_acting_for
+from app.patients.service import ActingFor, PatientNotAvailable, resolve_acting_for
 from app.problems import Problem
 
 PatientID = Annotated[
@@ -45,22 +47,34 @@ class ServiceNotPermitted(AccessUnavailable):
 
 
 async def acting_for(
+    request: Request,
     patient_id: PatientID,
     signed_in: P9Session,
     registry: GPRegistryDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> ActingFor:
-    acting = await resolve_acting_for(
-        registry,
-        signed_in,
-        patient_id,
-        secret_key=settings.secret_key,
-        today=today(clock),
-        review_age=settings.proxy_review_age,
-    )
+    try:
+        acting = await resolve_acting_for(
+            registry,
+            signed_in,
+            patient_id,
+            secret_key=settings.patient_id_secret,
+            today=today(clock),
+            review_age=settings.proxy_review_age,
+        )
+    except PatientNotAvailable as refused:
+        # Not a patient they act for: no patient is named, and the id sent is not kept.
+        event = AuditEvent(
+            action=AuditAction.ACCESS_REFUSED, actor_id=signed_in.account_id, target=refused.code
+        )
+        await audit_refusal(request, event)
+        raise
     if acting.profile.access.unavailable is not None:
-        raise AccessUnavailable(acting.profile.access.unavailable)
+        reason = acting.profile.access.unavailable
+        target = f"{AccessUnavailable.code}:{reason.value}"
+        await audit_refusal(request, acting.audit_event(AuditAction.ACCESS_REFUSED, target))
+        raise AccessUnavailable(reason)
     return acting
 
 
@@ -74,10 +88,13 @@ class RequireService:
         self.service = service
         self._pick = pick
 
-    async def __call__(self, acting: ActingForPatient) -> ActingFor:
+    async def __call__(self, request: Request, acting: ActingForPatient) -> ActingFor:
         granted = self._pick(acting.profile.access)
         if not granted.allowed:
-            raise ServiceNotPermitted(granted.unavailable or Unavailable.NOT_GRANTED)
+            refused = ServiceNotPermitted(granted.unavailable or Unavailable.NOT_GRANTED)
+            target = f"{refused.code}:{self.service}:{refused.extra['reason']}"
+            await audit_refusal(request, acting.audit_event(AuditAction.ACCESS_REFUSED, target))
+            raise refused
         return acting
 
 

@@ -1,7 +1,9 @@
 """Opaque patient ids: stable, unguessable, and not the NHS number.
 
 `patient_id` is an HMAC of the practice and the GP system's own reference for
-the patient, keyed by SECRET_KEY. The id reveals nothing, cannot be forged for
+the patient, keyed by PATIENT_ID_KEY (not SECRET_KEY: rotating the session
+secret must not change every id and cut patients off from their access
+history; see docs/decisions/0004). The id reveals nothing, cannot be forged for
 a patient the user does not already hold a relationship with, and needs no
 table: it is resolved by matching against the signed-in user's relationships.
 """

@@ -62,7 +62,7 @@ async def list_linked_profiles(
     profiles = await service.linked_profiles(
         registry,
         signed_in,
-        secret_key=settings.secret_key,
+        secret_key=settings.patient_id_secret,
         today=current_day,
         review_age=settings.proxy_review_age,
     )

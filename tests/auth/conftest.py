@@ -131,6 +131,7 @@ class MockOP:
     userinfo_claims: dict[str, Any] = field(default_factory=dict)
     id_token_override: dict[str, Any] = field(default_factory=dict)
     header_override: dict[str, Any] = field(default_factory=dict)
+    discovery_override: dict[str, Any] = field(default_factory=dict)
     signing_key: Any = None  # sign with this instead (a bad signature)
     raw_id_token: str | None = None
     nonce: str | None = None
@@ -146,6 +147,12 @@ class MockOP:
             "token_endpoint": f"{ISSUER}/token",
             "userinfo_endpoint": f"{ISSUER}/userinfo",
             "jwks_uri": f"{ISSUER}/.well-known/jwks.json",
+            # What NHS login's discovery document advertises.
+            "id_token_signing_alg_values_supported": ["RS512"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS512"],
+            "code_challenge_methods_supported": ["S256"],
+            **self.discovery_override,
         }
 
     def id_token(self) -> str:
@@ -170,7 +177,8 @@ class MockOP:
     def token(self, request: httpx.Request) -> httpx.Response:
         self.token_requests.append(request)
         if self.token_status != 200:
-            return httpx.Response(self.token_status, json={"error": "server_error"})
+            error = "server_error" if self.token_status >= 500 else "invalid_client"
+            return httpx.Response(self.token_status, json={"error": error})
         code = parse_qs(request.content.decode())["code"][0]
         if code in self.used_codes:
             return httpx.Response(400, json={"error": "invalid_grant"})

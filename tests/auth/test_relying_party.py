@@ -290,13 +290,14 @@ async def test_nhs_login_down_at_the_token_endpoint_is_503(
 
 @pytest.mark.parametrize("failure", ["500", "timeout"])
 async def test_nhs_login_down_at_discovery_is_503(
-    rp: httpx.AsyncClient, mock_op: MockOP, failure: str
+    rp: httpx.AsyncClient, mock_op: MockOP, failure: str, clock: FakeClock
 ) -> None:
     assert mock_op.router is not None
     discovery = mock_op.router.routes[0]
     discovery.side_effect = (
         httpx.ConnectTimeout("slow") if failure == "timeout" else httpx.Response(500)
     )
+    clock.advance(timedelta(hours=2))  # past what start-up read and cached
     response = await rp.get("/v1/auth/login")
     assert response.status_code == 503
     assert response.json()["code"] == "nhs_login_unavailable"

@@ -110,3 +110,12 @@ async def test_personal_responses_are_not_stored_by_caches(client: httpx.AsyncCl
     health = await client.get("/healthz")
     assert "cache-control" not in health.headers
     assert health.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_405_allows_every_method_of_the_path_whatever_route_serves_it(
+    client: httpx.AsyncClient,
+) -> None:
+    # GET and POST /v1/auth/session are two routes; the answer names both.
+    response = await client.put("/v1/auth/session")
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, POST"

@@ -32,6 +32,7 @@ def safe_prod(tmp_path: Path, **overrides: object) -> Settings:
         "dev_login_enabled": False,
         "cors_allow_origins": "https://portal.example.org",
         "secret_key": "k" * 40,
+        "patient_id_key": "p" * 40,
         "practices_file": practices,
         "gp_credentials_key": Fernet.generate_key().decode(),
         "pharmacy_directory": "service_search",
@@ -57,6 +58,7 @@ def test_prod_with_dev_defaults_names_every_unsafe_setting() -> None:
         "PRACTICES_FILE",
         "GP_CREDENTIALS_KEY",
         "PHARMACY_DIRECTORY",
+        "PATIENT_ID_KEY",
     ):
         assert name in message
 
@@ -81,6 +83,9 @@ def test_prod_with_safe_settings_starts(tmp_path: Path) -> None:
         ({"practices_file": DEFAULT_PRACTICES_FILE}, "PRACTICES_FILE"),
         ({"public_base_url": "http://gp-online.example.org"}, "PUBLIC_BASE_URL"),
         ({"gp_credentials_key": None}, "GP_CREDENTIALS_KEY"),
+        ({"patient_id_key": None}, "PATIENT_ID_KEY"),
+        ({"patient_id_key": "short"}, "PATIENT_ID_KEY"),
+        ({"patient_id_key": "k" * 40}, "PATIENT_ID_KEY"),
         ({"nhs_login_issuer": "http://127.0.0.1:9000"}, "NHS_LOGIN_ISSUER"),
         ({"pharmacy_directory": "sandbox"}, "PHARMACY_DIRECTORY"),
         ({"service_search_base_url": "http://127.0.0.1:9001"}, "SERVICE_SEARCH_BASE_URL"),

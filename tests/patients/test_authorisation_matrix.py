@@ -221,7 +221,7 @@ class Someone:
     def of(cls, user: SignedInUser, person: Persona | ActsFor, ods_code: str) -> Someone:
         """`person` (registered at `ods_code`) as `user` would address them."""
         return cls(
-            patient_id=patient_id(user.secret_key, ods_code, person.patient_ref),
+            patient_id=patient_id(user.patient_id_key, ods_code, person.patient_ref),
             patient_ref=person.patient_ref,
             nhs_number=person.nhs_number,
             given_name=person.given_name,

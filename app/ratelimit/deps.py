@@ -1,0 +1,36 @@
+"""The dependencies routes attach: `RateLimited(Budget.BOOKING)` and `SignInRateLimit`.
+
+    @router.post(..., dependencies=[Depends(RateLimited(Budget.BOOKING))])
+
+Account budgets are keyed by the signed-in account (whoever they act for);
+sign-in budgets by the client's address (behind a proxy, the forwarded address
+uvicorn trusts from `FORWARDED_ALLOW_IPS`).
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+
+from app.auth.deps import CurrentSession
+from app.ratelimit.guard import enforce
+from app.ratelimit.service import Budget
+
+__all__ = ["Budget", "RateLimited", "SignInRateLimit"]
+
+
+class RateLimited:
+    """A dependency spending one of the signed-in account's `budget` per request."""
+
+    def __init__(self, budget: Budget | str) -> None:
+        self.budget = Budget(budget)
+
+    async def __call__(self, request: Request, signed_in: CurrentSession) -> None:
+        await enforce(request, self.budget, signed_in.account_id, account_id=signed_in.account_id)
+
+
+async def _sign_in_rate_limit(request: Request) -> None:
+    address = request.client.host if request.client else "unknown"
+    await enforce(request, Budget.SIGN_IN, address)
+
+
+SignInRateLimit = Depends(_sign_in_rate_limit)
