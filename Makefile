@@ -12,8 +12,10 @@ export HOST PORT
 .PHONY: run test lint typecheck install migrate openapi clean bench
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a few minutes)…"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on \
+		-c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -19,6 +19,23 @@ class LoginFailed(Problem):
     default_detail = "We could not sign you in with NHS login. Please try again."
 
 
+class LoginCookieMissing(Problem):
+    """The browser came back from NHS login without the cookie the sign-in started with:
+    usually the site was opened at another address than PUBLIC_BASE_URL (localhost
+    instead of 127.0.0.1), or the browser drops `Secure` cookies over plain http."""
+
+    status = 401
+    code = "login_cookie_missing"
+    title = "Sign-in could not be completed"
+
+    def __init__(self, public_base_url: str) -> None:
+        super().__init__(
+            "Your browser did not send back the cookie this sign-in started with. Open the "
+            f"site at {public_base_url} (not another name for it) and sign in again.",
+            extra={"public_base_url": public_base_url},
+        )
+
+
 class NHSLoginUnavailable(Problem):
     status = 503
     code = "nhs_login_unavailable"

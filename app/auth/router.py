@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import secrets
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from app.auth.problems import (
     InvalidReturnTo,
     InvalidVectorsOfTrust,
     LoginCancelled,
+    LoginCookieMissing,
     LoginFailed,
     NHSLoginUnavailable,
     NotSignedIn,
@@ -43,6 +45,7 @@ from app.problems import problem_responses
 from app.ratelimit.deps import SignInRateLimit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
+logger = logging.getLogger(__name__)
 
 _UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -194,7 +197,19 @@ async def finish_sign_in(
             _clear_cookie(response, LOGIN_COOKIE)
             return response
         raise LoginCancelled() if error == "access_denied" else LoginFailed()
+    if raw is None:
+        # The reason code only, never the cookie or the query: they carry one-time secrets.
+        logger.info("sign-in failed: %s", LoginCookieMissing.code)
+        raise LoginCookieMissing(auth.settings.public_base_url)
     if not transaction or not state_matches or not code:
+        reason = (
+            "login_cookie_invalid_or_expired"
+            if not transaction
+            else "state_mismatch"
+            if not state_matches
+            else "code_missing"
+        )
+        logger.info("sign-in failed: %s", reason)
         raise LoginFailed()
     relying_party = _relying_party(auth)
     identity = await relying_party.complete(
