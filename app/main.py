@@ -21,9 +21,10 @@ from app.appointments.router import router as appointments_router
 from app.auth.router import router as auth_router
 from app.auth.runtime import configured_endpoint, start_auth
 from app.clock import Clock, SystemClock
-from app.config import AppEnv, Settings
+from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
+from app.docs_ui import mount_docs
 from app.headers import PrivateResponseHeaders, SecurityHeaders
 from app.health.router import router as health_router
 from app.metrics import RequestMetrics, serves_metrics_on_main_port
@@ -112,13 +113,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         openapi_tags=TAGS,
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
-        # Keeping tokens in the browser's storage across visits is a convenience for
-        # developers on their own machine only.
-        swagger_ui_parameters={
-            "validatorUrl": None,
-            "persistAuthorization": settings.app_env is AppEnv.DEV,
-        },
+        # Swagger UI is this app's own page (app.docs_ui); ReDoc and the assets are
+        # fastapi-offline's.
+        docs_url=None,
     )
+    mount_docs(app, settings)
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
 

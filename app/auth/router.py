@@ -122,7 +122,11 @@ async def sign_in(
         Query(description="Vectors of trust as a JSON array; only the ones this service uses."),
     ] = None,
 ) -> RedirectResponse:
-    """Start signing in: redirect to NHS login, remembering state, nonce and PKCE verifier."""
+    """Start signing in: redirect to NHS login, remembering state, nonce and PKCE verifier.
+
+    Open it in the browser's address bar (e.g. `/v1/auth/login?return_to=/docs`), not with
+    *Try it out*: the answer is a redirect to NHS login's sign-in page. Apps sign in with
+    `POST /v1/auth/session` instead."""
     path = safe_return_to(return_to)
     vectors = vectors_from_json(auth.settings.nhs_login_vtr)
     if vtr is not None:
