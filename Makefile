@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck install migrate openapi clean bench
+.PHONY: run test lint typecheck install migrate openapi clean bench e2e
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a few minutes)…"
@@ -48,3 +48,8 @@ openapi: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# A real browser through Swagger UI (e2e/): Debian's chromium, installed here if missing.
+e2e: install
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+	$(BIN)/pytest e2e -p no:cacheprovider $(E2E_ARGS)
