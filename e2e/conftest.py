@@ -64,11 +64,20 @@ def browser(
             args=CHROMIUM_FLAGS,
         )
 
+        def external(request: Request) -> bool:
+            return not request.url.startswith((dev_server.base_url + "/", "data:", "blob:"))
+
         def note(request: Request) -> None:
-            if not request.url.startswith((dev_server.base_url + "/", "data:", "blob:")):
+            if external(request):
                 external_requests.append(request.url)
 
+        def blocked(request: Request) -> None:
+            # Stopped by the page's Content-Security-Policy: it never left the browser.
+            if external(request) and request.failure in {"csp", "net::ERR_BLOCKED_BY_CSP"}:
+                external_requests.remove(request.url)
+
         context.on("request", note)
+        context.on("requestfailed", blocked)
         try:
             yield context
         finally:

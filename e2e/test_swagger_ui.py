@@ -125,4 +125,9 @@ def test_swagger_ui_walk_through_at_each_practice(
 
     page.locator("#gp-sign-out").click()
     expect(page.locator("#gp-session")).to_contain_text("Not signed in", timeout=TIMEOUT_MS)
+
+    # ReDoc too: its bundle names an external logo, which the page must not fetch.
+    page.goto(f"{dev_server.base_url}/redoc")
+    expect(page.locator("h1").first).to_contain_text("GP Online", timeout=TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
     assert external_requests == []
