@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from app.config import AppEnv, Settings, UnsafeSettings
@@ -32,7 +32,7 @@ def main() -> None:
         sys.exit(str(unsafe))
     prepare_metrics(settings, workers=args.workers)
     if settings.app_env is AppEnv.DEV:
-        announce_when_serving(settings, f"http://{args.host}:{args.port}")
+        announce_when_serving(settings, args.host, args.port)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -56,25 +56,24 @@ def start_here(settings: Settings) -> str:
         f"  Swagger UI   {base}/docs\n"
         f"  Sign in      {base}/v1/auth/login?return_to=/docs\n"
         "  Personas     .venv/bin/python -m app.adapters.sandbox personas\n"
-        "  App example  .venv/bin/python examples/app_sign_in.py\n"
+        f"  App example  .venv/bin/python examples/app_sign_in.py --base-url {base}\n"
         f"Open the site at {base} (not another name for it): the sign-in cookie is kept "
         "for that address only.\n"
     )
 
 
-def announce_when_serving(settings: Settings, listen_url: str) -> None:
-    """Print `start_here` once the server answers, after uvicorn's own lines."""
+def announce_when_serving(settings: Settings, host: str, port: int) -> None:
+    """Print `start_here` once the server accepts connections, after uvicorn's own lines."""
 
     def wait_then_print() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{listen_url}/healthz", timeout=1).status_code == 200:
+                with socket.create_connection((host, port), timeout=1):
                     print(start_here(settings), flush=True)
                     return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+            except OSError:
+                time.sleep(0.3)
 
     threading.Thread(target=wait_then_print, name="start-here", daemon=True).start()
 
