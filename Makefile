@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck install migrate openapi clean bench e2e
+.PHONY: run test lint typecheck install migrate openapi clean bench e2e browser-test
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a few minutes)…"
@@ -38,6 +38,11 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Swagger UI and ReDoc under the CSP in a real browser (installs Debian's Chromium).
+browser-test: install
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	REQUIRE_BROWSER=1 $(BIN)/pytest tests/api/test_docs_in_a_browser.py $(PYTEST_ARGS)
 
 # Appointment benchmarks (bench/README.md); BENCH_ARGS="--database-url postgresql+asyncpg://…".
 bench: install
