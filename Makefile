@@ -9,11 +9,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck install migrate openapi clean bench bench-scale browser-test
+.PHONY: run test lint typecheck install migrate openapi clean bench bench-scale e2e browser-test
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a few minutes)…"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on \
+		-c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -59,3 +61,8 @@ openapi: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# A real browser through Swagger UI (e2e/): Debian's chromium, installed here if missing.
+e2e: install
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+	$(BIN)/pytest e2e -p no:cacheprovider $(E2E_ARGS)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import uvicorn
 
-from app.config import Settings, UnsafeSettings
+from app.config import AppEnv, Settings, UnsafeSettings
 from app.logs import logging_config
 from app.serving import GuardedHttpToolsProtocol
 
@@ -28,6 +31,8 @@ def main() -> None:
     except UnsafeSettings as unsafe:
         sys.exit(str(unsafe))
     prepare_metrics(settings, workers=args.workers)
+    if settings.app_env is AppEnv.DEV:
+        announce_when_serving(settings, args.host, args.port)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -41,6 +46,36 @@ def main() -> None:
         # Header size and header read deadline (app.serving); bodies are limited in the app.
         http=GuardedHttpToolsProtocol,
     )
+
+
+def start_here(settings: Settings) -> str:
+    """Where a developer starts, at the address the sign-in cookies belong to."""
+    base = settings.public_base_url.rstrip("/")
+    return (
+        "\nGP Online is serving (APP_ENV=dev).\n"
+        f"  Swagger UI   {base}/docs\n"
+        f"  Sign in      {base}/v1/auth/login?return_to=/docs\n"
+        "  Personas     .venv/bin/python -m app.adapters.sandbox personas\n"
+        f"  App example  .venv/bin/python examples/app_sign_in.py --base-url {base}\n"
+        f"Open the site at {base} (not another name for it): the sign-in cookie is kept "
+        "for that address only.\n"
+    )
+
+
+def announce_when_serving(settings: Settings, host: str, port: int) -> None:
+    """Print `start_here` once the server accepts connections, after uvicorn's own lines."""
+
+    def wait_then_print() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, port), timeout=1):
+                    print(start_here(settings), flush=True)
+                    return
+            except OSError:
+                time.sleep(0.3)
+
+    threading.Thread(target=wait_then_print, name="start-here", daemon=True).start()
 
 
 def prepare_metrics(settings: Settings, *, workers: int) -> None:

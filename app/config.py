@@ -21,6 +21,9 @@ DEFAULT_VTR = '["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]'
 DEFAULT_SCOPES = "openid profile email phone gp_registration_details gp_integration_credentials"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105
+# In dev, apps may always come back here (RFC 8252 §7.3 loopback redirect), so an app
+# (examples/app_sign_in.py) gets a bearer token from a plain `make run`. Never outside dev.
+DEV_APP_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
 class AppEnv(StrEnum):
@@ -206,6 +209,15 @@ class Settings(BaseSettings):
     def redirect_uri(self) -> str:
         """Where NHS login sends the browser back: the setting, or this service's callback."""
         return self.nhs_login_redirect_uri or f"{self.public_base_url}/v1/auth/callback"
+
+    @property
+    def app_redirect_uris(self) -> frozenset[str]:
+        """Where apps may have NHS login send their codes: the setting, plus in dev the
+        loopback `DEV_APP_REDIRECT_URI`."""
+        uris = set(self.nhs_login_app_redirect_uris)
+        if self.app_env is AppEnv.DEV:
+            uris.add(DEV_APP_REDIRECT_URI)
+        return frozenset(uris)
 
     @property
     def patient_id_secret(self) -> str:

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -18,13 +17,15 @@ from fastapi_offline import FastAPIOffline
 
 from app import __version__
 from app.adapters import build_gp_registry
+from app.api_document import api_document
 from app.appointments.router import router as appointments_router
 from app.auth.router import router as auth_router
 from app.auth.runtime import configured_endpoint, start_auth
 from app.clock import Clock, SystemClock
-from app.config import AppEnv, Settings
+from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
+from app.docs_ui import mount_docs
 from app.gp.calls import GPCallsHeader
 from app.headers import PrivateResponseHeaders, SecurityHeaders
 from app.health.router import router as health_router
@@ -36,12 +37,7 @@ from app.patients.router import router as me_router
 from app.pharmacies.router import router as pharmacies_router
 from app.pharmacies.runtime import start_pharmacy_directory
 from app.prescriptions.router import router as prescriptions_router
-from app.problems import (
-    PROBLEM_MEDIA_TYPE,
-    REQUEST_ID_HEADER,
-    ProblemDetail,
-    install_problem_handlers,
-)
+from app.problems import REQUEST_ID_HEADER, install_problem_handlers
 from app.ratelimit.service import RateLimiter
 from app.records.router import router as record_router
 from app.request_limits import RequestLimits, larger_body_routes
@@ -130,13 +126,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         openapi_tags=TAGS,
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
-        # Keeping tokens in the browser's storage across visits is a convenience for
-        # developers on their own machine only.
-        swagger_ui_parameters={
-            "validatorUrl": None,
-            "persistAuthorization": settings.app_env is AppEnv.DEV,
-        },
+        # Swagger UI is this app's own page (app.docs_ui); ReDoc and the assets are
+        # fastapi-offline's.
+        docs_url=None,
     )
+    mount_docs(app, settings)
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
 
@@ -202,64 +196,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         generator=lambda: uuid.uuid4().hex,
         validator=_valid_request_id,
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: api_document(app)  # type: ignore[method-assign]
     return app
-
-
-_SESSION_SCHEMES = {"BearerSession", "SessionCookie", "CSRFToken"}
-_LIMIT_RESPONSES = (
-    ("408", "Request Timeout"),
-    ("431", "Request Header Fields Too Large"),
-    ("503", "Service Unavailable"),
-)
-
-
-def _session_security(method: str, operation: dict[str, Any]) -> None:
-    """A bearer token, or the session cookie (plus the CSRF token on unsafe methods)."""
-    schemes = {name for requirement in operation.get("security", []) for name in requirement}
-    if schemes != _SESSION_SCHEMES:
-        return
-    cookie: dict[str, list[str]] = {"SessionCookie": []}
-    if method.upper() not in {"GET", "HEAD", "OPTIONS"}:
-        cookie["CSRFToken"] = []
-    operation["security"] = [{"BearerSession": []}, cookie]
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with every error response shown as problem+json."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = FastAPI.openapi(app)
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    problem_schema = ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(problem_schema.pop("$defs", {}))
-    components["ProblemDetail"] = problem_schema
-    problem_content = {
-        PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
-    }
-    replaced = {"#/components/schemas/ProblemDetail", "#/components/schemas/HTTPValidationError"}
-    for path_item in schema.get("paths", {}).values():
-        for method, operation in path_item.items():
-            _session_security(method, operation)
-            responses = operation.setdefault("responses", {})
-            if operation.get("security"):
-                # The per-account ceiling (app.ratelimit) applies to every signed-in request.
-                responses.setdefault("429", {"description": "Too Many Requests"})
-            # The limits every request meets before any route (app.serving, app.request_limits).
-            for status, description in _LIMIT_RESPONSES:
-                responses.setdefault(status, {"description": description})
-            if "requestBody" in operation:
-                responses.setdefault("413", {"description": "Content Too Large"})
-                # A body that is not JSON at all (validation problems are 422).
-                responses.setdefault("400", {"description": "Bad Request"})
-            responses.setdefault("500", {"description": "Internal Server Error"})
-            for status, response in responses.items():
-                json_schema = (
-                    response.get("content", {}).get("application/json", {}).get("schema", {})
-                )
-                if int(status) >= 400 and (not json_schema or json_schema.get("$ref") in replaced):
-                    response["content"] = problem_content
-    for unused in ("HTTPValidationError", "ValidationError"):
-        components.pop(unused, None)
-    app.openapi_schema = schema
-    return schema

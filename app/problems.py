@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.gp import errors as gp
+from app.gp.types import NotOrderableReason
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class Problem(Exception):
     code: str = "internal_error"
     title: str = "Internal server error"
     default_detail: ClassVar[str] = "Something went wrong on our side. Please try again later."
+    # Members beyond the standard ones, as the OpenAPI example shows them.
+    example_extra: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(
         self,
@@ -153,6 +156,14 @@ GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
     gp.GPSystemUnavailable: (503, "GP system unavailable"),
     gp.SignInAgain: (401, "Please sign in again"),
     gp.OrderPartlyPlaced: (502, "Order only partly placed"),
+}
+
+
+# What the OpenAPI examples show beyond the standard members, for GP errors that add some.
+GP_ERROR_EXAMPLE_EXTRA: dict[type[gp.GPError], dict[str, Any]] = {
+    gp.GPSystemUnavailable: {"retry_after": 30},
+    gp.NotAvailableAtPractice: {"capability": "cancel_prescription_request"},
+    gp.OrderPartlyPlaced: {"request_id": "rq-5b1c9e", "course_ids": ["c-1001"]},
 }
 
 
@@ -280,9 +291,135 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_handler)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the given statuses (shown as problem+json)."""
-    return {
-        status: {"model": ProblemDetail, "description": HTTPStatus(status).phrase}
-        for status in statuses
-    }
+# --- Documenting problems: one source for the OpenAPI document ---------------------------
+
+EXAMPLE_REQUEST_ID = "4f0c2d3e9a8b47f1b2c3d4e5f6a7b8c9"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemKind:
+    """One problem an operation may answer with, as its OpenAPI example shows it.
+
+    Most are derived from the class that is raised (`problem_kinds(SlotUnavailable)`);
+    a code raised by a general class (`InvalidRequest("reason_too_long", …)`) is named
+    by a `ProblemKind` constant beside the code that raises it.
+    """
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def example(self) -> dict[str, Any]:
+        return {
+            "type": problem_type(self.code),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            "request_id": EXAMPLE_REQUEST_ID,
+            **self.extra,
+        }
+
+
+Raises = type[Problem] | type[gp.GPError] | ProblemKind | int
+
+
+def problem_kinds(item: Raises) -> list[ProblemKind]:
+    """The documented problems for a raised class, a `ProblemKind`, or a bare status."""
+    if isinstance(item, ProblemKind):
+        return [item]
+    if isinstance(item, int):
+        return []  # a status with no named codes (kept for callers not yet converted)
+    if issubclass(item, Problem):
+        if item.code == Problem.code and item is not Problem:
+            raise TypeError(f"{item.__name__} sets its code per instance: name a ProblemKind")
+        return [
+            ProblemKind(item.status, item.code, item.title, item.default_detail, item.example_extra)
+        ]
+    status, title = next(GP_ERROR_STATUS[kind] for kind in item.__mro__ if kind in GP_ERROR_STATUS)
+    if issubclass(item, gp.CourseNotOrderable):
+        # Its code is the reason the course cannot be ordered.
+        return [
+            ProblemKind(
+                status,
+                reason.value,
+                title,
+                gp.CourseNotOrderable(reason).detail,
+                {"reason": reason.value, "course_id": "c-1001"},
+            )
+            for reason in NotOrderableReason
+        ]
+    return [
+        ProblemKind(status, item.code, title, item.default_detail,
+                    GP_ERROR_EXAMPLE_EXTRA.get(item, {}))
+    ]  # fmt: skip
+
+
+# The problems every request may meet before or around any route (app.serving,
+# app.request_limits, the handlers above); `app.main` adds them to each operation.
+REQUEST_TIMEOUT = ProblemKind(
+    408, "request_timeout", "Request timeout", "The request was not received in time."
+)
+REQUEST_TOO_LARGE = ProblemKind(
+    413,
+    "request_too_large",
+    "Request too large",
+    "The request body is larger than this address accepts (16384 bytes).",
+)
+REQUEST_HEADERS_TOO_LARGE = ProblemKind(
+    431,
+    "request_headers_too_large",
+    "Request headers too large",
+    "The request's headers are larger than this service accepts.",
+)
+SERVER_BUSY = ProblemKind(
+    503,
+    "server_busy",
+    "Server busy",
+    "We are handling a lot of requests at the moment. Please try again in a moment.",
+    {"retry_after": 1},
+)
+INTERNAL_ERROR = ProblemKind(500, Problem.code, Problem.title, Problem.default_detail)
+VALIDATION_FAILED = ProblemKind(
+    422,
+    "validation_failed",
+    "Invalid request",
+    "Some of the information sent was not valid. See `errors` for each field.",
+    {"errors": [{"field": "body.slot_id", "message": "Field required"}]},
+)
+BODY_NOT_PARSED = ProblemKind(
+    400, "bad_request", "Bad Request", "There was an error parsing the body"
+)
+
+
+def problem_responses(*raises: Raises) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the problems a route can answer with, grouped by status.
+
+    Name what the route (and its dependencies) can raise: `Problem` subclasses, GP
+    errors, `ProblemKind`s, or bare statuses. Each status gets every code as a named
+    example; `app.main` adds what every request may meet (401 and 403 from the session
+    and CSRF checks, 408, 413, 422 validation, 429, 431, 500, 503 server busy), the
+    `code` enum, and the `Location` and `Retry-After` headers.
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for item in raises:
+        kinds = problem_kinds(item)
+        statuses = {item} if isinstance(item, int) else {kind.status for kind in kinds}
+        for status in statuses:
+            entry = responses.setdefault(
+                status,
+                {
+                    "description": HTTPStatus(status).phrase,
+                    "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF, "examples": {}}},
+                },
+            )
+            examples = entry["content"][PROBLEM_MEDIA_TYPE]["examples"]
+            for kind in kinds:
+                if kind.status == status:
+                    examples[kind.code] = {"summary": kind.title, "value": kind.example()}
+    return responses
+
+
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDetail"}

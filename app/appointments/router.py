@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.appointments import service
 from app.appointments.schemas import (
+    BOOKING_EXAMPLES,
+    CANCEL_EXAMPLES,
     AppointmentList,
     AppointmentOut,
     BookingIn,
@@ -19,12 +21,21 @@ from app.appointments.schemas import (
     SlotList,
     SlotOut,
 )
+from app.appointments.service import (
+    CANCELLATION_REASON_NOT_USED,
+    CANCELLATION_REASON_REQUIRED,
+    INVALID_RANGE,
+    REASON_NOT_REQUESTED,
+    REASON_TOO_LONG,
+    UNKNOWN_CANCELLATION_REASON,
+)
 from app.clock import ClockDep
 from app.db import SessionDep, SessionmakerDep
+from app.gp import errors as gp
 from app.gp.types import AppointmentType
 from app.idempotency.deps import IdempotencyKey
-from app.idempotency.service import create_once
-from app.patients.deps import ActingForAppointments, PatientID
+from app.idempotency.service import CREATED_WITH_LOCATION, IDEMPOTENCY_PROBLEMS, create_once
+from app.patients.deps import ACTING_FOR_PROBLEMS, ActingForAppointments, PatientID
 from app.problems import problem_responses
 from app.ratelimit.deps import Budget, RateLimited
 
@@ -33,7 +44,6 @@ router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["appointments"])
 AppointmentID = Annotated[
     str, Path(description="The appointment's id, from the list.", min_length=1, max_length=128)
 ]
-PATIENT_ROUTE_ERRORS = (401, 403, 404, 503)
 MAX_SLOTS = 500
 
 
@@ -41,7 +51,7 @@ MAX_SLOTS = 500
     "/slots",
     summary="Free appointment slots",
     description="Within the practice's booking window; by default its usual search range.",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, INVALID_RANGE, gp.OutsideBookingWindow),
 )
 async def search_slots(
     acting: ActingForAppointments,
@@ -72,7 +82,7 @@ async def search_slots(
 @router.get(
     "/appointments",
     summary="The patient's appointments, with what they may do next",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS),
 )
 async def list_appointments(
     acting: ActingForAppointments,
@@ -85,6 +95,9 @@ async def list_appointments(
         ),
     ] = "upcoming",
 ) -> AppointmentList:
+    """Each with `cancellable` and, when not, the reason (`too_late_to_cancel`, `in_the_past`,
+    `not_booked`).
+    """
     views = await service.list_appointments(acting, now=clock.now(), upcoming=when == "upcoming")
     return AppointmentList(items=[AppointmentOut.of(v) for v in views])
 
@@ -94,18 +107,37 @@ async def list_appointments(
     status_code=201,
     summary="Book a slot",
     response_model=AppointmentOut,
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422, 429),
+    responses={
+        **CREATED_WITH_LOCATION,
+        **problem_responses(
+            *ACTING_FOR_PROBLEMS,
+            *IDEMPOTENCY_PROBLEMS,
+            gp.SlotUnavailable,
+            gp.BookingLimitReached,
+            gp.OutsideBookingWindow,
+            gp.ReasonRequired,
+            REASON_NOT_REQUESTED,
+            REASON_TOO_LONG,
+            gp.NotFoundInGPSystem,
+        ),
+    },
     dependencies=[Depends(RateLimited(Budget.BOOKING))],
 )
 async def book_appointment(
     patient_id: PatientID,
-    body: BookingIn,
+    body: Annotated[BookingIn, Body(openapi_examples=BOOKING_EXAMPLES)],
     idempotency_key: IdempotencyKey,
     acting: ActingForAppointments,
     session: SessionDep,
     sessions: SessionmakerDep,
     clock: ClockDep,
 ) -> JSONResponse:
+    """Book a slot from `GET …/slots`. Send `reason` only where the practice asks for one
+    (`booking_reason` in `GET …/practice`) and `telephone_number` for a telephone
+    appointment. Send a new `Idempotency-Key` for each booking you intend; a retry with the
+    same key and body returns the first answer. `201` with `Location`.
+    """
+
     async def book() -> tuple[AppointmentOut, str]:
         view = await service.book(
             acting,
@@ -133,9 +165,12 @@ async def book_appointment(
 @router.get(
     "/appointments/cancellation-reasons",
     summary="The practice's reasons for cancelling, where it has them",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS),
 )
 async def list_cancellation_reasons(acting: ActingForAppointments) -> CancellationReasonList:
+    """Where `required` is true (EMIS-like and Vision-like practices), cancelling needs one of
+    these `code`s as `reason_code`; elsewhere send no reason.
+    """
     reasons = await service.cancellation_reasons(acting)
     return CancellationReasonList(
         required=acting.profile.practice.has_cancellation_reasons,
@@ -146,28 +181,41 @@ async def list_cancellation_reasons(acting: ActingForAppointments) -> Cancellati
 @router.get(
     "/appointments/{appointment_id}",
     summary="One appointment",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, gp.NotFoundInGPSystem),
 )
 async def get_appointment(
     appointment_id: AppointmentID,
     acting: ActingForAppointments,
     clock: ClockDep,
 ) -> AppointmentOut:
+    """One of the patient's appointments, past or upcoming, with whether it can be cancelled."""
     return AppointmentOut.of(await service.get_appointment(acting, appointment_id, now=clock.now()))
 
 
 @router.post(
     "/appointments/{appointment_id}/cancel",
     summary="Cancel a future appointment",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 409, 422),
+    responses=problem_responses(
+        *ACTING_FOR_PROBLEMS,
+        gp.NotFoundInGPSystem,
+        gp.TooLateToCancel,
+        gp.NotCancellable,
+        CANCELLATION_REASON_REQUIRED,
+        CANCELLATION_REASON_NOT_USED,
+        UNKNOWN_CANCELLATION_REASON,
+    ),
 )
 async def cancel_appointment(
     appointment_id: AppointmentID,
-    body: CancelIn,
+    body: Annotated[CancelIn, Body(openapi_examples=CANCEL_EXAMPLES)],
     acting: ActingForAppointments,
     session: SessionDep,
     clock: ClockDep,
 ) -> AppointmentOut:
+    """Cancel a future appointment before the practice's cut-off. Fetch
+    `…/appointments/cancellation-reasons` first: where `required` is true send
+    `{"reason_code": "<code>"}`, otherwise send `{}`.
+    """
     view = await service.cancel(
         acting, session, clock, appointment_id=appointment_id, reason_code=body.reason_code
     )
@@ -180,7 +228,7 @@ async def cancel_appointment(
     response_class=Response,
     responses={
         200: {"content": {"text/calendar": {}}, "description": "An iCalendar file."},
-        **problem_responses(*PATIENT_ROUTE_ERRORS),
+        **problem_responses(*ACTING_FOR_PROBLEMS, gp.NotFoundInGPSystem),
     },
 )
 async def get_appointment_calendar(
@@ -188,6 +236,9 @@ async def get_appointment_calendar(
     acting: ActingForAppointments,
     clock: ClockDep,
 ) -> Response:
+    """An iCalendar file for the appointment (time, place, clinician; never the booking
+    reason).
+    """
     ics = await service.calendar_for(acting, appointment_id, now=clock.now())
     return Response(
         ics,

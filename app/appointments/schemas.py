@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fastapi.openapi.models import Example
 from pydantic import Field
 
 from app.appointments.service import AppointmentView, NotCancellableReason
@@ -90,6 +91,30 @@ class BookingIn(RequestBody):
     )
 
 
+# Request examples for Swagger UI and generated clients' docs (`Body(openapi_examples=…)`).
+BOOKING_EXAMPLES: dict[str, Example] = {
+    "slot": {
+        "summary": "A slot (practices that ask for no reason)",
+        "value": {"slot_id": "B82002-S202612011030-dr-patel"},
+    },
+    "with_reason": {
+        "summary": "With a reason (where `booking_reason` is optional or mandatory)",
+        "value": {
+            "slot_id": "A81001-S202612010900-dr-jones",
+            "reason": "Follow-up on my blood pressure readings",
+        },
+    },
+    "telephone": {
+        "summary": "A telephone appointment, with the number to call",
+        "value": {
+            "slot_id": "C83003-S202612021400-nurse-ali",
+            "reason": "Repeat asthma review",
+            "telephone_number": "07700 900123",
+        },
+    },
+}
+
+
 class CancelIn(RequestBody):
     reason_code: str | None = Field(
         default=None,
@@ -110,3 +135,12 @@ class CancellationReasonOut(ResponseBody):
 class CancellationReasonList(ResponseBody):
     required: bool = Field(description="Whether a reason must be given when cancelling.")
     items: list[CancellationReasonOut]
+
+
+CANCEL_EXAMPLES: dict[str, Example] = {
+    "with_reason": {
+        "summary": "With a reason (where `cancellation-reasons` says `required`)",
+        "value": {"reason_code": "2"},
+    },
+    "no_reason": {"summary": "Without (practices that have no reasons)", "value": {}},
+}

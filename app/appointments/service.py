@@ -37,16 +37,41 @@ from app.gp.types import (
 )
 from app.idempotency.locks import one_at_a_time
 from app.patients.service import ActingFor
-from app.problems import Problem
+from app.problems import Problem, ProblemKind
 
 
 class InvalidRequest(Problem):
     status = 422
     title = "Invalid request"
 
-    def __init__(self, code: str, detail: str) -> None:
-        self.code = code
-        super().__init__(detail)
+    def __init__(self, kind: ProblemKind, detail: str | None = None) -> None:
+        self.code = kind.code
+        super().__init__(detail or kind.detail)
+
+
+def _invalid(code: str, detail: str) -> ProblemKind:
+    return ProblemKind(InvalidRequest.status, code, InvalidRequest.title, detail)
+
+
+# The codes `InvalidRequest` is raised with, named for the OpenAPI document.
+INVALID_RANGE = _invalid("invalid_range", "The end of the range must be after its start.")
+REASON_NOT_REQUESTED = _invalid(
+    "reason_not_requested",
+    "Your practice does not ask for a reason when booking. Please leave it out.",
+)
+REASON_TOO_LONG = _invalid("reason_too_long", "Please keep the reason to 200 characters or fewer.")
+CANCELLATION_REASON_NOT_USED = _invalid(
+    "cancellation_reason_not_used",
+    "Your practice does not ask for a reason when cancelling. Please leave it out.",
+)
+CANCELLATION_REASON_REQUIRED = _invalid(
+    "cancellation_reason_required",
+    "Your practice asks why you are cancelling. Choose one of its reasons.",
+)
+UNKNOWN_CANCELLATION_REASON = _invalid(
+    "unknown_cancellation_reason",
+    "That is not one of your practice's cancellation reasons. Choose one from the list.",
+)
 
 
 class NotCancellableReason(StrEnum):
@@ -87,7 +112,7 @@ def search_window(
     """The range to search: by default the practice's usual window; never past its maximum."""
     start, end = _in_england(start), _in_england(end)
     if start is not None and end is not None and end <= start:
-        raise InvalidRequest("invalid_range", "The end of the range must be after its start.")
+        raise InvalidRequest(INVALID_RANGE)
     latest = now + practice.booking_window
     start = max(start or now, now)
     days = practice.booking_window.days
@@ -188,15 +213,12 @@ def check_reason(practice: PracticeSettings, reason: str | None) -> str | None:
     """Apply the practice's booking-reason policy (not requested / optional / mandatory)."""
     reason = (reason or "").strip() or None
     if practice.booking_reason is BookingReasonPolicy.NOT_REQUESTED and reason is not None:
-        raise InvalidRequest(
-            "reason_not_requested",
-            "Your practice does not ask for a reason when booking. Please leave it out.",
-        )
+        raise InvalidRequest(REASON_NOT_REQUESTED)
     if practice.booking_reason is BookingReasonPolicy.MANDATORY and reason is None:
         raise ReasonRequired()
     if reason is not None and len(reason) > practice.booking_reason_max_length:
         raise InvalidRequest(
-            "reason_too_long",
+            REASON_TOO_LONG,
             f"Please keep the reason to {practice.booking_reason_max_length} characters or fewer.",
         )
     return reason
@@ -282,22 +304,13 @@ async def _check_cancellation_reason(
 ) -> None:
     if not practice.has_cancellation_reasons:
         if reason_code is not None:
-            raise InvalidRequest(
-                "cancellation_reason_not_used",
-                "Your practice does not ask for a reason when cancelling. Please leave it out.",
-            )
+            raise InvalidRequest(CANCELLATION_REASON_NOT_USED)
         return
     reasons = {reason.code for reason in await acting.system.list_cancellation_reasons()}
     if reason_code is None:
-        raise InvalidRequest(
-            "cancellation_reason_required",
-            "Your practice asks why you are cancelling. Choose one of its reasons.",
-        )
+        raise InvalidRequest(CANCELLATION_REASON_REQUIRED)
     if reason_code not in reasons:
-        raise InvalidRequest(
-            "unknown_cancellation_reason",
-            "That is not one of your practice's cancellation reasons. Choose one from the list.",
-        )
+        raise InvalidRequest(UNKNOWN_CANCELLATION_REASON)
 
 
 _TYPE_WORDS = {

@@ -52,14 +52,18 @@ cookie_scheme = APIKeyCookie(
     name=SESSION_COOKIE,
     auto_error=False,
     scheme_name="SessionCookie",
-    description="The web session cookie set by GET /v1/auth/callback.",
+    description=(
+        "The web session cookie (`HttpOnly`): your browser sends it once you have signed in "
+        "at `/v1/auth/login?return_to=/docs`. Nothing to paste here; script cannot read it."
+    ),
 )
 csrf_scheme = APIKeyHeader(
     name=CSRF_HEADER,
     auto_error=False,
     scheme_name="CSRFToken",
     description=(
-        "With the session cookie, unsafe methods need `csrf_token` from GET /v1/auth/session."
+        "With the session cookie, unsafe methods need `csrf_token` from GET /v1/auth/session "
+        "(also in the `__Host-gp_csrf` cookie). Swagger UI at /docs sends it for you."
     ),
 )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from app.problems import Problem
 
 
@@ -19,11 +22,29 @@ class LoginFailed(Problem):
     default_detail = "We could not sign you in with NHS login. Please try again."
 
 
+class LoginCookieMissing(Problem):
+    """The browser came back from NHS login without the cookie the sign-in started with:
+    usually the site was opened at another address than PUBLIC_BASE_URL (localhost
+    instead of 127.0.0.1), or the browser drops `Secure` cookies over plain http."""
+
+    status = 401
+    code = "login_cookie_missing"
+    title = "Sign-in could not be completed"
+
+    def __init__(self, public_base_url: str) -> None:
+        super().__init__(
+            "Your browser did not send back the cookie this sign-in started with. Open the "
+            f"site at {public_base_url} (not another name for it) and sign in again.",
+            extra={"public_base_url": public_base_url},
+        )
+
+
 class NHSLoginUnavailable(Problem):
     status = 503
     code = "nhs_login_unavailable"
     title = "NHS login unavailable"
     default_detail = "NHS login is not available at the moment. Please try again in a few minutes."
+    example_extra: ClassVar[Mapping[str, object]] = {"retry_after": 30}
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail, headers={"Retry-After": "30"}, extra={"retry_after": 30})
@@ -72,6 +93,10 @@ class IdentityVerificationRequired(Problem):
         "Sign in again and follow the steps to verify your identity."
     )
 
+    example_extra: ClassVar[Mapping[str, object]] = {
+        "step_up_url": "/v1/auth/login?vtr=%5B%22P9.Cp.Cd%22%5D&return_to=%2Fv1%2Fme%2Fpatients"
+    }
+
     def __init__(self, step_up_url: str) -> None:
         super().__init__(extra={"step_up_url": step_up_url})
 
@@ -95,3 +120,8 @@ class RedirectURINotAllowed(Problem):
     code = "redirect_uri_not_allowed"
     title = "Redirect URI not allowed"
     default_detail = "This redirect_uri is not registered for apps using this service."
+
+
+# What a route behind `P9Session` may answer beyond the session checks every signed-in
+# operation documents (app.api_document).
+P9_PROBLEMS = (IdentityVerificationRequired,)

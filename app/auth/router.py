@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import secrets
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
@@ -29,6 +30,7 @@ from app.auth.problems import (
     InvalidReturnTo,
     InvalidVectorsOfTrust,
     LoginCancelled,
+    LoginCookieMissing,
     LoginFailed,
     NHSLoginUnavailable,
     NotSignedIn,
@@ -36,13 +38,30 @@ from app.auth.problems import (
     SessionExpired,
 )
 from app.auth.runtime import AuthRuntime
-from app.auth.schemas import BearerSession, SessionDescription, SessionExchange
+from app.auth.schemas import (
+    SESSION_EXCHANGE_EXAMPLES,
+    BearerSession,
+    SessionDescription,
+    SessionExchange,
+)
 from app.clock import ClockDep
 from app.db import SessionDep
+from app.gp import errors as gp
 from app.problems import problem_responses
 from app.ratelimit.deps import SignInRateLimit
+from app.ratelimit.service import RateLimited
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
+# Finishing a sign-in (web or app): NHS login's answer, then linking to the GP system.
+SIGN_IN_PROBLEMS = (
+    LoginFailed,
+    NHSLoginUnavailable,
+    RateLimited,
+    gp.LinkageFailed,
+    gp.PatientNotFound,
+    gp.GPSystemUnavailable,
+)
+logger = logging.getLogger(__name__)
 
 _UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -104,7 +123,9 @@ def _clear_cookie(response: Response, key: str, *, httponly: bool = True) -> Non
     response_class=RedirectResponse,
     responses={
         302: {"description": "Redirect to NHS login."},
-        **problem_responses(400, 429, 503),
+        **problem_responses(
+            InvalidReturnTo, InvalidVectorsOfTrust, NHSLoginUnavailable, RateLimited
+        ),
     },
     dependencies=[SignInRateLimit],
 )
@@ -119,7 +140,11 @@ async def sign_in(
         Query(description="Vectors of trust as a JSON array; only the ones this service uses."),
     ] = None,
 ) -> RedirectResponse:
-    """Start signing in: redirect to NHS login, remembering state, nonce and PKCE verifier."""
+    """Start signing in: redirect to NHS login, remembering state, nonce and PKCE verifier.
+
+    Open it in the browser's address bar (e.g. `/v1/auth/login?return_to=/docs`), not with
+    *Try it out*: the answer is a redirect to NHS login's sign-in page. Apps sign in with
+    `POST /v1/auth/session` instead."""
     path = safe_return_to(return_to)
     vectors = vectors_from_json(auth.settings.nhs_login_vtr)
     if vtr is not None:
@@ -158,7 +183,7 @@ async def sign_in(
     response_class=RedirectResponse,
     responses={
         303: {"description": "Signed in (or cancelled): back to `return_to`."},
-        **problem_responses(401, 403, 404, 429, 503),
+        **problem_responses(*SIGN_IN_PROBLEMS, LoginCancelled, LoginCookieMissing, InvalidReturnTo),
     },
     dependencies=[SignInRateLimit],
 )
@@ -194,7 +219,19 @@ async def finish_sign_in(
             _clear_cookie(response, LOGIN_COOKIE)
             return response
         raise LoginCancelled() if error == "access_denied" else LoginFailed()
+    if raw is None:
+        # The reason code only, never the cookie or the query: they carry one-time secrets.
+        logger.info("sign-in failed: %s", LoginCookieMissing.code)
+        raise LoginCookieMissing(auth.settings.public_base_url)
     if not transaction or not state_matches or not code:
+        reason = (
+            "login_cookie_invalid_or_expired"
+            if not transaction
+            else "state_mismatch"
+            if not state_matches
+            else "code_missing"
+        )
+        logger.info("sign-in failed: %s", reason)
         raise LoginFailed()
     relying_party = _relying_party(auth)
     identity = await relying_party.complete(
@@ -231,11 +268,15 @@ async def finish_sign_in(
     "/session",
     status_code=status.HTTP_201_CREATED,
     summary="Exchange an NHS login code for a session (native apps)",
-    responses=problem_responses(400, 401, 403, 404, 429, 503),
+    responses=problem_responses(*SIGN_IN_PROBLEMS, RedirectURINotAllowed),
     dependencies=[SignInRateLimit],
 )
 async def create_app_session(
-    request: Request, body: SessionExchange, db: SessionDep, auth: AuthDep, clock: ClockDep
+    request: Request,
+    body: Annotated[SessionExchange, Body(openapi_examples=SESSION_EXCHANGE_EXAMPLES)],
+    db: SessionDep,
+    auth: AuthDep,
+    clock: ClockDep,
 ) -> BearerSession:
     """The app ran the NHS login authorize step itself (with its own state check); hand over
     the code, the PKCE verifier and the nonce, and get a bearer token back."""
@@ -273,7 +314,7 @@ async def create_app_session(
 @router.get(
     "/session",
     summary="Describe the current session",
-    responses=problem_responses(401),
+    responses=problem_responses(),
 )
 async def get_current_session(signed_in: CurrentSession, auth: AuthDep) -> SessionDescription:
     """Who is signed in and until when; cookie sessions also get their CSRF token."""
@@ -293,7 +334,7 @@ async def get_current_session(signed_in: CurrentSession, auth: AuthDep) -> Sessi
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Sign out",
     response_class=Response,
-    responses=problem_responses(403),
+    responses=problem_responses(),
 )
 async def sign_out(
     request: Request,

@@ -71,7 +71,7 @@ async def start_auth(
             scopes=settings.nhs_login_scopes,
             vectors=vectors_from_json(settings.nhs_login_vtr),
             pkce=settings.nhs_login_pkce,
-            app_redirect_uris=frozenset(settings.nhs_login_app_redirect_uris),
+            app_redirect_uris=settings.app_redirect_uris,
             timeout_seconds=settings.nhs_login_timeout_seconds,
         )
         http = httpx.AsyncClient(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from fastapi.openapi.models import Example
 from pydantic import Field
 
 from app.auth.types import IdentityLevel, Via
@@ -57,3 +58,16 @@ class SessionDescription(ResponseBody):
     csrf_token: str | None = Field(
         description="Cookie sessions: send as `X-CSRF-Token` on POST, PUT, PATCH and DELETE."
     )
+
+
+SESSION_EXCHANGE_EXAMPLES: dict[str, Example] = {
+    "app": {
+        "summary": "After NHS login redirected to the app's registered URI",
+        "value": {
+            "code": "Jx2v8Qm1rS6tK0aYb3nW4eZ5cU7dH9fG",
+            "redirect_uri": "http://127.0.0.1:8765/callback",
+            "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-9a8b7c6d5e4f3g2h1",
+            "nonce": "n-0S6_WzA2Mj",
+        },
+    }
+}

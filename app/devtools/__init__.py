@@ -41,7 +41,7 @@ def mount_dev_login(app: FastAPI, settings: Settings, clock: Clock) -> NHSLoginE
         issuer=issuer,
         client_id=settings.nhs_login_client_id,
         client_key=RSAKey.import_key(client_key.as_dict(private=False)),
-        redirect_uris=frozenset({settings.redirect_uri, *settings.nhs_login_app_redirect_uris}),
+        redirect_uris=frozenset({settings.redirect_uri, *settings.app_redirect_uris}),
         clock=clock,
         personas=persona_catalogue,
     )

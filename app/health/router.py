@@ -13,6 +13,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Is the process up?")
 async def get_liveness() -> Liveness:
+    """Answers 200 while the process runs; for the orchestrator's liveness probe."""
     return Liveness()
 
 
@@ -23,6 +24,9 @@ async def get_liveness() -> Liveness:
     responses={503: {"model": Readiness, "description": "A dependency is unavailable."}},
 )
 async def get_readiness(request: Request) -> JSONResponse:
+    """Whether the database answers and each practice's GP system is reachable (with its
+    circuit state); 503 when not ready.
+    """
     database_ok = await service.database_reachable(request.app.state.engine)
     checks = {"database": "ok" if database_ok else "unavailable"}
     # An open breaker means that practice's GP system is failing; the service

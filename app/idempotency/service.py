@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -49,8 +49,27 @@ class RequestInProgress(Problem):
     title = "Request in progress"
     default_detail = "The same request is still being processed. Please try again in a moment."
 
+    example_extra: ClassVar[Mapping[str, object]] = {"retry_after": 2}
+
     def __init__(self) -> None:
-        super().__init__(headers={"Retry-After": "2"})
+        super().__init__(headers={"Retry-After": "2"}, extra={"retry_after": 2})
+
+
+# `responses=` entry for a 201 whose `Location` names what was made (`StoredResponse`).
+CREATED_WITH_LOCATION: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "Created; `Location` is its address. A replay returns the same answer.",
+        "headers": {
+            "Location": {
+                "description": "The path of what was created.",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+
+# What a route taking an `Idempotency-Key` may answer because of it.
+IDEMPOTENCY_PROBLEMS = (IdempotencyKeyReused, RequestInProgress)
 
 
 @dataclass(frozen=True, slots=True)

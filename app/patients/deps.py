@@ -7,17 +7,19 @@ authorisation rule lives in one place: unknown or not-permitted ids are 404
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, ClassVar
 
 from fastapi import Depends, Path, Request
 
 from app.audit.refusals import audit_refusal
 from app.audit.types import AuditAction, AuditEvent
 from app.auth.deps import P9Session
+from app.auth.problems import P9_PROBLEMS
 from app.clock import ClockDep, today
 from app.db import SessionDep
 from app.deps import SettingsDep
+from app.gp import errors as gp
 from app.gp.deps import GPRegistryDep
 from app.patients.context import ActingContext, ActingContextsDep
 from app.patients.rules import EXPLANATIONS, Access, ServiceAccess, Unavailable
@@ -38,6 +40,8 @@ class AccessUnavailable(Problem):
     status = 403
     code = "access_unavailable"
     title = "Access unavailable"
+    default_detail = "Your access for this person has ended or is paused."
+    example_extra: ClassVar[Mapping[str, object]] = {"reason": "proxy_review_needed"}
 
     def __init__(self, reason: Unavailable) -> None:
         super().__init__(EXPLANATIONS[reason], extra={"reason": reason.value})
@@ -46,6 +50,21 @@ class AccessUnavailable(Problem):
 class ServiceNotPermitted(AccessUnavailable):
     code = "service_not_permitted"
     title = "Service not available for this person"
+    default_detail = "You cannot use this service for this person."
+    example_extra: ClassVar[Mapping[str, object]] = {"reason": "not_granted"}
+
+
+# What every `/v1/patients/{patient_id}/…` route may answer through `acting_for` (and
+# `RequireService`): name it first in the route's `problem_responses(...)`.
+ACTING_FOR_PROBLEMS = (
+    *P9_PROBLEMS,
+    PatientNotAvailable,
+    AccessUnavailable,
+    ServiceNotPermitted,
+    gp.SignInAgain,
+    gp.LinkageFailed,
+    gp.GPSystemUnavailable,
+)
 
 
 async def session_context(

@@ -7,14 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.audit.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_for_patient
+from app.audit.service import InvalidCursor as AuditInvalidCursor
 from app.auth.deps import CurrentSession
+from app.auth.problems import P9_PROBLEMS
 from app.clock import ClockDep, today
 from app.db import SessionDep
 from app.deps import SettingsDep
+from app.gp import errors as gp
 from app.gp.deps import GPRegistryDep
 from app.patients import service
 from app.patients.context import ActingContextsDep
-from app.patients.deps import ActingContextDep, ActingForPatient, ActingForSelf
+from app.patients.deps import (
+    ACTING_FOR_PROBLEMS,
+    ActingContextDep,
+    ActingForPatient,
+    ActingForSelf,
+)
 from app.patients.rules import EXPLANATIONS, age_band
 from app.patients.schemas import (
     AccessLog,
@@ -33,7 +41,13 @@ from app.problems import problem_responses
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
 
-@router.get("", summary="The signed-in person", responses=problem_responses(401))
+@router.get(
+    "",
+    summary="The signed-in person",
+    description="Name, masked NHS number and practice from the GP record (once linked), "
+    "identity level and when the session ends. Any signed-in session, P5 included.",
+    responses=problem_responses(gp.GPSystemUnavailable),
+)
 async def get_me(
     signed_in: CurrentSession,
     registry: GPRegistryDep,
@@ -62,11 +76,17 @@ async def get_me(
 @router.get(
     "/patients",
     summary="People the signed-in person may act for (themself first)",
-    responses=problem_responses(401, 403, 503),
+    responses=problem_responses(
+        *P9_PROBLEMS, gp.SignInAgain, gp.LinkageFailed, gp.GPSystemUnavailable
+    ),
 )
 async def list_linked_profiles(
     context: ActingContextDep, settings: SettingsDep, clock: ClockDep
 ) -> LinkedProfiles:
+    """The signed-in person first, then everyone they are a proxy for, each with an opaque
+    `patient_id` for `/v1/patients/{patient_id}/…` and, per service, whether it may be used
+    and why not.
+    """
     current_day = today(clock)
     profiles = service.linked_profiles(
         context,
@@ -111,16 +131,20 @@ patient_router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["patients"]
 @patient_router.get(
     "/practice",
     summary="The patient's practice and what it offers online",
-    responses=problem_responses(401, 403, 404, 503),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS),
 )
 async def get_practice_policy(acting: ActingForPatient) -> PracticePolicy:
+    """What the practice asks for and allows online: the booking reason policy, the booking
+    window and limits, the cancellation cut-off and reasons, prescription limits and notes.
+    Read it before building a booking or an order.
+    """
     return PracticePolicy.of(acting.profile.practice)
 
 
 @patient_router.get(
     "/access-log",
     summary="Who has viewed or acted on this record (for the patient only)",
-    responses=problem_responses(400, 401, 403, 404, 503),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, AuditInvalidCursor),
 )
 async def get_access_log(
     acting: ActingForSelf,
@@ -128,6 +152,9 @@ async def get_access_log(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AccessLog:
+    """Who viewed or acted on this person's GP data through this service, newest first, a page
+    at a time (`next_cursor`). For the patient themself only; proxies get `403`.
+    """
     page = await list_for_patient(session, acting.patient_id, limit=limit, cursor=cursor)
     return AccessLog(
         items=[

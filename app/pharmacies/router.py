@@ -11,6 +11,11 @@ from pydantic import AfterValidator
 from app.auth.deps import current_session
 from app.pharmacies import service
 from app.pharmacies.deps import PharmacyDirectoryDep
+from app.pharmacies.problems import (
+    PharmacyDirectoryUnavailable,
+    PharmacyNotFound,
+    SearchTermsRequired,
+)
 from app.pharmacies.query import normalise_ods_code, normalise_postcode
 from app.pharmacies.schemas import PharmacyList, PharmacyOut
 from app.problems import problem_responses
@@ -52,7 +57,7 @@ PharmacyODSCode = Annotated[
     summary="Find a pharmacy to nominate",
     description="By name or address words, by postcode, or both (at least one). Lists only "
     "pharmacies that take electronic prescriptions.",
-    responses=problem_responses(401, 422, 503),
+    responses=problem_responses(SearchTermsRequired, PharmacyDirectoryUnavailable),
 )
 async def search_pharmacies(
     directory: PharmacyDirectoryDep,
@@ -70,7 +75,8 @@ async def search_pharmacies(
 @router.get(
     "/{ods_code}",
     summary="One pharmacy",
-    responses=problem_responses(401, 404, 422, 503),
+    responses=problem_responses(PharmacyNotFound, PharmacyDirectoryUnavailable),
 )
 async def get_pharmacy(ods_code: PharmacyODSCode, directory: PharmacyDirectoryDep) -> PharmacyOut:
+    """One pharmacy by its ODS code, as the directory lists it."""
     return PharmacyOut.of(await service.find_pharmacy(directory, ods_code))

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from fastapi.openapi.models import Example
 from pydantic import Field
 
 from app.gp.errors import CourseNotOrderable
 from app.gp.types import CourseKind, NotOrderableReason, Pharmacy, PrescriptionRequestStatus
 from app.prescriptions.service import (
     CourseView,
-    NotCancellableReason,
     RequestedBy,
+    RequestNotCancellableReason,
     RequestView,
 )
 from app.schemas import RequestBody, ResponseBody
@@ -103,7 +104,7 @@ class PrescriptionRequestOut(ResponseBody):
         "acting for them)."
     )
     cancellable: bool
-    not_cancellable_reason: NotCancellableReason | None = None
+    not_cancellable_reason: RequestNotCancellableReason | None = None
 
     @classmethod
     def of(cls, view: RequestView) -> PrescriptionRequestOut:
@@ -136,18 +137,18 @@ class PrescriptionRequestList(ResponseBody):
     )
 
 
-class PharmacyOut(ResponseBody):
+class NominatedPharmacyOut(ResponseBody):
     ods_code: str = Field(examples=["FAA01"])
     name: str
     address: str
 
     @classmethod
-    def of(cls, pharmacy: Pharmacy) -> PharmacyOut:
+    def of(cls, pharmacy: Pharmacy) -> NominatedPharmacyOut:
         return cls(ods_code=pharmacy.ods_code, name=pharmacy.name, address=pharmacy.address)
 
 
 class NominatedPharmacy(ResponseBody):
-    pharmacy: PharmacyOut | None = Field(
+    pharmacy: NominatedPharmacyOut | None = Field(
         description="Where the patient's prescriptions are sent; none when not nominated."
     )
 
@@ -158,3 +159,24 @@ class NominationIn(RequestBody):
         description="The pharmacy's ODS code, from `GET /v1/pharmacies`.",
         examples=["FAA01"],
     )
+
+
+REQUEST_EXAMPLES: dict[str, Example] = {
+    "one": {
+        "summary": "One medicine",
+        "value": {"course_ids": ["A81001-P0001-C1"]},
+    },
+    "with_note": {
+        "summary": "With a note (where `prescription_note_required`)",
+        "value": {
+            "course_ids": ["C83003-P0001-C1", "C83003-P0001-C2"],
+            "note": "Going on holiday on the 12th, could I collect before then?",
+        },
+    },
+}
+NOMINATION_EXAMPLES: dict[str, Example] = {
+    "pharmacy": {
+        "summary": "A pharmacy found with GET /v1/pharmacies",
+        "value": {"ods_code": "FAA01"},
+    },
+}

@@ -46,7 +46,7 @@ from app.gp.types import (
 from app.idempotency.locks import one_at_a_time
 from app.patients.service import ActingFor
 from app.pharmacies.port import PharmacyDirectory
-from app.problems import Problem
+from app.problems import Problem, ProblemKind
 
 # Acute courses are left out of the list: they can never be ordered online, and the
 # patient's full medication history is in the GP record (docs/decisions/0005).
@@ -58,10 +58,43 @@ class PrescriptionProblem(Problem):
 
     title = "Prescription request not accepted"
 
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        self.status = status
-        self.code = code
-        super().__init__(detail, extra=extra or None)
+    def __init__(self, kind: ProblemKind, detail: str | None = None, **extra: Any) -> None:
+        self.status = kind.status
+        self.code = kind.code
+        super().__init__(detail or kind.detail, extra=extra or None)
+
+
+def _refused(status: int, code: str, detail: str, **extra: Any) -> ProblemKind:
+    return ProblemKind(status, code, PrescriptionProblem.title, detail, extra)
+
+
+# The codes `PrescriptionProblem` is raised with, named for the OpenAPI document.
+NOTE_REQUIRED = _refused(
+    422,
+    "note_required",
+    "Your practice asks for a note with each request, for example if anything has "
+    "changed since your last one.",
+)
+NOTE_TOO_LONG = _refused(422, "note_too_long", "Please keep your note to 500 characters or fewer.")
+UNKNOWN_COURSE = _refused(
+    422,
+    "unknown_course",
+    "We could not find some of these medicines in your repeat prescriptions. "
+    "Refresh the list and choose again.",
+    course_ids=["c-9999"],
+)
+REQUEST_NOT_CANCELLABLE = _refused(
+    409,
+    "request_not_cancellable",
+    "Your practice has already dealt with this request, so it cannot be cancelled "
+    "online. Please contact your practice.",
+)
+UNKNOWN_PHARMACY = _refused(
+    422,
+    "unknown_pharmacy",
+    "We could not find a pharmacy with that code. Search for your pharmacy and "
+    "choose it from the list.",
+)
 
 
 class InvalidCursor(Problem):
@@ -79,7 +112,7 @@ class RequestedBy(StrEnum):
     PROXY = "proxy"  # someone else acting for the patient
 
 
-class NotCancellableReason(StrEnum):
+class RequestNotCancellableReason(StrEnum):
     NOT_OFFERED_BY_PRACTICE = "not_offered_by_practice"
     ALREADY_PROCESSED = "already_processed"
 
@@ -101,7 +134,7 @@ class RequestView:
     items: tuple[PrescriptionRequestItem, ...]
     course_names: dict[str, str]
     requested_by: RequestedBy
-    not_cancellable: NotCancellableReason | None
+    not_cancellable: RequestNotCancellableReason | None
 
     @property
     def cancellable(self) -> bool:
@@ -149,16 +182,10 @@ def check_note(practice: PracticeSettings, note: str | None) -> str | None:
     """The practice's note policy: its maximum length, and whether it asks for one."""
     note = (note or "").strip() or None
     if note is None and practice.prescription_note_required:
-        raise PrescriptionProblem(
-            422,
-            "note_required",
-            "Your practice asks for a note with each request, for example if anything has "
-            "changed since your last one.",
-        )
+        raise PrescriptionProblem(NOTE_REQUIRED)
     if note is not None and len(note) > practice.prescription_note_max_length:
         raise PrescriptionProblem(
-            422,
-            "note_too_long",
+            NOTE_TOO_LONG,
             f"Please keep your note to {practice.prescription_note_max_length} characters "
             "or fewer.",
         )
@@ -185,9 +212,11 @@ def _requested_by(acting: ActingFor, request: PrescriptionRequest) -> RequestedB
 
 def _view(acting: ActingFor, request: PrescriptionRequest, courses: list[Course]) -> RequestView:
     if Capability.CANCEL_PRESCRIPTION_REQUEST not in acting.system.capabilities:
-        why_not: NotCancellableReason | None = NotCancellableReason.NOT_OFFERED_BY_PRACTICE
+        why_not: RequestNotCancellableReason | None = (
+            RequestNotCancellableReason.NOT_OFFERED_BY_PRACTICE
+        )
     elif request.status is not PrescriptionRequestStatus.REQUESTED:
-        why_not = NotCancellableReason.ALREADY_PROCESSED
+        why_not = RequestNotCancellableReason.ALREADY_PROCESSED
     else:
         why_not = None
     return RequestView(
@@ -255,10 +284,7 @@ async def request_repeats(
         unknown = [course_id for course_id in wanted if course_id not in by_id]
         if unknown:
             raise PrescriptionProblem(
-                422,
-                "unknown_course",
-                "We could not find some of these medicines in your repeat prescriptions. "
-                "Refresh the list and choose again.",
+                UNKNOWN_COURSE,
                 course_ids=unknown,
             )
         pending = pending_course_ids(requests)
@@ -350,10 +376,7 @@ async def cancel_request(
     request = _find(requests, request_id)
     if request.status is not PrescriptionRequestStatus.REQUESTED:
         raise PrescriptionProblem(
-            409,
-            "request_not_cancellable",
-            "Your practice has already dealt with this request, so it cannot be cancelled "
-            "online. Please contact your practice.",
+            REQUEST_NOT_CANCELLABLE,
         )
     cancelled = await acting.system.cancel_prescription_request(
         acting.patient_ref, request_id, actor_ref=acting.actor_ref
@@ -372,12 +395,6 @@ async def nominated_pharmacy(acting: ActingFor) -> Pharmacy | None:
     return await acting.system.get_nominated_pharmacy(acting.patient_ref)
 
 
-UNKNOWN_PHARMACY = (
-    "We could not find a pharmacy with that code. Search for your pharmacy and "
-    "choose it from the list."
-)
-
-
 async def nominate_pharmacy(
     acting: ActingFor,
     session: AsyncSession,
@@ -394,13 +411,13 @@ async def nominate_pharmacy(
     require(acting.system, Capability.NOMINATED_PHARMACY)
     ods_code = ods_code.strip().upper()
     if await directory.get(ods_code) is None:
-        raise PrescriptionProblem(422, "unknown_pharmacy", UNKNOWN_PHARMACY)
+        raise PrescriptionProblem(UNKNOWN_PHARMACY)
     try:
         pharmacy = await acting.system.set_nominated_pharmacy(
             acting.patient_ref, ods_code, actor_ref=acting.actor_ref
         )
     except NotFoundInGPSystem:
-        raise PrescriptionProblem(422, "unknown_pharmacy", UNKNOWN_PHARMACY) from None
+        raise PrescriptionProblem(UNKNOWN_PHARMACY) from None
     await record_completed(
         session, clock, acting.audit_event(AuditAction.PHARMACY_NOMINATED, pharmacy.ods_code)
     )

@@ -13,8 +13,9 @@ from fastapi.responses import StreamingResponse
 from app.audit.types import OPAQUE_ID_PATTERN
 from app.clock import ClockDep
 from app.db import SessionDep
+from app.gp import errors as gp
 from app.gp.types import RecordSection
-from app.patients.deps import ActingForPatient, ActingForRecord
+from app.patients.deps import ACTING_FOR_PROBLEMS, ActingForPatient, ActingForRecord
 from app.problems import problem_responses
 from app.ratelimit.deps import Budget, RateLimited
 from app.records import service
@@ -31,7 +32,6 @@ from app.records.schemas import (
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/record", tags=["record"])
 
-PATIENT_ROUTE_ERRORS = (401, 403, 404, 503)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
@@ -70,7 +70,7 @@ Cursor = Annotated[
     "",
     summary="What of the record this viewer may see, and how to ask for more",
     description="Needs no record access: when there is none, says why and how to ask the practice.",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS),
 )
 async def get_record_access(acting: ActingForPatient, clock: ClockDep) -> RecordOverviewOut:
     return RecordOverviewOut.of(service.overview(acting, now=clock.now()))
@@ -79,7 +79,10 @@ async def get_record_access(acting: ActingForPatient, clock: ClockDep) -> Record
 @router.get(
     "/documents",
     summary="Letters and other documents, newest first",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 400, 422),
+    description="Only documents this viewer's access covers and the practice has not "
+    "withheld; `from`/`to` filter by date, `next_cursor` continues the list. Each page "
+    "read is recorded in the patient's access log.",
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, service.InvalidCursor, service.INVALID_RANGE),
 )
 async def list_record_documents(
     acting: ActingForRecord,
@@ -127,10 +130,17 @@ def _chunks(data: bytes) -> Iterator[bytes]:
 @router.get(
     "/documents/{document_id}/content",
     summary="A document's content, to download",
+    description="Sent as a download (`Content-Disposition: attachment`), never cached, at "
+    "most 20 MB. Opening it is recorded in the patient's access log.",
     response_class=StreamingResponse,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The document."},
-        **problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+        **problem_responses(
+            *ACTING_FOR_PROBLEMS,
+            gp.NotAvailableAtPractice,
+            gp.NotFoundInGPSystem,
+            service.DocumentTooLarge,
+        ),
     },
 )
 async def get_document_content(
@@ -156,7 +166,9 @@ async def get_document_content(
 @router.get(
     "/test-results/{code}/series",
     summary="One test's results over time, with units and reference ranges",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422),
+    description="By the test's SNOMED code (from a test result), oldest first, so an app "
+    "can draw the trend; only values this viewer may see.",
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, service.INVALID_RANGE),
 )
 async def get_result_series(
     code: TestCode,
@@ -175,7 +187,8 @@ async def get_result_series(
 @router.get(
     "/corrections",
     summary="Inaccuracies you reported in this record",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS),
+    description="Each report with whether it reached the practice (`sent`, `not_sent`).",
+    responses=problem_responses(*ACTING_FOR_PROBLEMS),
 )
 async def list_corrections(acting: ActingForRecord, session: SessionDep) -> CorrectionList:
     corrections = await service.list_corrections(acting, session)
@@ -188,7 +201,12 @@ async def list_corrections(acting: ActingForRecord, session: SessionDep) -> Corr
     summary="Tell the practice something in the record is wrong",
     description="Sent to the practice through its GP system; the practice decides what to "
     "change. Without an `Idempotency-Key`: a retry sends the report again.",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 422, 429),
+    responses=problem_responses(
+        *ACTING_FOR_PROBLEMS,
+        gp.NotAvailableAtPractice,
+        service.SECTION_REQUIRED,
+        service.UNKNOWN_ENTRY,
+    ),
     dependencies=[Depends(RateLimited(Budget.RECORD_CORRECTION))],
 )
 async def submit_correction(
@@ -212,7 +230,7 @@ async def submit_correction(
     description="Allergies, medications, problems, immunisations, test results or "
     "consultations, as this viewer's access allows. `available: false` means there is no "
     "list to show (see `reason`), never that nothing is recorded.",
-    responses=problem_responses(*PATIENT_ROUTE_ERRORS, 400, 422),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, service.InvalidCursor, service.INVALID_RANGE),
 )
 async def get_record_section(
     section: EntrySectionName,

@@ -37,7 +37,7 @@ from app.gp.types import (
 )
 from app.patients.rules import EXPLANATIONS, Unavailable
 from app.patients.service import ActingFor
-from app.problems import Problem
+from app.problems import Problem, ProblemKind
 from app.records import policy
 from app.records.models import CorrectionStatus, RecordCorrection
 
@@ -98,9 +98,21 @@ class InvalidRecordRequest(Problem):
     status = 422
     title = "Invalid request"
 
-    def __init__(self, code: str, detail: str) -> None:
-        self.code = code
-        super().__init__(detail)
+    def __init__(self, kind: ProblemKind) -> None:
+        self.code = kind.code
+        super().__init__(kind.detail)
+
+
+def _invalid(code: str, detail: str) -> ProblemKind:
+    return ProblemKind(InvalidRecordRequest.status, code, InvalidRecordRequest.title, detail)
+
+
+# The codes `InvalidRecordRequest` is raised with, named for the OpenAPI document.
+INVALID_RANGE = _invalid("invalid_range", "The `to` date must be on or after the `from` date.")
+SECTION_REQUIRED = _invalid("section_required", "Say which section the entry is in (`section`).")
+UNKNOWN_ENTRY = _invalid(
+    "unknown_entry", "We could not find that entry in this section of the record."
+)
 
 
 class InvalidCursor(Problem):
@@ -184,9 +196,7 @@ class DateRange:
 
     def __post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.end < self.start:
-            raise InvalidRecordRequest(
-                "invalid_range", "The `to` date must be on or after the `from` date."
-            )
+            raise InvalidRecordRequest(INVALID_RANGE)
 
     def holds(self, day: date) -> bool:
         return policy.in_range(day, self.start, self.end)
@@ -393,15 +403,11 @@ async def submit_correction(
     require(acting.system, Capability.PRACTICE_MESSAGES)
     if entry_id is not None:
         if section is None or section is RecordSection.DOCUMENTS:
-            raise InvalidRecordRequest(
-                "section_required", "Say which section the entry is in (`section`)."
-            )
+            raise InvalidRecordRequest(SECTION_REQUIRED)
         # Only an entry this viewer can see can be named: hidden and unknown look alike.
         shown = await _visible_section(acting, section)
         if entry_id not in {entry.entry_id for entry in shown}:
-            raise InvalidRecordRequest(
-                "unknown_entry", "We could not find that entry in this section of the record."
-            )
+            raise InvalidRecordRequest(UNKNOWN_ENTRY)
     row = RecordCorrection(
         id=str(uuid.uuid4()),
         patient_id=acting.patient_id,

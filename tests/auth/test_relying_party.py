@@ -189,7 +189,10 @@ async def test_state_from_another_browser_is_refused(
     authorize = await begin(rp, mock_op)
     rp.cookies.clear()
     response = await finish(rp, code="code-1", state=authorize["state"])
-    assert response.json()["code"] == "login_failed"
+    assert response.status_code == 401
+    # Refused, and named: this browser never started the sign-in (or lost its cookie).
+    assert response.json()["code"] == "login_cookie_missing"
+    assert "set-cookie" not in response.headers
 
 
 async def test_a_replayed_code_is_refused(rp: httpx.AsyncClient, mock_op: MockOP) -> None:

@@ -44,7 +44,9 @@ async def test_requests_are_labelled_by_route_template_never_by_path(
 ) -> None:
     user = await sign_in("adult-full")
     route = "/v1/patients/{patient_id}/practice"
-    before = samples(await scrape(client), "gponline_http_requests_total", route=route)
+    before = samples(
+        await scrape(client), "gponline_http_requests_total", route=route, status="200"
+    )
     path = f"/v1/patients/{user.patient_id()}/practice"
     for _ in range(3):
         assert (await client.get(path, headers=user.headers)).status_code == 200

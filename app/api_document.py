@@ -1,0 +1,123 @@
+"""The OpenAPI document: every error response as problem+json, each code with an example.
+
+Routes name what they can raise (`problem_responses(...)`, app.problems); this adds
+what every request may meet, derived from each operation's security and body: the
+session checks (401), the CSRF and Origin checks on unsafe methods with the cookie
+(403), the limits before any route (408, 413, 431, 503), validation (422), the
+per-account rate limit (429) and 500. It then lists each status's codes in its
+description, makes `code` an enum of every documented code, and documents the
+`Retry-After` and `Location` headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.auth.problems import CSRFTokenInvalid, NotSignedIn, OriginNotAllowed, SessionExpired
+from app.problems import (
+    BODY_NOT_PARSED,
+    INTERNAL_ERROR,
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_SCHEMA_REF,
+    REQUEST_HEADERS_TOO_LARGE,
+    REQUEST_TIMEOUT,
+    REQUEST_TOO_LARGE,
+    SERVER_BUSY,
+    VALIDATION_FAILED,
+    ProblemDetail,
+    ProblemKind,
+    problem_kinds,
+)
+from app.ratelimit.service import RateLimited
+
+SESSION_SCHEMES = {"BearerSession", "SessionCookie", "CSRFToken"}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+_REPLACED = {"#/components/schemas/ProblemDetail", "#/components/schemas/HTTPValidationError"}
+
+
+def _session_security(method: str, operation: dict[str, Any]) -> None:
+    """A bearer token, or the session cookie (plus the CSRF token on unsafe methods)."""
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    if schemes != SESSION_SCHEMES:
+        return
+    cookie: dict[str, list[str]] = {"SessionCookie": []}
+    if method.upper() not in {"GET", "HEAD", "OPTIONS"}:
+        cookie["CSRFToken"] = []
+    operation["security"] = [{"BearerSession": []}, cookie]
+
+
+def common_problems(operation: dict[str, Any]) -> list[ProblemKind]:
+    """What any request to this operation may meet, whatever the route does."""
+    kinds = [REQUEST_TIMEOUT, REQUEST_HEADERS_TOO_LARGE, SERVER_BUSY, INTERNAL_ERROR]
+    security = operation.get("security", [])
+    if security:
+        for raised in (NotSignedIn, SessionExpired, RateLimited):
+            kinds += problem_kinds(raised)
+        if any("CSRFToken" in requirement for requirement in security):
+            kinds += problem_kinds(CSRFTokenInvalid) + problem_kinds(OriginNotAllowed)
+    if "requestBody" in operation:
+        kinds += [REQUEST_TOO_LARGE, BODY_NOT_PARSED]
+    if "requestBody" in operation or operation.get("parameters"):
+        kinds.append(VALIDATION_FAILED)
+    return kinds
+
+
+def _problem_content(response: dict[str, Any]) -> dict[str, Any]:
+    content = response.setdefault("content", {})
+    json_schema = content.get("application/json", {}).get("schema", {})
+    if json_schema.get("$ref") in _REPLACED or (
+        not json_schema and PROBLEM_MEDIA_TYPE not in content
+    ):
+        content.pop("application/json", None)
+    media: dict[str, Any] = content.setdefault(PROBLEM_MEDIA_TYPE, {"schema": PROBLEM_SCHEMA_REF})
+    media.setdefault("examples", {})
+    return media
+
+
+def _document_problems(operation: dict[str, Any], codes: set[str]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for kind in common_problems(operation):
+        response = responses.setdefault(str(kind.status), {})
+        examples = _problem_content(response)["examples"]
+        examples.setdefault(kind.code, {"summary": kind.title, "value": kind.example()})
+    for status, response in responses.items():
+        if int(status) < 400:
+            continue
+        examples = _problem_content(response)["examples"]
+        codes.update(examples)
+        if examples:
+            response["description"] = "\n".join(
+                f"- `{code}`: {example['summary']}" for code, example in sorted(examples.items())
+            )
+        if int(status) in (429, 503) or any(
+            "retry_after" in example["value"] for example in examples.values()
+        ):
+            response.setdefault("headers", {}).update(RETRY_AFTER)
+
+
+def api_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, built once."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    codes: set[str] = set()
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            _session_security(method, operation)
+            _document_problems(operation, codes)
+    problem_schema["properties"]["code"]["enum"] = sorted(codes)
+    components["ProblemDetail"] = problem_schema
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,78 @@
+"""Swagger UI at `/docs`, signed in by the browser's own session.
+
+The page carries no inline script (the docs CSP allows scripts from this site only):
+its set-up is `static/swagger-init.js`, configured through `data-` attributes. That
+script sends the script-readable CSRF cookie as `X-CSRF-Token` on every unsafe
+request, so a token can never be stale in Swagger UI, and, in dev, shows who is
+signed in with links to sign in and out.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER
+from app.config import AppEnv, Settings
+
+DOCS_PATH = "/docs"
+ASSETS_PATH = "/docs-assets"
+OFFLINE_ASSETS_PATH = "/static-offline-docs"  # fastapi-offline's Swagger UI and ReDoc files
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str) -> HTMLResponse:
+    config = {
+        "openapiUrl": f"{root}{openapi_url}",
+        "csrfCookie": CSRF_COOKIE,
+        "csrfHeader": CSRF_HEADER,
+        # Keeping a pasted bearer token across visits is for developers' own machines.
+        "persistAuthorization": settings.app_env is AppEnv.DEV,
+        # Who is signed in, with sign-in and sign-out links: dev only.
+        "sessionLine": settings.app_env is AppEnv.DEV,
+        "root": root,
+    }
+    document = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} - Swagger UI</title>
+<link rel="icon" type="image/png" href="{root}{OFFLINE_ASSETS_PATH}/favicon.png">
+<link rel="stylesheet" href="{root}{OFFLINE_ASSETS_PATH}/swagger-ui.css">
+<link rel="stylesheet" href="{root}{ASSETS_PATH}/docs.css">
+</head>
+<body>
+<div id="gp-session" class="gp-session" aria-live="polite" hidden></div>
+<div id="swagger-ui"></div>
+<script src="{root}{OFFLINE_ASSETS_PATH}/swagger-ui-bundle.js"></script>
+<script src="{root}{ASSETS_PATH}/swagger-init.js"
+ data-config="{html.escape(json.dumps(config), quote=True)}"></script>
+</body>
+</html>
+"""
+    return HTMLResponse(document)
+
+
+def mount_docs(app: FastAPI, settings: Settings) -> None:
+    """Serve `/docs` (and Swagger UI's OAuth2 redirect page) with the external set-up script."""
+    app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="docs-assets")
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", ""))
+        return swagger_page(
+            root=root, openapi_url=app.openapi_url or "", settings=settings, title=app.title
+        )
+
+    if app.swagger_ui_oauth2_redirect_url:
+
+        @app.get(app.swagger_ui_oauth2_redirect_url, include_in_schema=False)
+        async def swagger_ui_redirect() -> HTMLResponse:
+            return get_swagger_ui_oauth2_redirect_html()

@@ -1,0 +1,133 @@
+"""The README's Swagger UI walk-through, in a real browser, at the three sandbox practices.
+
+Signs in through the development NHS login stand-in, books, lists and cancels through
+Swagger UI's own buttons, signs in again as someone else in the same browser (the CSRF
+token must follow), signs out, and checks that no page asked for anything elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from app.adapters.sandbox.personas import find_persona
+from app.clock import SystemClock, today
+from tests.live_server import LiveServer
+
+PRACTICES = ("A81001", "B82002", "C83003")  # EMIS-like, TPP-like, Vision-like
+TIMEOUT_MS = 30_000
+
+
+def sign_in(page: Page, server: LiveServer, ods_code: str) -> str:
+    """Sign in from the docs page's own link, picking the practice's adult persona."""
+    persona = find_persona(today(SystemClock()), "adult-full", ods_code=ods_code)
+    page.goto(f"{server.base_url}/docs")
+    line = page.locator("#gp-session")
+    expect(line).to_be_visible(timeout=TIMEOUT_MS)
+    line.get_by_role("link", name="Sign in").first.click()
+    page.locator(f'button[name="persona"][value="{persona.nhs_login_claims["sub"]}"]').click()
+    page.wait_for_url(f"{server.base_url}/docs**")
+    expect(line).to_contain_text("Signed in as", timeout=TIMEOUT_MS)
+    expect(line).to_contain_text(ods_code)
+    return persona.label
+
+
+def execute(
+    page: Page,
+    tag: str,
+    operation: str,
+    params: dict[str, str] | None = None,
+    body: dict[str, Any] | None = None,
+) -> tuple[int, Any]:
+    """Open an operation, fill it in, press Execute, and read the answer Swagger UI shows."""
+    block = page.locator(f"#operations-{tag}-{operation}")
+    block.scroll_into_view_if_needed()
+    if "is-open" not in (block.get_attribute("class") or ""):
+        block.locator(".opblock-summary-control").click()
+    try_out = block.locator("button.try-out__btn")
+    if try_out.inner_text().strip() == "Try it out":
+        try_out.click()
+    clear = block.locator("button.btn-clear")
+    if clear.count():
+        clear.click()
+    for name, value in (params or {}).items():
+        block.locator(f'tr[data-param-name="{name}"] input').fill(value)
+    if body is not None:
+        block.locator("textarea.body-param__text").fill(json.dumps(body))
+    block.locator("button.execute").click()
+    answer = block.locator(".live-responses-table .response").first
+    expect(answer).to_be_visible(timeout=TIMEOUT_MS)
+    status = int(answer.locator(".response-col_status").inner_text().strip())
+    text = answer.locator(".response-col_description pre").first.inner_text()
+    return status, json.loads(text) if text.strip() else None
+
+
+def book_list_and_cancel(page: Page, ods_code: str) -> None:
+    status, profiles = execute(page, "me", "list_linked_profiles")
+    assert status == 200, profiles
+    patient_id = next(p for p in profiles["items"] if p["relationship"] == "self")["patient_id"]
+    assert profiles["items"][0]["practice"]["ods_code"] == ods_code
+    ids = {"patient_id": patient_id}
+
+    status, practice = execute(page, "patients", "get_practice_policy", ids)
+    assert status == 200, practice
+    earliest = datetime.now(UTC) + timedelta(
+        minutes=practice["cancellation_cutoff_minutes"], days=1
+    )
+    status, slots = execute(
+        page,
+        "appointments",
+        "search_slots",
+        {**ids, "from": earliest.isoformat(timespec="seconds"), "limit": "1"},
+    )
+    assert status == 200, slots
+    booking: dict[str, Any] = {"slot_id": slots["items"][0]["slot_id"]}
+    if practice["booking_reason"] != "not_requested":
+        booking["reason"] = "Follow-up on blood pressure"
+    status, booked = execute(
+        page,
+        "appointments",
+        "book_appointment",
+        {**ids, "Idempotency-Key": str(uuid.uuid4())},
+        booking,
+    )
+    assert status == 201, booked  # the CSRF token went with the POST, sent by the page
+
+    status, listed = execute(page, "appointments", "list_appointments", ids)
+    assert status == 200, listed
+    assert booked["appointment_id"] in {a["appointment_id"] for a in listed["items"]}
+
+    status, reasons = execute(page, "appointments", "list_cancellation_reasons", ids)
+    assert status == 200, reasons
+    cancel = {"reason_code": reasons["items"][0]["code"]} if reasons["required"] else {}
+    status, cancelled = execute(
+        page,
+        "appointments",
+        "cancel_appointment",
+        {**ids, "appointment_id": booked["appointment_id"]},
+        cancel,
+    )
+    assert status == 200, cancelled
+    assert cancelled["status"] == "cancelled"
+
+
+def test_swagger_ui_walk_through_at_each_practice(
+    page: Page, dev_server: LiveServer, external_requests: list[str]
+) -> None:
+    for ods_code in PRACTICES:
+        # Signing in again in the same browser, without signing out: a new CSRF token.
+        sign_in(page, dev_server, ods_code)
+        book_list_and_cancel(page, ods_code)
+
+    page.locator("#gp-sign-out").click()
+    expect(page.locator("#gp-session")).to_contain_text("Not signed in", timeout=TIMEOUT_MS)
+
+    # ReDoc too: its bundle names an external logo, which the page must not fetch.
+    page.goto(f"{dev_server.base_url}/redoc")
+    expect(page.locator("h1").first).to_contain_text("GP Online", timeout=TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
+    assert external_requests == []

@@ -1,0 +1,57 @@
+"""The README's app example, run as written against a real `make run`-like server (dev)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.adapters.sandbox.personas import find_persona
+from app.clock import SystemClock, today
+from tests.live_server import LiveServer, live_server
+
+PROJECT = Path(__file__).resolve().parents[2]
+EXAMPLE = PROJECT / "examples" / "app_sign_in.py"
+
+
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    directory = tmp_path_factory.mktemp("dev")
+    env = {
+        "APP_ENV": "dev",
+        "NHS_LOGIN_PRIVATE_KEY_FILE": str(directory / "client-key.pem"),
+        # Only the default loopback redirect URI for apps: nothing configured.
+        "NHS_LOGIN_APP_REDIRECT_URIS": "",
+    }
+    with live_server(directory, env=env) as running:
+        yield running
+
+
+@pytest.mark.parametrize("ods_code", ["A81001", "B82002", "C83003"])
+def test_the_example_app_signs_in_books_and_cancels_at_each_practice(
+    dev_server: LiveServer, ods_code: str
+) -> None:
+    persona = find_persona(today(SystemClock()), "adult-full", ods_code=ods_code)
+    run = subprocess.run(  # noqa: S603 - our own example script
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "--base-url",
+            dev_server.base_url,
+            "--persona",
+            str(persona.nhs_login_claims["sub"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = json.loads(run.stdout)
+    assert result["booked"]["status"] == "booked"
+    assert result["cancelled"]["status"] == "cancelled"
+    assert result["cancelled"]["appointment_id"] == result["booked"]["appointment_id"]
