@@ -45,7 +45,10 @@ KNOWN_SERVICES = frozenset({"appointments", "prescriptions", "record"}) | PATIEN
 # (see the relationships in app/adapters/sandbox/personas.py).
 PROXY_GRANTS: dict[tuple[str, str], frozenset[str]] = {
     ("proxy-parent", "child-under-11"): frozenset({"appointments", "prescriptions", "record"}),
+    # Each service alone, so that a route checking the wrong permission is caught.
     ("carer", "care-home-resident"): frozenset({"prescriptions"}),
+    ("carer", "background"): frozenset({"appointments"}),
+    ("historic-access", "background"): frozenset({"record"}),
 }
 
 MISSING_PATH_VALUE = "matrix-no-such-item"  # fills path parameters other than patient_id
@@ -361,11 +364,11 @@ def routes_needing(routes: list[PatientRoute], *services: str) -> list[PatientRo
     return [route for route in routes if route.service in services]
 
 
-def proxy_without(service: str) -> tuple[str, str] | None:
-    """A sandbox proxy relationship that lacks `service`, if any does."""
+def proxies_without(service: str) -> list[tuple[str, str]]:
+    """Every sandbox proxy relationship that lacks `service`."""
     if service == ANY_SERVICE:
-        return None  # a route that needs no service is open to every proxy in force
-    return next((pair for pair, grants in PROXY_GRANTS.items() if service not in grants), None)
+        return []  # a route that needs no service is open to every proxy in force
+    return [pair for pair, grants in PROXY_GRANTS.items() if service not in grants]
 
 
 # --- P9 sessions ---------------------------------------------------------------------------
@@ -439,31 +442,33 @@ async def test_a_proxy_without_the_service_is_refused(
     problems: list[str | None] = []
     signed_in: dict[str, SignedInUser] = {}
     for route in routes:
-        # Routes that need no particular service have no such case; every sandbox proxy
-        # may order prescriptions, so that service has none either.
-        pair = proxy_without(route.service)
-        if pair is None:
-            continue
-        proxy_tag, patient_tag = pair
-        if proxy_tag not in signed_in:
-            signed_in[proxy_tag] = await sign_in(proxy_tag)
-        proxy = signed_in[proxy_tag]
-        patient = proxied(proxy, patient_tag)
-        [call] = await call_every_route(
-            client, [route], proxy, patient.patient_id, f"{proxy_tag}→{patient_tag}"
-        )
-        reason = {
-            "change_pharmacy": "proxy_cannot_change_pharmacy",
-            "patient_only": "patient_only",
-        }.get(route.service, "not_granted")
-        problems.append(
-            refused_wrongly(
-                call, 403, "service_not_permitted", reason=reason, must_not_leak=(patient,)
+        # Every proxy without the route's service, including those holding only another
+        # service, so that a route checking the wrong permission is refused wrongly here.
+        for proxy_tag, patient_tag in proxies_without(route.service):
+            if proxy_tag not in signed_in:
+                signed_in[proxy_tag] = await sign_in(proxy_tag)
+            proxy = signed_in[proxy_tag]
+            patient = proxied(proxy, patient_tag)
+            [call] = await call_every_route(
+                client, [route], proxy, patient.patient_id, f"{proxy_tag}→{patient_tag}"
             )
-        )
+            reason = {
+                "change_pharmacy": "proxy_cannot_change_pharmacy",
+                "patient_only": "patient_only",
+            }.get(route.service, "not_granted")
+            problems.append(
+                refused_wrongly(
+                    call, 403, "service_not_permitted", reason=reason, must_not_leak=(patient,)
+                )
+            )
     report(problems)
-    assert len(problems) == len([r for r in routes if proxy_without(r.service) is not None])
-    assert any(route.service == "appointments" for route in routes)  # the carer's case ran
+    assert len(problems) == sum(len(proxies_without(r.service)) for r in routes)
+    # Each service has a proxy without it.
+    assert {r.service for r in routes if proxies_without(r.service)} >= {
+        "appointments",
+        "prescriptions",
+        "record",
+    }
 
 
 async def test_a_parent_is_refused_everywhere_once_the_child_turns_16(

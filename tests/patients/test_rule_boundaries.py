@@ -1,11 +1,21 @@
-"""The first and last day of a proxy relationship, each side of the boundary."""
+"""Boundaries of the access rules: the first and last day of a proxy relationship, and
+the two caps on a patient's own record."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from app.patients.rules import Unavailable, relationship_unavailable
-from tests.patients.test_rules import REVIEW_AGE, TODAY, relationship
+import pytest
+
+from app.gp.types import (
+    Permissions,
+    RecordAccess,
+    RecordAccessLevel,
+    RecordGrants,
+    RelationshipKind,
+)
+from app.patients.rules import Unavailable, effective_access, relationship_unavailable
+from tests.patients.test_rules import PRACTICE, REVIEW_AGE, TODAY, relationship
 
 
 def test_access_starts_on_the_start_date_itself() -> None:
@@ -22,3 +32,33 @@ def test_the_end_date_is_the_first_day_without_access() -> None:
     assert relationship_unavailable(relationship(ends_on=TODAY), TODAY, REVIEW_AGE) is (
         Unavailable.PROXY_ACCESS_ENDED
     )
+
+
+@pytest.mark.parametrize(
+    ("relationship_level", "own_level", "shown"),
+    [
+        # The practice's own settings for the patient cap what their relationship allows…
+        (RecordAccessLevel.FULL, RecordAccessLevel.SUMMARY, RecordAccessLevel.SUMMARY),
+        (RecordAccessLevel.FULL, RecordAccessLevel.DETAILED, RecordAccessLevel.DETAILED),
+        # …and the relationship's level caps the settings.
+        (RecordAccessLevel.SUMMARY, RecordAccessLevel.FULL, RecordAccessLevel.SUMMARY),
+    ],
+)
+def test_a_patients_own_record_is_the_narrower_of_both(
+    relationship_level: RecordAccessLevel,
+    own_level: RecordAccessLevel,
+    shown: RecordAccessLevel,
+) -> None:
+    me = relationship(
+        RelationshipKind.SELF,
+        born=TODAY.replace(year=TODAY.year - 40),
+        permissions=Permissions(True, True, relationship_level),
+    )
+    access = effective_access(
+        me,
+        today=TODAY,
+        review_age=REVIEW_AGE,
+        practice=PRACTICE,
+        own_record_access=RecordAccess(RecordGrants.at_level(own_level)),
+    )
+    assert access.record_level is shown

@@ -344,6 +344,18 @@ def seed_relationships(today: date) -> list[SeedRelationship]:
             appointments=True, prescriptions=True, record_level=RecordAccessLevel.DETAILED,
             starts_on=today + timedelta(days=14),
         ),
+        # One service alone, so that each permission is exercised without the others:
+        # a relative who books for someone, and one who reads their summary record.
+        SeedRelationship(
+            ref("susan"), ref("zara"), RelationshipKind.RELATIVE,
+            appointments=True, prescriptions=False, record_level=RecordAccessLevel.NONE,
+            starts_on=today - timedelta(days=200),
+        ),
+        SeedRelationship(
+            ref("margaret"), ref("ryan"), RelationshipKind.RELATIVE,
+            appointments=False, prescriptions=False, record_level=RecordAccessLevel.SUMMARY,
+            starts_on=today - timedelta(days=200),
+        ),
     ]  # fmt: skip
 
 
