@@ -52,9 +52,9 @@ class _Registry:
         return self.system
 
 
-async def test_profiles_do_not_need_record_settings_when_the_record_is_not_offered() -> None:
+def signed_in_user() -> SignedIn:
     now = datetime.now(UTC)
-    signed_in = SignedIn(
+    return SignedIn(
         session_id="s",
         account_id="a",
         nhs_login_sub="sub",
@@ -66,6 +66,10 @@ async def test_profiles_do_not_need_record_settings_when_the_record_is_not_offer
         idle_expires_at=now + timedelta(minutes=30),
         via="bearer",
     )
+
+
+async def test_profiles_do_not_need_record_settings_when_the_record_is_not_offered() -> None:
+    signed_in = signed_in_user()
     registry = _Registry()
 
     async def practice(ods_code: str) -> PracticeSettings:
@@ -82,19 +86,7 @@ async def test_profiles_do_not_need_record_settings_when_the_record_is_not_offer
 async def test_record_settings_are_not_asked_of_a_system_that_cannot_give_them() -> None:
     """A practice may switch the record on in the practices file while its system (GP
     Connect) has no record access settings: every route must not fail for it."""
-    now = datetime.now(UTC)
-    signed_in = SignedIn(
-        session_id="s",
-        account_id="a",
-        nhs_login_sub="sub",
-        nhs_number="9990000018",
-        identity_level="P9",
-        ods_code="A81001",
-        gp_user_ref="U1",
-        expires_at=now + timedelta(hours=1),
-        idle_expires_at=now + timedelta(minutes=30),
-        via="bearer",
-    )
+    signed_in = signed_in_user()
     system = _NoRecordSettings()
     system.record_enabled = True
     registry = _Registry(system)
