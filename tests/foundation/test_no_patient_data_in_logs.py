@@ -14,6 +14,7 @@ from tests.conftest import SignIn
 
 REASON = "Chest pain when climbing stairs"
 CORRECTION = "The allergy to peanuts is wrong, it was a rash from washing powder"
+NOTE = "My dose went up at the hospital last week"
 
 
 async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
@@ -45,6 +46,17 @@ async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
         await client.post(
             f"{base}/record/corrections", json={"description": CORRECTION}, headers=user.headers
         )
+        courses = (await client.get(f"{base}/prescriptions/courses", headers=user.headers)).json()[
+            "items"
+        ]
+        for key, course in (("order-1", courses[0]), ("order-2", courses[0])):  # then pending
+            await client.post(
+                f"{base}/prescriptions/requests",
+                json={"course_ids": [course["course_id"]], "note": NOTE},
+                headers={**user.headers, "Idempotency-Key": f"{key}-{patient_id}"},
+            )
+        await client.get(f"{base}/prescriptions/requests", headers=user.headers)
+        await client.put(f"{base}/pharmacy", json={"ods_code": "FEE05"}, headers=user.headers)
     await client.post("/v1/auth/logout", headers=user.headers)
 
     logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
@@ -61,6 +73,9 @@ async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
             assert value not in logged, value
     assert REASON not in logged
     assert CORRECTION not in logged
+    assert NOTE not in logged
+    for term in ("Amlodipine", "Cetirizine"):  # the medicines ordered
+        assert term not in logged, term
     for term in ("Penicillin allergy", "No known drug allergy", "Haemoglobin A1c"):
         assert term not in logged, term
     assert user.token not in logged
