@@ -84,6 +84,16 @@ class NotFound(Problem):
     default_detail = "We could not find what you asked for."
 
 
+class InvalidCursor(Problem):
+    """A page cursor the service did not issue. Cursors only narrow a list already limited
+    to the patient, so a forged one reveals nothing; it is simply refused."""
+
+    status = 400
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+    default_detail = "The page cursor was not recognised. Start again from the first page."
+
+
 class ServiceUnavailable(Problem):
     status = 503
     code = "service_unavailable"

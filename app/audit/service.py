@@ -20,7 +20,7 @@ from app.audit.chain import GENESIS_HASH, ChainFields, chain_hash
 from app.audit.models import AuditRecord
 from app.audit.types import REQUEST_ID_PATTERN, AuditEntry, AuditEvent, AuditPage
 from app.clock import Clock
-from app.problems import Problem
+from app.problems import InvalidCursor
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,6 @@ CHAIN_LOCK_KEY = 0x6770_6F6E_6175_6474  # "gponaudt"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 _CURSOR_PREFIX = "a1."
-
-
-class InvalidCursor(Problem):
-    status = 400
-    code = "invalid_cursor"
-    title = "Invalid cursor"
-    default_detail = "The page cursor was not recognised. Start again from the first page."
 
 
 async def record(session: AsyncSession, event: AuditEvent, *, clock: Clock) -> None:

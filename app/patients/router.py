@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.audit.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_for_patient
-from app.audit.service import InvalidCursor as AuditInvalidCursor
 from app.auth.deps import CurrentSession
 from app.auth.problems import P9_PROBLEMS
 from app.clock import ClockDep, today
@@ -36,7 +35,7 @@ from app.patients.schemas import (
     Services,
     ServiceState,
 )
-from app.problems import problem_responses
+from app.problems import InvalidCursor, problem_responses
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -144,7 +143,7 @@ async def get_practice_policy(acting: ActingForPatient) -> PracticePolicy:
 @patient_router.get(
     "/access-log",
     summary="Who has viewed or acted on this record (for the patient only)",
-    responses=problem_responses(*ACTING_FOR_PROBLEMS, AuditInvalidCursor),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, InvalidCursor),
 )
 async def get_access_log(
     acting: ActingForSelf,

@@ -40,9 +40,8 @@ from app.prescriptions.service import (
     REQUEST_NOT_CANCELLABLE,
     UNKNOWN_COURSE,
     UNKNOWN_PHARMACY,
-    InvalidCursor,
 )
-from app.problems import problem_responses
+from app.problems import InvalidCursor, problem_responses
 from app.ratelimit.deps import Budget, RateLimited
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["prescriptions"])

@@ -46,7 +46,7 @@ from app.gp.types import (
 from app.idempotency.locks import one_at_a_time
 from app.patients.service import ActingFor
 from app.pharmacies.port import PharmacyDirectory
-from app.problems import Problem, ProblemKind
+from app.problems import InvalidCursor, Problem, ProblemKind
 
 # Acute courses are left out of the list: they can never be ordered online, and the
 # patient's full medication history is in the GP record (docs/decisions/0005).
@@ -95,13 +95,6 @@ UNKNOWN_PHARMACY = _refused(
     "We could not find a pharmacy with that code. Search for your pharmacy and "
     "choose it from the list.",
 )
-
-
-class InvalidCursor(Problem):
-    status = 400
-    code = "invalid_cursor"
-    title = "Invalid cursor"
-    default_detail = "The page cursor was not recognised. Start again from the first page."
 
 
 class RequestedBy(StrEnum):

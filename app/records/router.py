@@ -16,7 +16,7 @@ from app.db import SessionDep
 from app.gp import errors as gp
 from app.gp.types import RecordSection
 from app.patients.deps import ACTING_FOR_PROBLEMS, ActingForPatient, ActingForRecord
-from app.problems import problem_responses
+from app.problems import InvalidCursor, problem_responses
 from app.ratelimit.deps import Budget, RateLimited
 from app.records import service
 from app.records.schemas import (
@@ -82,7 +82,7 @@ async def get_record_access(acting: ActingForPatient, clock: ClockDep) -> Record
     description="Only documents this viewer's access covers and the practice has not "
     "withheld; `from`/`to` filter by date, `next_cursor` continues the list. Each page "
     "read is recorded in the patient's access log.",
-    responses=problem_responses(*ACTING_FOR_PROBLEMS, service.InvalidCursor, service.INVALID_RANGE),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, InvalidCursor, service.INVALID_RANGE),
 )
 async def list_record_documents(
     acting: ActingForRecord,
@@ -230,7 +230,7 @@ async def submit_correction(
     description="Allergies, medications, problems, immunisations, test results or "
     "consultations, as this viewer's access allows. `available: false` means there is no "
     "list to show (see `reason`), never that nothing is recorded.",
-    responses=problem_responses(*ACTING_FOR_PROBLEMS, service.InvalidCursor, service.INVALID_RANGE),
+    responses=problem_responses(*ACTING_FOR_PROBLEMS, InvalidCursor, service.INVALID_RANGE),
 )
 async def get_record_section(
     section: EntrySectionName,

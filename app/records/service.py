@@ -37,7 +37,7 @@ from app.gp.types import (
 )
 from app.patients.rules import EXPLANATIONS, Unavailable
 from app.patients.service import ActingFor
-from app.problems import Problem, ProblemKind
+from app.problems import InvalidCursor, Problem, ProblemKind
 from app.records import policy
 from app.records.models import CorrectionStatus, RecordCorrection
 
@@ -113,13 +113,6 @@ SECTION_REQUIRED = _invalid("section_required", "Say which section the entry is 
 UNKNOWN_ENTRY = _invalid(
     "unknown_entry", "We could not find that entry in this section of the record."
 )
-
-
-class InvalidCursor(Problem):
-    status = 400
-    code = "invalid_cursor"
-    title = "Invalid cursor"
-    default_detail = "The page cursor was not recognised. Start again from the first page."
 
 
 class DocumentTooLarge(Problem):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.service import MAX_PAGE_SIZE, InvalidCursor, list_for_patient
+from app.audit.service import MAX_PAGE_SIZE, list_for_patient
 from app.audit.types import AuditAction, AuditEntry, AuditEvent
 from app.gp.types import RelationshipKind
+from app.problems import InvalidCursor
 from tests.audit.conftest import (
     OTHER_PATIENT,
     PATIENT,
