@@ -14,7 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 
+from app.auth.deps import SESSION_SECURITY_SCHEMES, current_session, session_security
 from app.auth.problems import CSRFTokenInvalid, NotSignedIn, OriginNotAllowed, SessionExpired
 from app.problems import (
     BODY_NOT_PARSED,
@@ -51,6 +54,28 @@ def _session_security(method: str, operation: dict[str, Any]) -> None:
     if method.upper() not in {"GET", "HEAD", "OPTIONS"}:
         cookie["CSRFToken"] = []
     operation["security"] = [{"BearerSession": []}, cookie]
+
+
+def _depends_on(dependant: Dependant, call: Any) -> bool:
+    return any(sub.call is call or _depends_on(sub, call) for sub in dependant.dependencies)
+
+
+def _declare_session_security(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Operations behind `current_session` take the session schemes, which it reads
+    itself rather than as dependencies (so FastAPI does not list them)."""
+    schemes = schema["components"].setdefault("securitySchemes", {})
+    for scheme in SESSION_SECURITY_SCHEMES:
+        schemes[scheme.scheme_name] = scheme.model.model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        if not _depends_on(route.dependant, current_session):
+            continue
+        for method in route.methods or ():
+            operation = schema["paths"][route.path_format][method.lower()]
+            operation["security"] = session_security(method)
 
 
 def common_problems(operation: dict[str, Any]) -> list[ProblemKind]:
@@ -108,6 +133,7 @@ def api_document(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = FastAPI.openapi(app)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    _declare_session_security(app, schema)
     problem_schema = ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem_schema.pop("$defs", {}))
     codes: set[str] = set()

@@ -106,5 +106,19 @@ async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]
     return sessionmaker
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, for single statements that need no transaction around them.
+
+    A statement here is its own transaction: no BEGIN before it and no ROLLBACK after,
+    so a read is one round trip (the session check on every request).
+    """
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def autocommit_engine(request: Request) -> AsyncEngine:
+    reader: AsyncEngine = request.app.state.autocommit_engine
+    return reader
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]

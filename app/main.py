@@ -23,7 +23,7 @@ from app.auth.router import router as auth_router
 from app.auth.runtime import configured_endpoint, start_auth
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import autocommit, create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
 from app.docs_ui import mount_docs
 from app.gp.calls import GPCallsHeader
@@ -98,6 +98,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         stack.push_async_callback(engine.dispose)
         app.state.engine = engine
+        app.state.autocommit_engine = autocommit(engine)
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.gp_registry = await build_gp_registry(
             settings, app.state.clock, stack, app.state.sessionmaker

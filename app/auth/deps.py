@@ -27,9 +27,8 @@ from app.auth.problems import (
 )
 from app.auth.runtime import AuthRuntime
 from app.auth.types import LEVEL_RANK, IdentityLevel, SignedIn, Via
-from app.clock import ClockDep
 from app.config import DEFAULT_VTR, Settings
-from app.db import SessionDep
+from app.db import autocommit_engine
 from app.ratelimit.guard import enforce
 from app.ratelimit.service import Budget
 
@@ -140,31 +139,56 @@ async def check_same_site(
         raise
 
 
-async def current_session(
-    request: Request,
-    db: SessionDep,
-    auth: AuthDep,
-    clock: ClockDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    cookie: Annotated[str | None, Depends(cookie_scheme)],
-    csrf: Annotated[str | None, Depends(csrf_scheme)],
-) -> SignedIn:
+def presented_credentials(request: Request) -> tuple[tuple[str, Via] | None, str | None]:
+    """The session token and how it came, and the CSRF header, read as the three
+    security schemes above read them (`bearer_scheme`, `cookie_scheme`, `csrf_scheme`).
+
+    Read here rather than as three dependencies: this runs on every signed-in request,
+    and solving a dependency costs more than reading a header. The OpenAPI document
+    still names the schemes (`session_security`, used by app.api_document).
+    """
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    bearer = (
+        HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+        if scheme.lower() == "bearer" and credentials
+        else None
+    )
+    return presented_token(bearer, request.cookies.get(SESSION_COOKIE)), request.headers.get(
+        CSRF_HEADER
+    )
+
+
+async def current_session(request: Request) -> SignedIn:
     """The live session behind this request. Raises 401 `not_signed_in` / `session_expired`.
 
     Cookie sessions need the CSRF token on unsafe methods; bearer sessions do not
     (a browser never attaches a bearer token by itself).
     """
-    presented = presented_token(bearer, cookie)
+    presented, csrf = presented_credentials(request)
     if presented is None:
         raise NotSignedIn()
     token, via = presented
-    now = clock.now()
-    signed_in = await service.find_session(db, token, via=via, now=now, policy=auth.policy)
+    auth: AuthRuntime = request.app.state.auth
+    now = request.app.state.clock.now()
+    reader = autocommit_engine(request)
+    signed_in = await service.find_session(reader, token, via=via, now=now, policy=auth.policy)
     # The per-account ceiling on every signed-in request, before anything is written.
     await enforce(request, Budget.ACCOUNT, signed_in.account_id, account_id=signed_in.account_id)
     if via == "cookie" and request.method not in SAFE_METHODS:
         await check_same_site(request, auth, signed_in, csrf)
-    return await service.touch_session(db, signed_in, now=now, policy=auth.policy)
+    return await service.touch_session(reader, signed_in, now=now, policy=auth.policy)
+
+
+def session_security(method: str) -> list[dict[str, list[str]]]:
+    """What OpenAPI says an operation behind `current_session` accepts: a bearer
+    token, or the session cookie (plus the CSRF token on unsafe methods)."""
+    cookie: dict[str, list[str]] = {cookie_scheme.scheme_name: []}
+    if method.upper() not in SAFE_METHODS:
+        cookie[csrf_scheme.scheme_name] = []
+    return [{bearer_scheme.scheme_name: []}, cookie]
+
+
+SESSION_SECURITY_SCHEMES = (bearer_scheme, cookie_scheme, csrf_scheme)
 
 
 CurrentSession = Annotated[SignedIn, Depends(current_session)]

@@ -45,7 +45,7 @@ from app.auth.schemas import (
     SessionExchange,
 )
 from app.clock import ClockDep
-from app.db import SessionDep
+from app.db import SessionDep, autocommit_engine
 from app.gp import errors as gp
 from app.problems import problem_responses
 from app.ratelimit.deps import SignInRateLimit
@@ -352,7 +352,7 @@ async def sign_out(
         token, via = presented
         try:
             signed_in = await service.find_session(
-                db, token, via=via, now=clock.now(), policy=auth.policy
+                autocommit_engine(request), token, via=via, now=clock.now(), policy=auth.policy
             )
         except (NotSignedIn, SessionExpired):
             signed_in = None

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.audit.types import AuditAction, AuditEvent
@@ -204,55 +204,85 @@ async def _upsert_account(
     return account
 
 
+# Built once: the lookup runs on every signed-in request, and building a statement
+# costs more CPU than running it. Plain columns, not ORM entities: nothing to track.
+_sessions = AuthSession.__table__.c
+_accounts = Account.__table__.c
+_contexts = SessionContext.__table__.c
+FIND_SESSION = (
+    select(
+        _sessions.id,
+        _sessions.via,
+        _sessions.identity_level,
+        _sessions.expires_at,
+        _sessions.last_seen_at,
+        _sessions.revoked_at,
+        _accounts.id.label("account_id"),
+        _accounts.nhs_login_sub,
+        _accounts.nhs_number,
+        _accounts.ods_code,
+        _accounts.gp_user_ref,
+        _contexts.fetched_at.label("context_at"),
+    )
+    .join_from(AuthSession.__table__, Account.__table__, _accounts.id == _sessions.account_id)
+    .outerjoin(SessionContext.__table__, _contexts.session_id == _sessions.id)
+    .where(_sessions.token_hash == bindparam("token_hash"))
+)
+TOUCH_SESSION = (
+    update(AuthSession)
+    .where(_sessions.id == bindparam("session_id"), _sessions.last_seen_at < bindparam("now"))
+    .values(last_seen_at=bindparam("now"))
+)
+
+
 async def find_session(
-    db: AsyncSession, token: str, *, via: Via, now: datetime, policy: SessionPolicy
+    reader: AsyncEngine, token: str, *, via: Via, now: datetime, policy: SessionPolicy
 ) -> SignedIn:
     """The live session for this token. Raises `NotSignedIn` or `SessionExpired`.
 
-    One query: the session, its account and the age of its cached acting-for context.
-    It runs outside a transaction (no BEGIN, no ROLLBACK): one round trip.
+    One query on an autocommit connection (`reader`, see `app.db.autocommit`): the
+    session, its account and the age of its cached acting-for context, with no BEGIN
+    or ROLLBACK around it.
     """
-    await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    try:
-        found = (
-            await db.execute(
-                select(AuthSession, Account, SessionContext.fetched_at)
-                .join(Account, Account.id == AuthSession.account_id)
-                .outerjoin(SessionContext, SessionContext.session_id == AuthSession.id)
-                .where(AuthSession.token_hash == hash_token(token))
-            )
-        ).first()
-        if found is None:
-            raise NotSignedIn()
-        row, account, context_at = found
-        # A cookie token is not a bearer token and vice versa: each keeps its own protections.
-        if row.via != via or row.revoked_at is not None:
-            raise NotSignedIn()
-        if now >= row.expires_at or now >= row.last_seen_at + policy.idle:
-            raise SessionExpired()
-        return dataclasses.replace(_signed_in(row, account, policy), context_at=context_at)
-    finally:
-        # Give the connection back; whatever the request writes next gets a transaction.
-        await db.rollback()
+    async with reader.connect() as connection:
+        result = await connection.execute(FIND_SESSION, {"token_hash": hash_token(token)})
+        found = result.first()
+    if found is None:
+        raise NotSignedIn()
+    # A cookie token is not a bearer token and vice versa: each keeps its own protections.
+    if found.via != via or found.revoked_at is not None:
+        raise NotSignedIn()
+    if now >= found.expires_at or now >= found.last_seen_at + policy.idle:
+        raise SessionExpired()
+    return SignedIn(
+        session_id=found.id,
+        account_id=found.account_id,
+        nhs_login_sub=found.nhs_login_sub,
+        nhs_number=found.nhs_number,
+        identity_level=cast(IdentityLevel, found.identity_level),
+        ods_code=found.ods_code,
+        gp_user_ref=found.gp_user_ref,
+        expires_at=found.expires_at,
+        idle_expires_at=min(found.last_seen_at + policy.idle, found.expires_at),
+        via=cast(Via, found.via),
+        last_seen_at=found.last_seen_at,
+        context_at=found.context_at,
+    )
 
 
 async def touch_session(
-    db: AsyncSession, signed_in: SignedIn, *, now: datetime, policy: SessionPolicy
+    reader: AsyncEngine, signed_in: SignedIn, *, now: datetime, policy: SessionPolicy
 ) -> SignedIn:
     """Record activity, which restarts the idle timer (never past the absolute end).
 
-    Writes only when the stored time is a minute old or more, in a transaction that
-    ends here: the request holds no connection while it waits on a GP system.
+    Writes only when the stored time is a minute old or more, as one autocommitted
+    statement: the request holds no connection while it waits on a GP system.
     """
     last_seen = signed_in.last_seen_at
     if last_seen is not None and now - last_seen < TOUCH_INTERVAL:
         return signed_in
-    await db.execute(
-        update(AuthSession)
-        .where(AuthSession.id == signed_in.session_id, AuthSession.last_seen_at < now)
-        .values(last_seen_at=now)
-    )
-    await db.commit()
+    async with reader.connect() as connection:
+        await connection.execute(TOUCH_SESSION, {"session_id": signed_in.session_id, "now": now})
     return dataclasses.replace(
         signed_in,
         last_seen_at=now,
