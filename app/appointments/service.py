@@ -140,9 +140,17 @@ async def search_slots(
 ) -> SlotSearch:
     """Free slots, earliest first, at most `limit`; `next_from` continues the list."""
     start, end = search_window(_practice(acting), now, start, end)
+    # One more than the page: whether there is a next page, and where it starts.
+    asked = limit + 1
     slots = await acting.system.search_slots(
-        start, end, appointment_type=appointment_type, clinician=clinician
+        start, end, appointment_type=appointment_type, clinician=clinician, limit=asked
     )
+    if len(slots) == asked and slots[0].start == slots[-1].start:
+        # More slots start at that one time than a page holds, and a page never splits
+        # them (`paginate`): ask again for all of them (rare: a second GP call).
+        slots = await acting.system.search_slots(
+            start, end, appointment_type=appointment_type, clinician=clinician
+        )
     page, next_from = paginate(slots, limit)
     return SlotSearch(start, end, page, next_from)
 

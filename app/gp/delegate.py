@@ -94,11 +94,12 @@ class DelegatingGPSystem:
         *,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
+        limit: int | None = None,
     ) -> list[Slot]:
         return await self._call(
             READ,
             lambda: self._inner.search_slots(
-                start, end, appointment_type=appointment_type, clinician=clinician
+                start, end, appointment_type=appointment_type, clinician=clinician, limit=limit
             ),
         )
 

@@ -81,8 +81,13 @@ class GPSystem(Protocol):
         *,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
+        limit: int | None = None,
     ) -> list[Slot]:
-        """Free slots starting within [start, end), earliest first."""
+        """Free slots starting within [start, end), earliest first.
+
+        With `limit`, the earliest `limit` of them are enough: an adapter may stop
+        there (the sandbox does), or return them all.
+        """
         ...
 
     async def list_appointments(self, patient_ref: str) -> list[Appointment]: ...

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import cast
 
-from app.appointments.service import paginate
+import pytest
+
+from app.appointments.service import SlotSearch, paginate, search_slots
 from app.gp.types import AppointmentType, Clinician, Slot
+from app.patients.service import ActingFor
+from tests.patients.test_rules import PRACTICE
 
 NINE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -42,3 +49,70 @@ def test_more_slots_at_one_time_than_a_page_holds_stay_together() -> None:
     page, next_from = paginate(slots, 2)
     assert len(page) == 4 and {s.start for s in page} == {NINE}
     assert next_from == NINE + timedelta(minutes=30)
+
+
+@dataclass
+class SlotSystem:
+    """Free slots as a GP system holds them; `honours_limit` False returns them all."""
+
+    slots: list[Slot]
+    honours_limit: bool = True
+    asked: list[int | None] = field(default_factory=list)
+
+    async def search_slots(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        appointment_type: AppointmentType | None = None,
+        clinician: str | None = None,
+        limit: int | None = None,
+    ) -> list[Slot]:
+        self.asked.append(limit)
+        found = sorted(
+            (s for s in self.slots if start <= s.start < end), key=lambda s: (s.start, s.slot_id)
+        )
+        return found[:limit] if self.honours_limit and limit is not None else found
+
+
+async def search(system: SlotSystem, limit: int) -> SlotSearch:
+    acting = cast(
+        ActingFor, SimpleNamespace(system=system, profile=SimpleNamespace(practice=PRACTICE))
+    )
+    return await search_slots(
+        acting,
+        now=NINE - timedelta(hours=1),
+        start=None,
+        end=None,
+        appointment_type=None,
+        clinician=None,
+        limit=limit,
+    )
+
+
+@pytest.mark.parametrize("honours_limit", [True, False])
+async def test_a_search_asks_the_gp_system_for_one_more_than_the_page(
+    honours_limit: bool,
+) -> None:
+    system = SlotSystem([slot(10 * i, 0) for i in range(30)], honours_limit=honours_limit)
+    found = await search(system, 5)
+    assert system.asked == [6]
+    assert [s.slot_id for s in found.slots] == [f"s{10 * i}-0" for i in range(5)]
+    assert found.next_from == NINE + timedelta(minutes=50)
+
+
+async def test_a_page_that_fits_exactly_has_no_next_page() -> None:
+    system = SlotSystem([slot(10 * i, 0) for i in range(5)])
+    found = await search(system, 5)
+    assert len(found.slots) == 5
+    assert found.next_from is None
+
+
+async def test_more_slots_at_one_time_than_a_page_holds_are_all_fetched() -> None:
+    # Seven slots at 09:00 and one at 09:10: the first page holds all seven, which a
+    # search stopped at six would have cut short.
+    system = SlotSystem([slot(0, n) for n in range(7)] + [slot(10, 0)])
+    found = await search(system, 5)
+    assert system.asked == [6, None]
+    assert [s.slot_id for s in found.slots] == [f"s0-{n}" for n in range(7)]
+    assert found.next_from == NINE + timedelta(minutes=10)

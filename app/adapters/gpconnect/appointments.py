@@ -42,9 +42,14 @@ class AppointmentsMixin(GPConnectBase):
         *,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
+        limit: int | None = None,
     ) -> list[Slot]:
         """Free slots in [start, end), in two-week searches; past slots are left out
-        because Book an appointment refuses them."""
+        because Book an appointment refuses them.
+
+        GP Connect's Slot search has no count, and filters by type and clinician here,
+        so `limit` does not shorten it: every slot found is returned.
+        """
         start = max(start, self._clock.now())
         found: dict[str, Slot] = {}
         window_start = start

@@ -307,6 +307,7 @@ class SimulatedSupplier:
         *,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
+        limit: int | None = None,
     ) -> list[Slot]:
         query = (
             select(t.slots)
@@ -325,6 +326,8 @@ class SimulatedSupplier:
             query = query.where(
                 t.slots.c.clinician_name.icontains(clinician.strip(), autoescape=True)
             )
+        if limit is not None:
+            query = query.limit(limit)
         async with self._engine.connect() as connection:
             return [self._to_slot(row) for row in await connection.execute(query)]
 
