@@ -13,7 +13,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -65,6 +65,21 @@ class SupplierError(Exception):
         self.code = code
         self.course_id = course_id
         super().__init__(f"supplier error {code}")
+
+
+# A practice's free slots in [start, end), earliest first. Built once: every slot
+# search runs it, and building a statement costs more CPU than running it.
+FREE_SLOTS = (
+    select(t.slots)
+    .where(
+        t.slots.c.ods_code == bindparam("ods_code"),
+        t.slots.c.status == "free",
+        t.slots.c.start >= bindparam("start"),
+        t.slots.c.start < bindparam("end"),
+    )
+    .order_by(t.slots.c.start, t.slots.c.slot_id)
+)
+FIRST_FREE_SLOTS = FREE_SLOTS.limit(bindparam("limit"))
 
 
 class SimulatedSupplier:
@@ -309,16 +324,13 @@ class SimulatedSupplier:
         clinician: str | None = None,
         limit: int | None = None,
     ) -> list[Slot]:
-        query = (
-            select(t.slots)
-            .where(
-                t.slots.c.ods_code == self.ods_code,
-                t.slots.c.status == "free",
-                t.slots.c.start >= max(start, self._now()),
-                t.slots.c.start < end,
-            )
-            .order_by(t.slots.c.start, t.slots.c.slot_id)
-        )
+        window: dict[str, Any] = {
+            "ods_code": self.ods_code,
+            "start": max(start, self._now()),
+            "end": end,
+            "limit": limit,
+        }
+        query = FREE_SLOTS if limit is None else FIRST_FREE_SLOTS
         if appointment_type is not None:
             query = query.where(t.slots.c.type == appointment_type.value)
         if clinician is not None:
@@ -326,10 +338,8 @@ class SimulatedSupplier:
             query = query.where(
                 t.slots.c.clinician_name.icontains(clinician.strip(), autoescape=True)
             )
-        if limit is not None:
-            query = query.limit(limit)
         async with self._engine.connect() as connection:
-            return [self._to_slot(row) for row in await connection.execute(query)]
+            return [self._to_slot(row) for row in await connection.execute(query, window)]
 
     async def list_appointments(self, patient_ref: str) -> list[Appointment]:
         async with self._engine.connect() as connection:
