@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from app.config import AppEnv, Settings, UnsafeSettings
-from app.logs import logging_config
+from app.logs import access_log, logging_config
 from app.serving import GuardedHttpToolsProtocol
 
 
@@ -40,6 +40,7 @@ def main() -> None:
         port=args.port,
         workers=args.workers,
         log_config=logging_config(settings),
+        access_log=access_log(settings),
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         server_header=False,

@@ -71,13 +71,23 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "app": {"level": settings.log_level},
             "uvicorn": {"level": "INFO"},
             "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {"level": "INFO", "filters": ["drop_query_strings"]},
+            # One line per request at INFO: LOG_LEVEL=WARNING turns them off (`access_log`).
+            "uvicorn.access": {"level": settings.log_level, "filters": ["drop_query_strings"]},
             # httpx logs every outbound URL at INFO; GP Connect URLs can hold NHS numbers.
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
         },
         "root": {"handlers": ["default"], "level": "WARNING"},
     }
+
+
+def access_log(settings: Settings) -> bool:
+    """Whether uvicorn writes a line per request: only where LOG_LEVEL lets INFO through.
+
+    Off, uvicorn does not even build the line (it is ~9 % of a cheap request's CPU);
+    a load balancer in front usually logs requests anyway.
+    """
+    return logging.getLevelNamesMapping()[settings.log_level.upper()] <= logging.INFO
 
 
 def configure_logging(settings: Settings) -> None:

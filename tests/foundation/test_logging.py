@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.logs import DropQueryStrings, logging_config
+from app.logs import DropQueryStrings, access_log, logging_config
 
 log = logging.getLogger("app.tests")
 
@@ -81,6 +81,15 @@ def test_access_log_lines_drop_query_strings() -> None:
 def test_uvicorn_access_logger_is_configured_with_the_filter() -> None:
     config = logging_config(Settings(_env_file=None))  # type: ignore[call-arg]
     assert "drop_query_strings" in config["loggers"]["uvicorn.access"]["filters"]
+
+
+@pytest.mark.parametrize(
+    ("level", "logged"), [("DEBUG", True), ("INFO", True), ("WARNING", False), ("ERROR", False)]
+)
+def test_request_lines_follow_the_log_level(level: str, logged: bool) -> None:
+    settings = Settings(_env_file=None, log_level=level)  # type: ignore[call-arg]
+    assert access_log(settings) is logged
+    assert logging_config(settings)["loggers"]["uvicorn.access"]["level"] == level
 
 
 def test_outbound_request_urls_are_not_logged() -> None:
