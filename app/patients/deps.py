@@ -16,12 +16,12 @@ from app.audit.refusals import audit_refusal
 from app.audit.types import AuditAction, AuditEvent
 from app.auth.deps import P9Session
 from app.auth.problems import P9_PROBLEMS
-from app.clock import ClockDep, today
+from app.clock import Clock, today
+from app.config import Settings
 from app.db import SessionDep
-from app.deps import SettingsDep
 from app.gp import errors as gp
-from app.gp.deps import GPRegistryDep
-from app.patients.context import ActingContext, ActingContextsDep
+from app.gp.registry import GPSystemRegistry
+from app.patients.context import ActingContext, ActingContexts
 from app.patients.rules import EXPLANATIONS, Access, ServiceAccess, Unavailable
 from app.patients.service import ActingFor, PatientNotAvailable, resolve_acting_for
 from app.problems import Problem
@@ -67,10 +67,15 @@ ACTING_FOR_PROBLEMS = (
 )
 
 
-async def session_context(
-    signed_in: P9Session, db: SessionDep, contexts: ActingContextsDep, clock: ClockDep
-) -> ActingContext:
+# Every patient-scoped request runs the two dependencies below. They read the app's
+# clients from `request.app.state` themselves: each dependency FastAPI solves costs
+# more than the attribute it would return.
+
+
+async def session_context(request: Request, signed_in: P9Session, db: SessionDep) -> ActingContext:
     """The session's acting-for context: no GP call while it is fresh."""
+    contexts: ActingContexts = request.app.state.acting_contexts
+    clock: Clock = request.app.state.clock
     return await contexts.get(db, signed_in, now=clock.now())
 
 
@@ -82,10 +87,10 @@ async def acting_for(
     patient_id: PatientID,
     signed_in: P9Session,
     context: ActingContextDep,
-    registry: GPRegistryDep,
-    settings: SettingsDep,
-    clock: ClockDep,
 ) -> ActingFor:
+    registry: GPSystemRegistry = request.app.state.gp_registry
+    settings: Settings = request.app.state.settings
+    clock: Clock = request.app.state.clock
     try:
         acting = resolve_acting_for(
             context,
