@@ -40,6 +40,7 @@ from tests.conftest import LIFESPAN_TIMEOUT, _create_database, postgres_url, res
 
 RACERS = 50
 STORM = 20
+ORDERS = 10  # one course ordered at once, each with its own key
 PROJECT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.timeout(90)]
@@ -220,7 +221,8 @@ async def test_fifty_patients_racing_for_one_slot(server: Server, http: httpx.As
     assert len({r.patient_id for r in racers}) == RACERS
     assert {r.persona.ods_code for r in racers} == {LOAD_TEST_PRACTICE}
     slot_id = await _free_slot(http, racers[0], 0)
-    start = asyncio.Event()
+    # Every racer and this test meet at the line; then all send at once.
+    start = asyncio.Barrier(RACERS + 1)
 
     async def book(racer: Racer, number: int) -> httpx.Response:
         await start.wait()
@@ -231,8 +233,7 @@ async def test_fifty_patients_racing_for_one_slot(server: Server, http: httpx.As
         )
 
     tasks = [asyncio.create_task(book(r, n)) for n, r in enumerate(racers)]
-    await asyncio.sleep(0.05)
-    start.set()
+    await start.wait()
     answers = await asyncio.gather(*tasks)
 
     statuses = sorted(answer.status_code for answer in answers)
@@ -250,7 +251,7 @@ async def test_a_retry_storm_books_once(server: Server, http: httpx.AsyncClient)
     racer = server.racers[RACERS]  # someone who took no part in the race
     slot_id = await _free_slot(http, racer, 1)
     key = f"storm-{slot_id}"
-    start = asyncio.Event()
+    start = asyncio.Barrier(STORM + 1)
 
     async def book() -> httpx.Response:
         await start.wait()
@@ -261,8 +262,7 @@ async def test_a_retry_storm_books_once(server: Server, http: httpx.AsyncClient)
         )
 
     tasks = [asyncio.create_task(book()) for _ in range(STORM)]
-    await asyncio.sleep(0.05)
-    start.set()
+    await start.wait()
     answers = await asyncio.gather(*tasks)
 
     booked = [a for a in answers if a.status_code == 201]
@@ -307,7 +307,7 @@ async def test_one_course_ordered_at_once_on_both_workers_is_ordered_once(
     )
     course = next(c for c in courses.json()["items"] if c["name"].startswith("Amlodipine"))
     assert course["orderable"], course
-    start = asyncio.Event()
+    start = asyncio.Barrier(ORDERS + 1)
 
     async def order(number: int) -> httpx.Response:
         await start.wait()
@@ -317,12 +317,13 @@ async def test_one_course_ordered_at_once_on_both_workers_is_ordered_once(
             headers={**racer.headers, "Idempotency-Key": f"order-{number:03d}-{racer.patient_id}"},
         )
 
-    tasks = [asyncio.create_task(order(n)) for n in range(10)]
-    await asyncio.sleep(0.05)
-    start.set()
+    tasks = [asyncio.create_task(order(n)) for n in range(ORDERS)]
+    await start.wait()
     answers = await asyncio.gather(*tasks)
 
     statuses = sorted(answer.status_code for answer in answers)
-    assert statuses == [201] + [409] * 9, [a.text for a in answers if a.status_code >= 500]
+    assert statuses == [201] + [409] * (ORDERS - 1), [
+        a.text for a in answers if a.status_code >= 500
+    ]
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"request_pending"}
     assert await _pending_requests_for(server, course["course_id"]) == 1
