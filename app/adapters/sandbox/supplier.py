@@ -67,8 +67,19 @@ class SupplierError(Exception):
         super().__init__(f"supplier error {code}")
 
 
-# A practice's free slots in [start, end), earliest first. Built once: every slot
-# search runs it, and building a statement costs more CPU than running it.
+# The statements behind the most frequent calls, built once: building a statement
+# costs more CPU than running it, on the event loop the service shares.
+PRACTICE = select(t.practices).where(t.practices.c.ods_code == bindparam("ods_code"))
+PATIENT = select(t.patients).where(
+    t.patients.c.patient_ref == bindparam("patient_ref"),
+    t.patients.c.ods_code == bindparam("ods_code"),
+)
+APPOINTMENTS = (
+    select(t.appointments)
+    .where(t.appointments.c.patient_ref == bindparam("patient_ref"))
+    .order_by(t.appointments.c.start)
+)
+# A practice's free slots in [start, end), earliest first.
 FREE_SLOTS = (
     select(t.slots)
     .where(
@@ -108,11 +119,7 @@ class SimulatedSupplier:
     # --- reading helpers ------------------------------------------------------
 
     async def _practice(self, connection: AsyncConnection) -> Row[Any]:
-        row = (
-            await connection.execute(
-                select(t.practices).where(t.practices.c.ods_code == self.ods_code)
-            )
-        ).first()
+        row = (await connection.execute(PRACTICE, {"ods_code": self.ods_code})).first()
         if row is None:
             self._refuse(Refusal.UNAVAILABLE)
         return row
@@ -120,10 +127,7 @@ class SimulatedSupplier:
     async def _patient(self, connection: AsyncConnection, patient_ref: str) -> Row[Any]:
         row = (
             await connection.execute(
-                select(t.patients).where(
-                    t.patients.c.patient_ref == patient_ref,
-                    t.patients.c.ods_code == self.ods_code,
-                )
+                PATIENT, {"patient_ref": patient_ref, "ods_code": self.ods_code}
             )
         ).first()
         if row is None:
@@ -344,11 +348,7 @@ class SimulatedSupplier:
     async def list_appointments(self, patient_ref: str) -> list[Appointment]:
         async with self._engine.connect() as connection:
             await self._patient(connection, patient_ref)
-            rows = await connection.execute(
-                select(t.appointments)
-                .where(t.appointments.c.patient_ref == patient_ref)
-                .order_by(t.appointments.c.start)
-            )
+            rows = await connection.execute(APPOINTMENTS, {"patient_ref": patient_ref})
             return [self._to_appointment(row) for row in rows]
 
     async def book_appointment(self, request: BookingRequest) -> Appointment:
