@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 
+from app.config import AppEnv, Settings, UnsafeSettings
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -20,6 +22,26 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class FrozenClock:
+    """A clock that stands still at one instant (`FROZEN_NOW`)."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+
+def clock_for(settings: Settings) -> Clock:
+    """The real clock; outside prod, `FROZEN_NOW` stops it at that instant, so that tests
+    running the service in a process of their own share the suite's date."""
+    if settings.frozen_now is None:
+        return SystemClock()
+    if settings.app_env is AppEnv.PROD:
+        raise UnsafeSettings("Refusing to start with APP_ENV=prod: FROZEN_NOW is set.")
+    return FrozenClock(settings.frozen_now)
 
 
 def today(clock: Clock) -> date:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from limits import parse
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # Live sessions per account; signing in past it ends the oldest.
     max_sessions_per_account: int = Field(default=5, ge=1)
+    # Stops the clock at this instant (ISO 8601 with an offset) for tests that run the
+    # service in a process of its own. Never in prod.
+    frozen_now: AwareDatetime | None = None
 
     @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
     @classmethod
@@ -280,6 +283,8 @@ class Settings(BaseSettings):
             problems.append("CORS_ALLOW_ORIGINS contains the wildcard '*'")
         if urlsplit(self.public_base_url).scheme != "https":
             problems.append("PUBLIC_BASE_URL must be an https:// URL")
+        if self.frozen_now is not None:
+            problems.append("FROZEN_NOW is set; production runs on the real clock")
         return problems
 
     def check_safe(self) -> None:

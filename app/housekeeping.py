@@ -13,7 +13,7 @@ import asyncio
 import sys
 
 from app.auth.service import prune_sessions
-from app.clock import Clock, SystemClock
+from app.clock import Clock, clock_for
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.idempotency.service import prune as prune_idempotency_records
@@ -33,7 +33,8 @@ async def housekeeping(database_url: str, clock: Clock) -> dict[str, int]:
 
 
 def main() -> None:
-    removed = asyncio.run(housekeeping(Settings().database_url, SystemClock()))
+    settings = Settings()
+    removed = asyncio.run(housekeeping(settings.database_url, clock_for(settings)))
     sys.stdout.write(
         f"Deleted {removed['idempotency_records']} idempotency records "
         f"and {removed['sessions']} expired sessions.\n"

@@ -21,7 +21,7 @@ from app.api_document import api_document
 from app.appointments.router import router as appointments_router
 from app.auth.router import router as auth_router
 from app.auth.runtime import configured_endpoint, start_auth
-from app.clock import Clock, SystemClock
+from app.clock import Clock, clock_for
 from app.config import Settings
 from app.db import autocommit, create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     mount_docs(app, settings)
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or clock_for(settings)
 
     install_problem_handlers(app)
     app.include_router(health_router)

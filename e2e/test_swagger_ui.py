@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from app.adapters.sandbox.personas import find_persona
-from app.clock import SystemClock, today
+from tests.frozen import SUITE_NOW, SUITE_TODAY
 from tests.live_server import LiveServer
 
 PRACTICES = ("A81001", "B82002", "C83003")  # EMIS-like, TPP-like, Vision-like
@@ -24,7 +24,7 @@ TIMEOUT_MS = 30_000
 
 def sign_in(page: Page, server: LiveServer, ods_code: str) -> str:
     """Sign in from the docs page's own link, picking the practice's adult persona."""
-    persona = find_persona(today(SystemClock()), "adult-full", ods_code=ods_code)
+    persona = find_persona(SUITE_TODAY, "adult-full", ods_code=ods_code)
     page.goto(f"{server.base_url}/docs")
     line = page.locator("#gp-session")
     expect(line).to_be_visible(timeout=TIMEOUT_MS)
@@ -75,9 +75,7 @@ def book_list_and_cancel(page: Page, ods_code: str) -> None:
 
     status, practice = execute(page, "patients", "get_practice_policy", ids)
     assert status == 200, practice
-    earliest = datetime.now(UTC) + timedelta(
-        minutes=practice["cancellation_cutoff_minutes"], days=1
-    )
+    earliest = SUITE_NOW + timedelta(minutes=practice["cancellation_cutoff_minutes"], days=1)
     status, slots = execute(
         page,
         "appointments",

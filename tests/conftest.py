@@ -8,7 +8,8 @@ which turns a missing server into a failure.
 The sandbox GP systems live in a database of their own during tests
 (`sandbox_database_url`): a copy of a seeded SQLite template file, or on
 PostgreSQL a `<name>_sandbox` database that is re-seeded only when a test
-changed it. The seed rows are computed once per session.
+changed it. The seed rows are computed once per session, for the suite's
+frozen date (tests/frozen.py), which every `FakeClock` starts at.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.sandbox.personas import Persona, find_persona
 from app.adapters.sandbox.seed import SeedRows, build_seed_rows, fingerprint, load
 from app.adapters.sandbox.tables import metadata as sandbox_metadata
-from app.clock import SystemClock, today
+from app.clock import LONDON, today
 from app.config import Settings
 from app.db import create_engine
 from app.devtools.sessions import sign_in_persona
 from app.main import create_app
 from app.patients.ids import patient_id
 from app.tables import metadata
+from tests.frozen import SUITE_NOW, SUITE_TODAY
 
 BACKENDS = ["sqlite", "postgresql"]
 # Starting the app seeds or checks the sandbox; on a busy shared machine that can take
@@ -84,8 +86,8 @@ async def reset_schema(engine: AsyncEngine) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox_seed_rows() -> SeedRows:
-    """Every sandbox row for today, computed once."""
-    return build_seed_rows(today(SystemClock()))
+    """Every sandbox row for the suite's date, computed once."""
+    return build_seed_rows(SUITE_TODAY)
 
 
 @pytest.fixture(scope="session")
@@ -206,16 +208,22 @@ def settings(make_settings: Callable[..., Settings], sandbox_database_url: str) 
 
 
 class FakeClock:
-    """A clock that tests move by hand."""
+    """A clock that tests move by hand, from the suite's frozen instant."""
 
-    def __init__(self, now: datetime | None = None) -> None:
-        self.current = now or datetime.now(UTC).replace(microsecond=0)
+    def __init__(self, now: datetime = SUITE_NOW) -> None:
+        self.current = now
 
     def now(self) -> datetime:
         return self.current
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta
+
+    def move_to(self, day: date, at: time) -> None:
+        """To `at` o'clock in England on `day`. Days are England's, and there a day is not
+        always 24 hours: `advance(timedelta(days=n))` across a clock change lands an hour
+        off, which at this suite's 00:30 is the day before."""
+        self.current = datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ of limits and headers that the in-process transport cannot show.
 
 The database is a SQLite file made for the server; personas can be signed in
 beforehand (bearer or cookie sessions), through the same code as a real sign-in.
+The server's clock stands at the suite's instant (`FROZEN_NOW`), like every other
+test's, and the sandbox is seeded for that date.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -26,12 +29,13 @@ from app.adapters.sandbox.personas import find_persona
 from app.auth import service as auth_service
 from app.auth.oidc import identity_from_claims
 from app.auth.types import Via
-from app.clock import SystemClock, today
+from app.clock import FrozenClock, today
 from app.config import Settings
 from app.db import create_engine
 from app.devtools.sessions import persona_patient_id
 from app.main import create_app
 from tests.conftest import reset_schema
+from tests.frozen import SUITE_NOW
 
 PROJECT = Path(__file__).resolve().parent.parent
 START_SECONDS = 60
@@ -76,9 +80,9 @@ async def _prepare(env: dict[str, str], sign_in: dict[str, tuple[str, Via]]) -> 
         database_url=env["DATABASE_URL"],
         secret_key=env.get("SECRET_KEY", Settings().secret_key),
     )
-    app = create_app(settings)
+    clock = FrozenClock(datetime.fromisoformat(env["FROZEN_NOW"]))
+    app = create_app(settings, clock=clock)
     sessions = {}
-    clock = SystemClock()
     async with LifespanManager(app):
         for name, (tag, via) in sign_in.items():
             persona = find_persona(today(clock), tag)
@@ -131,6 +135,7 @@ def live_server(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "FROZEN_NOW": SUITE_NOW.isoformat(),
         **(env or {}),
     }
     sessions = asyncio.run(_prepare(server_env, sign_in or {}))

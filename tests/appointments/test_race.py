@@ -31,12 +31,13 @@ from app.adapters.sandbox.personas import LOAD_TEST_PRACTICE, Persona, load_test
 from app.adapters.sandbox.seed import build_seed_rows, load
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction
-from app.clock import SystemClock, today
+from app.clock import FrozenClock
 from app.config import Settings
 from app.db import create_engine
 from app.devtools.sessions import persona_patient_id, sign_in_persona
 from app.main import create_app
 from tests.conftest import LIFESPAN_TIMEOUT, _create_database, postgres_url, reset_schema
+from tests.frozen import SUITE_NOW, SUITE_TODAY
 
 RACERS = 50
 STORM = 20
@@ -78,7 +79,7 @@ async def _prepare(database_url: str, sandbox_url: str) -> list[Racer]:
     await reset_schema(engine)
     await engine.dispose()
     sandbox_engine = create_engine(sandbox_url)
-    await load(sandbox_engine, build_seed_rows(today(SystemClock())))
+    await load(sandbox_engine, build_seed_rows(SUITE_TODAY))
     await sandbox_engine.dispose()
 
     settings = Settings(  # type: ignore[call-arg]
@@ -87,11 +88,12 @@ async def _prepare(database_url: str, sandbox_url: str) -> list[Racer]:
         database_url=database_url,
         sandbox_database_url=sandbox_url,
     )
-    app = create_app(settings)
+    clock = FrozenClock(SUITE_NOW)
+    app = create_app(settings, clock=clock)
     racers = []
     async with LifespanManager(app, startup_timeout=LIFESPAN_TIMEOUT):
-        for persona in load_test_personas(today(SystemClock()))[: RACERS + 2]:
-            issued = await sign_in_persona(app, persona, clock=SystemClock())
+        for persona in load_test_personas(SUITE_TODAY)[: RACERS + 2]:
+            issued = await sign_in_persona(app, persona, clock=clock)
             racers.append(
                 Racer(
                     persona,
@@ -135,6 +137,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "DATABASE_URL": database_url,
         "SANDBOX_DATABASE_URL": sandbox_url,
         "LOG_LEVEL": "WARNING",
+        "FROZEN_NOW": SUITE_NOW.isoformat(),
         # The storm is about idempotency; the booking budget has tests of its own.
         "RATE_LIMIT_BOOKING": "1000/hour",
         "RATE_LIMIT_PRESCRIPTION_REQUEST": "1000/hour",

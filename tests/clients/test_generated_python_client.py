@@ -9,13 +9,14 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.frozen import SUITE_NOW
 from tests.live_server import LiveServer, live_server
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,7 @@ def test_the_generated_client_books_lists_and_cancels(generated: str, server: Li
     profiles = module("api.me.list_linked_profiles").sync(client=client)
     patient_id = next(p for p in profiles.items if p.relationship.value == "self").patient_id
     practice = module("api.patients.get_practice_policy").sync(patient_id, client=client)
-    earliest = datetime.now(UTC) + timedelta(minutes=practice.cancellation_cutoff_minutes, days=1)
+    earliest = SUITE_NOW + timedelta(minutes=practice.cancellation_cutoff_minutes, days=1)
     slots = module("api.appointments.search_slots").sync(
         patient_id, client=client, from_=earliest, limit=1
     )

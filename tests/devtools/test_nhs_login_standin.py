@@ -42,7 +42,7 @@ async def _status(app: FastAPI, path: str) -> int:
 
 
 async def test_a_prod_app_has_no_stand_in_and_404s_it(tmp_path: Path) -> None:
-    app = create_app(safe_prod(tmp_path))
+    app = create_app(safe_prod(tmp_path), clock=FakeClock())
     for path in (DISCOVERY, "/dev/nhs-login/authorize", "/dev/nhs-login/.well-known/jwks.json"):
         assert await _status(app, path) == 404
     assert not [p for p in app.openapi()["paths"] if p.startswith("/dev")]
@@ -62,13 +62,13 @@ async def test_the_stand_in_mounts_only_in_dev_without_an_issuer(
 ) -> None:
     key = tmp_path / "k.pem"
     settings = Settings(_env_file=None, nhs_login_private_key_file=key, **values)  # type: ignore[call-arg]
-    assert await _status(create_app(settings), DISCOVERY) == 404
+    assert await _status(create_app(settings, clock=FakeClock()), DISCOVERY) == 404
 
 
 async def test_in_dev_the_stand_in_answers_but_is_not_in_the_openapi_document(
     standin_settings: Settings,
 ) -> None:
-    app = create_app(standin_settings)
+    app = create_app(standin_settings, clock=FakeClock())
     assert await _status(app, DISCOVERY) == 200
     assert not [p for p in app.openapi()["paths"] if p.startswith("/dev")]
 

@@ -1,4 +1,8 @@
-"""The README's app example, run as written against a real `make run`-like server (dev)."""
+"""The README's app example, run as written against a real `make run`-like server (dev).
+
+The example reads the time from its own clock, as an app does: it runs with that clock at
+the suite's instant, where the server stands too.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.adapters.sandbox.personas import find_persona
-from app.clock import SystemClock, today
+from tests.frozen import SUITE_TODAY
 from tests.live_server import LiveServer, live_server
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -35,16 +39,19 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
 def test_the_example_app_signs_in_books_and_cancels_at_each_practice(
     dev_server: LiveServer, ods_code: str
 ) -> None:
-    persona = find_persona(today(SystemClock()), "adult-full", ods_code=ods_code)
+    persona = find_persona(SUITE_TODAY, "adult-full", ods_code=ods_code)
     run = subprocess.run(  # noqa: S603 - our own example script
         [
             sys.executable,
+            "-m",
+            "tests.examples.at_suite_now",
             str(EXAMPLE),
             "--base-url",
             dev_server.base_url,
             "--persona",
             str(persona.nhs_login_claims["sub"]),
         ],
+        cwd=PROJECT,
         capture_output=True,
         text=True,
         timeout=120,

@@ -14,11 +14,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sandbox.personas import find_persona
-from app.clock import SystemClock, today
+from app.clock import today
 from app.config import Settings
 from app.db import create_engine
 from app.devtools.sessions import sign_in_persona
 from app.main import create_app
+from tests.conftest import FakeClock
 
 GRANTS = Path(__file__).resolve().parents[2] / "docs" / "app-database-role.sql"
 ROLE = "gp_online_app_test"
@@ -37,6 +38,7 @@ async def test_the_serving_role_can_run_the_app_but_not_rewrite_the_audit_trail(
     engine: AsyncEngine,
     make_settings: Callable[..., Settings],
     sandbox_database_url: str,
+    clock: FakeClock,
 ) -> None:
     if make_url(database_url).get_backend_name() != "postgresql":
         pytest.skip("database roles are PostgreSQL's")
@@ -54,7 +56,8 @@ async def test_the_serving_role_can_run_the_app_but_not_rewrite_the_audit_trail(
         make_settings(
             database_url=serving_url.render_as_string(hide_password=False),
             sandbox_database_url=sandbox_database_url,
-        )
+        ),
+        clock=clock,
     )
     async with (
         LifespanManager(app) as manager,
@@ -62,7 +65,7 @@ async def test_the_serving_role_can_run_the_app_but_not_rewrite_the_audit_trail(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
         ) as client,
     ):
-        persona = find_persona(today(SystemClock()), "adult-full")
+        persona = find_persona(today(clock), "adult-full")
         issued = await sign_in_persona(app, persona)  # accounts, sessions, an audit row
         me = await client.get(
             "/v1/me/patients", headers={"Authorization": f"Bearer {issued.token}"}

@@ -7,7 +7,7 @@ from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import LIFESPAN_TIMEOUT
+from tests.conftest import LIFESPAN_TIMEOUT, FakeClock
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -26,7 +26,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:9/none")
-    app = create_app(settings)
+    app = create_app(settings, clock=FakeClock())
     async with (
         LifespanManager(app, startup_timeout=LIFESPAN_TIMEOUT),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,

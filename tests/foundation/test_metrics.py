@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from app.config import AppEnv, Settings
 from app.main import create_app
 from app.metrics import serves_metrics_on_main_port
-from tests.conftest import SignIn
+from tests.conftest import FakeClock, SignIn
 from tests.live_server import free_port, live_server
 
 SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -82,7 +82,8 @@ async def test_rate_limit_refusals_are_counted(
     make_settings: Callable[..., Settings], sandbox_database_url: str, engine: object
 ) -> None:
     app = create_app(
-        make_settings(sandbox_database_url=sandbox_database_url, rate_limit_sign_in="1/minute")
+        make_settings(sandbox_database_url=sandbox_database_url, rate_limit_sign_in="1/minute"),
+        clock=FakeClock(),
     )
     async with (
         LifespanManager(app) as manager,
@@ -104,7 +105,8 @@ async def test_a_metrics_token_hides_metrics_from_everyone_else(
     make_settings: Callable[..., Settings], sandbox_database_url: str, engine: object
 ) -> None:
     app: FastAPI = create_app(
-        make_settings(sandbox_database_url=sandbox_database_url, metrics_token="scrape-me-please")
+        make_settings(sandbox_database_url=sandbox_database_url, metrics_token="scrape-me-please"),
+        clock=FakeClock(),
     )
     async with (
         LifespanManager(app) as manager,

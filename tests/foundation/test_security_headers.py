@@ -13,6 +13,7 @@ from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
+from tests.conftest import FakeClock
 from tests.live_server import LiveServer, live_server
 
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
@@ -94,7 +95,7 @@ def test_redoc_can_fetch_nothing_from_another_host(server: LiveServer) -> None:
 async def test_hsts_when_the_public_address_is_https(
     make_settings: Callable[..., Settings], engine: object
 ) -> None:
-    app = create_app(make_settings(public_base_url="https://gp-online.example"))
+    app = create_app(make_settings(public_base_url="https://gp-online.example"), clock=FakeClock())
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from app.config import DEFAULT_PRACTICES_FILE, Settings, UnsafeSettings
 from app.main import create_app
+from tests.conftest import FakeClock
 
 
 def make(**values: object) -> Settings:
@@ -46,7 +47,7 @@ def safe_prod(tmp_path: Path, **overrides: object) -> Settings:
 def test_prod_with_dev_defaults_names_every_unsafe_setting() -> None:
     settings = make(app_env="prod", cors_allow_origins="*")
     with pytest.raises(UnsafeSettings) as caught:
-        create_app(settings)
+        create_app(settings, clock=FakeClock())
     message = str(caught.value)
     for name in (
         "DATABASE_URL",
@@ -66,7 +67,7 @@ def test_prod_with_dev_defaults_names_every_unsafe_setting() -> None:
 def test_prod_with_safe_settings_starts(tmp_path: Path) -> None:
     settings = safe_prod(tmp_path)
     assert settings.unsafe_for_production() == []
-    assert create_app(settings).title == "GP Online"
+    assert create_app(settings, clock=FakeClock()).title == "GP Online"
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,7 @@ def test_prod_with_safe_settings_starts(tmp_path: Path) -> None:
         ({"nhs_login_issuer": "http://127.0.0.1:9000"}, "NHS_LOGIN_ISSUER"),
         ({"pharmacy_directory": "sandbox"}, "PHARMACY_DIRECTORY"),
         ({"service_search_base_url": "http://127.0.0.1:9001"}, "SERVICE_SEARCH_BASE_URL"),
+        ({"frozen_now": "2026-10-14T23:30:00+00:00"}, "FROZEN_NOW"),
     ],
 )
 def test_each_unsafe_setting_alone_refuses_prod(
@@ -158,7 +160,7 @@ def test_serving_in_prod_with_dev_defaults_exits_with_one_plain_message() -> Non
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NHS_LOGIN", "DATABASE"))}
     result = subprocess.run(
         [sys.executable, "-m", "app"],
-        env={**env, "APP_ENV": "prod"},
+        env={**env, "APP_ENV": "prod", "FROZEN_NOW": "2026-10-14T23:30:00+00:00"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -168,3 +170,4 @@ def test_serving_in_prod_with_dev_defaults_exits_with_one_plain_message() -> Non
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("Refusing to start with APP_ENV=prod:")
     assert "NHS_LOGIN_ISSUER" in result.stderr
+    assert "FROZEN_NOW" in result.stderr  # a test's stopped clock never serves patients

@@ -179,7 +179,7 @@ def patient_routes(app: FastAPI) -> list[PatientRoute]:
 def app_without_database() -> FastAPI:
     """The app as configured for tests, for looking at its routes (never started)."""
     settings = Settings(_env_file=None, app_env="test", database_url="sqlite+aiosqlite://")  # type: ignore[call-arg]
-    return create_app(settings)
+    return create_app(settings, clock=FakeClock())
 
 
 def test_every_patient_route_is_found_and_resolves_acting_for() -> None:

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import SignIn
+from tests.conftest import FakeClock, SignIn
 
 
 def test_the_session_secret_does_not_key_patient_ids(
@@ -32,7 +32,7 @@ def settings(make_settings: Callable[..., Settings], sandbox_database_url: str) 
 
 
 async def test_ids_survive_a_rotated_session_secret(
-    sign_in: SignIn, client: httpx.AsyncClient, settings: Settings
+    sign_in: SignIn, client: httpx.AsyncClient, settings: Settings, clock: FakeClock
 ) -> None:
     user = await sign_in("proxy-parent")
     listed = await client.get("/v1/me/patients", headers=user.headers)
@@ -40,7 +40,7 @@ async def test_ids_survive_a_rotated_session_secret(
     assert ids == [user.patient_id(), user.acts_for("child-under-11")]
 
     rotated = settings.model_copy(update={"secret_key": "b" * 40})
-    app = create_app(rotated)
+    app = create_app(rotated, clock=clock)
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from app.auth.types import SignedIn
 from app.gp.errors import GPForbidden
@@ -20,6 +20,7 @@ from app.gp.types import (
 from app.patients.context import fetch_facts, with_practices
 from app.patients.rules import Unavailable
 from app.patients.service import linked_profiles
+from tests.frozen import SUITE_NOW
 from tests.patients.test_rules import PRACTICE, TODAY
 
 ME = Patient("U1", "9990000018", "Ada", "Lovelace", TODAY.replace(year=1980), "A81001")
@@ -53,7 +54,7 @@ class _Registry:
 
 
 def signed_in_user() -> SignedIn:
-    now = datetime.now(UTC)
+    now = SUITE_NOW
     return SignedIn(
         session_id="s",
         account_id="a",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
-from app.clock import today
 from tests.prescriptions.conftest import MakeOrderer
 
 # Days between issues each sandbox practice requires (its re-order interval).
@@ -57,12 +56,13 @@ async def test_a_course_becomes_orderable_on_the_first_allowed_day(
     salbutamol = (await patient.courses())["Salbutamol"]
     first_day = date.fromisoformat(salbutamol["orderable_from"])
 
-    # The day before: still too soon. Sessions end after 30 minutes idle, so sign in again.
-    patient.clock.advance(timedelta(days=(first_day - today(patient.clock)).days - 1))
+    # A minute before the day starts in England: still too soon. Sessions end after 30
+    # minutes idle, so sign in again.
+    patient.clock.move_to(first_day - timedelta(days=1), time(23, 59))
     patient = await orderer("adult-full", ods_code)
     assert (await patient.courses())["Salbutamol"]["reason"] == "too_soon"
 
-    patient.clock.advance(timedelta(days=1))
+    patient.clock.move_to(first_day, time(0, 1))
     patient = await orderer("adult-full", ods_code)
     assert (await patient.courses())["Salbutamol"]["orderable"] is True
 
@@ -72,11 +72,11 @@ async def test_a_review_due_today_is_not_yet_overdue(orderer: MakeOrderer) -> No
     amlodipine = (await patient.courses())["Amlodipine"]
     review_due = date.fromisoformat(amlodipine["review_due_on"])
 
-    patient.clock.advance(timedelta(days=(review_due - today(patient.clock)).days))
+    patient.clock.move_to(review_due, time(23, 59))
     patient = await orderer("adult-full", "A81001")
     assert (await patient.courses())["Amlodipine"]["orderable"] is True
 
-    patient.clock.advance(timedelta(days=1))
+    patient.clock.move_to(review_due + timedelta(days=1), time(0, 1))
     patient = await orderer("adult-full", "A81001")
     assert (await patient.courses())["Amlodipine"]["reason"] == "review_overdue"
 

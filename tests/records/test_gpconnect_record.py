@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import respx
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.adapters.gpconnect import GPConnectAdapter
 from app.adapters.gpconnect.people import default_settings
 from app.auth.deps import SignedIn
+from app.clock import today
 from app.db import create_sessionmaker
 from app.gp.errors import NotAvailableAtPractice
 from app.gp.types import (
@@ -34,6 +35,7 @@ from app.records import service
 from tests.adapters.gpconnect.conftest import BASE_URL, open_adapter
 from tests.adapters.gpconnect.fake_server import NHS_NUMBER, FakeGPConnect
 from tests.conftest import FakeClock
+from tests.frozen import SUITE_NOW
 
 S = RecordSection
 ANY_DATE = service.DateRange(None, None)
@@ -54,7 +56,7 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 def acting(adapter: GPConnectAdapter, grants: RecordGrants) -> ActingFor:
-    now = datetime.now(UTC)
+    now = SUITE_NOW
     patient = Patient("2", NHS_NUMBER, "Ann", "Smith", date(1980, 1, 1), adapter.ods_code)
     access = Access(
         unavailable=None,
@@ -163,7 +165,7 @@ async def test_the_record_is_not_offered_where_the_gp_system_cannot_say_who_may_
     [own] = await adapter.list_relationships("2")
     access = effective_access(
         own,
-        today=clock.now().date(),
+        today=today(clock),
         review_age=13,
         practice=await adapter.get_practice_settings(),
     )

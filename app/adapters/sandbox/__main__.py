@@ -17,14 +17,14 @@ from app.adapters.sandbox import sandbox_practices
 from app.adapters.sandbox.dump import dump
 from app.adapters.sandbox.personas import persona_catalogue
 from app.adapters.sandbox.seed import bootstrap, build_seed_rows, load
-from app.clock import SystemClock, today
+from app.clock import clock_for, today
 from app.config import Settings
 from app.db import create_engine
 from app.gp.registry import load_practices
 
 
 async def _seed(settings: Settings, *, reset: bool) -> str:
-    day = today(SystemClock())
+    day = today(clock_for(settings))
     practices = sandbox_practices(load_practices(settings.practices_file))
     engine = create_engine(settings.sandbox_url)
     try:
@@ -40,7 +40,9 @@ async def _dump(settings: Settings) -> dict[str, Any]:
     engine = create_engine(settings.sandbox_url)
     try:
         await bootstrap(
-            engine, today(SystemClock()), sandbox_practices(load_practices(settings.practices_file))
+            engine,
+            today(clock_for(settings)),
+            sandbox_practices(load_practices(settings.practices_file)),
         )
         return await dump(engine)
     finally:
@@ -65,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome = asyncio.run(_seed(settings, reset=args.reset))
         print(f"sandbox: {outcome}")
     elif args.command == "personas":
-        catalogue = persona_catalogue(today(SystemClock()))
+        catalogue = persona_catalogue(today(clock_for(settings)))
         if args.json:
             json.dump([persona.to_json() for persona in catalogue], sys.stdout, indent=2)
             print()

@@ -10,15 +10,16 @@ from app.adapters.sandbox.database import SandboxDatabase
 from app.adapters.sandbox.faults import SandboxFaults
 from app.adapters.sandbox.profiles import get_profile
 from app.adapters.sandbox.supplier import SimulatedSupplier
-from app.clock import SystemClock
+from app.clock import FrozenClock
 from app.db import create_engine
 from app.gp.errors import SlotUnavailable
 from app.gp.types import BookingRequest
+from tests.frozen import SUITE_NOW
 
 
 async def _book(url: str, slot_id: str, patient_ref: str, barrier: Any) -> str:
     engine = create_engine(url)
-    clock = SystemClock()
+    clock = FrozenClock(SUITE_NOW)  # the test's clock, in another process
     system = SandboxGPSystem(
         SimulatedSupplier(engine, get_profile("emis"), "A81001", clock),
         SandboxDatabase(engine, clock, []),

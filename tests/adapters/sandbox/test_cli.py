@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 
 from app.adapters.sandbox.__main__ import main
+from app.adapters.sandbox.personas import persona_catalogue
+from tests.frozen import SUITE_NOW, SUITE_TODAY
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands (here and in their own process) on the suite's date."""
+    monkeypatch.setenv("FROZEN_NOW", SUITE_NOW.isoformat())
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> str:
@@ -33,6 +41,8 @@ def test_personas_json() -> None:
     tags = {tag for persona in personas for tag in persona["tags"]}
     assert {"adult-full", "p5-identity", "carer", "age-16-proxied"} <= tags
     olivia = personas[0]
+    # Birth dates count back from the suite's date (FROZEN_NOW), not the real one.
+    assert olivia == persona_catalogue(SUITE_TODAY)[0].to_json()
     assert set(olivia) >= {"nhs_number", "ods_code", "family_name", "given_name", "birth_date",
                            "tags", "nhs_login_claims"}  # fmt: skip
     claims = olivia["nhs_login_claims"]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.adapters.sandbox import SandboxFactory, tables
 from app.adapters.sandbox.personas import seed_patients
+from app.clock import today
 from tests.adapters.sandbox.booking_worker import book_once
 from tests.conftest import FakeClock
 
@@ -25,7 +26,7 @@ async def test_processes_racing_for_one_slot_book_it_once(
     emis = factory.systems["A81001"]
     start = clock.now() + timedelta(days=3)
     slot = (await emis.search_slots(start, start + timedelta(days=7)))[0]
-    patients = [p.patient_ref for p in seed_patients(clock.now().date()) if p.ods_code == "A81001"]
+    patients = [p.patient_ref for p in seed_patients(today(clock)) if p.ods_code == "A81001"]
 
     # A fork server imports the worker once, then forks each racer: fast, and
     # free of this process's running event loop (plain fork would inherit it).

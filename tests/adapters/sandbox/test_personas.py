@@ -18,6 +18,7 @@ from app.adapters.sandbox.personas import (
     persona_catalogue,
     seed_patients,
 )
+from tests.frozen import SUITE_TODAY
 
 REQUIRED_TAGS = {
     "adult-full",
@@ -32,7 +33,7 @@ REQUIRED_TAGS = {
     "care-home-resident",
     "p5-identity",
 }
-DAYS = [date.today(), date(2028, 2, 29), date(2027, 3, 1), date(2026, 12, 31), date(2030, 1, 1)]
+DAYS = [SUITE_TODAY, date(2028, 2, 29), date(2027, 3, 1), date(2026, 12, 31), date(2030, 1, 1)]
 
 
 def test_known_nhs_number_check_digit() -> None:
@@ -62,19 +63,19 @@ def test_ages_stay_right_whatever_the_day(day: date) -> None:
 
 
 def test_each_practice_has_an_adult_with_full_access() -> None:
-    catalogue = persona_catalogue(date.today())
+    catalogue = persona_catalogue(SUITE_TODAY)
     practices = {p.ods_code for p in catalogue if "adult-full" in p.tags}
     assert practices == {EMIS_PRACTICE, TPP_PRACTICE, VISION_PRACTICE}
 
 
 def test_nhs_numbers_are_valid_unique_test_numbers() -> None:
-    numbers = [patient.nhs_number for patient in seed_patients(date.today())]
+    numbers = [patient.nhs_number for patient in seed_patients(SUITE_TODAY)]
     assert len(set(numbers)) == len(numbers)
     assert all(is_valid_nhs_number(n) and n.startswith("999") for n in numbers)
 
 
 def test_p9_claims_carry_gp_credentials() -> None:
-    for persona in persona_catalogue(date.today()):
+    for persona in persona_catalogue(SUITE_TODAY):
         claims = persona.nhs_login_claims
         assert claims["sub"] == str(uuid.UUID(claims["sub"]))
         assert claims["nhs_number"] == persona.nhs_number
@@ -88,7 +89,7 @@ def test_p9_claims_carry_gp_credentials() -> None:
 
 
 def test_the_p5_persona_has_no_gp_credentials() -> None:
-    persona = find_persona(date.today(), "p5-identity")
+    persona = find_persona(SUITE_TODAY, "p5-identity")
     assert persona.identity_proofing_level == "P5"
     assert persona.nhs_login_claims["identity_proofing_level"] == "P5"
     assert "gp_integration_credentials" not in persona.nhs_login_claims
@@ -101,7 +102,7 @@ def test_subjects_are_stable_across_days() -> None:
 
 
 def test_proxy_relationships_in_the_catalogue() -> None:
-    day = date.today()
+    day = SUITE_TODAY
     parent = find_persona(day, "proxy-parent")
     assert [other.tags for other in parent.acts_for] == [("child-under-11",)]
     assert find_persona(day, "parent-of-14").acts_for[0].review_recorded
@@ -111,4 +112,4 @@ def test_proxy_relationships_in_the_catalogue() -> None:
 
 def test_unknown_tag() -> None:
     with pytest.raises(LookupError):
-        find_persona(date.today(), "nobody")
+        find_persona(SUITE_TODAY, "nobody")

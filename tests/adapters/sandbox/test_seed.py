@@ -11,6 +11,7 @@ from app.adapters.sandbox.personas import patient_ref_for, seed_patients
 from app.adapters.sandbox.seed import SLOT_DAYS, bootstrap, build_seed_rows, fingerprint, load
 from app.clock import LONDON
 from app.db import create_engine
+from tests.frozen import SUITE_TODAY
 
 
 def test_seed_rows_are_deterministic_and_moderate() -> None:
@@ -34,8 +35,8 @@ async def _counts(url: str) -> dict[str, int]:
 async def test_bootstrap_is_idempotent(sandbox_database_url: str) -> None:
     engine = create_engine(sandbox_database_url)
     before = await _counts(sandbox_database_url)
-    assert await bootstrap(engine, date.today()) == "ready"
-    assert await bootstrap(engine, date.today()) == "ready"
+    assert await bootstrap(engine, SUITE_TODAY) == "ready"
+    assert await bootstrap(engine, SUITE_TODAY) == "ready"
     assert await _counts(sandbox_database_url) == before
     await engine.dispose()
 
@@ -43,13 +44,13 @@ async def test_bootstrap_is_idempotent(sandbox_database_url: str) -> None:
 async def test_empty_database_is_seeded(tmp_path: object) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
     engine = create_engine(url)
-    assert await bootstrap(engine, date.today()) == "seeded"
-    assert await bootstrap(engine, date.today()) == "ready"
+    assert await bootstrap(engine, SUITE_TODAY) == "seeded"
+    assert await bootstrap(engine, SUITE_TODAY) == "ready"
     await engine.dispose()
 
 
 async def test_top_up_on_a_later_day_keeps_bookings(sandbox_database_url: str) -> None:
-    today = date.today()
+    today = SUITE_TODAY
     earlier = today - timedelta(days=10)
     engine = create_engine(sandbox_database_url)
     await load(engine, build_seed_rows(earlier))

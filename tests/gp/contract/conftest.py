@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import respx
 
+from app.clock import today as clock_today
 from app.gp.port import GPSystem
 from app.gp.types import CourseKind, PrescriptionRequestStatus
 from tests.adapters.gpconnect import fake_server
@@ -110,7 +111,7 @@ async def sandbox_contract(database_url: str) -> AsyncIterator[Contract]:
             if request.status is PrescriptionRequestStatus.REQUESTED
             for course_id in request.course_ids
         }
-        today = clock.now().date()
+        today = clock_today(clock)
         repeat = next(
             c
             for c in courses
