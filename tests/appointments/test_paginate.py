@@ -42,3 +42,9 @@ def test_more_slots_at_one_time_than_a_page_holds_stay_together() -> None:
     page, next_from = paginate(slots, 2)
     assert len(page) == 4 and {s.start for s in page} == {NINE}
     assert next_from == NINE + timedelta(minutes=30)
+
+
+def test_when_every_slot_starts_together_there_is_no_next_page() -> None:
+    page, next_from = paginate([slot(0, n) for n in range(3)], 2)
+    assert len(page) == 3
+    assert next_from is None
