@@ -8,6 +8,7 @@ each claim read from userinfo.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -198,6 +199,12 @@ async def test_discovery_is_read_from_the_issuer_and_cached_for_its_ttl(
     clock.advance(timedelta(seconds=1))
     await rp.metadata()
     assert wire.discovery.call_count == 2
+
+
+async def test_concurrent_first_reads_fetch_discovery_once(rp: RelyingParty, wire: Wire) -> None:
+    first, second = await asyncio.gather(rp.metadata(), rp.metadata())
+    assert first == second
+    assert wire.discovery.call_count == 1
 
 
 async def test_an_issuer_with_a_trailing_slash_is_discovered_once(

@@ -155,11 +155,27 @@ async def test_the_same_key_for_another_request_is_refused(
 
 
 async def test_keys_belong_to_one_account(sessions: Sessions, clock: FakeClock) -> None:
-    action = Action()
-    await once(sessions, clock, action)
-    await once(sessions, clock, action, account_id="account-2")
-    await once(sessions, clock, action, key="key-2")
-    assert action.runs == 3
+    theirs, mine = Action(StoredResponse(201, {"id": "theirs"})), Action()
+    await once(sessions, clock, theirs, account_id="account-2")
+    # The same key in another account: its own request, its own answer, replayed to it.
+    assert (await once(sessions, clock, mine)).body == {"id": "a-1"}
+    assert (await once(sessions, clock, mine)).body == {"id": "a-1"}
+    assert (await once(sessions, clock, theirs, account_id="account-2")).body == {"id": "theirs"}
+    await once(sessions, clock, mine, key="key-2")
+    assert (theirs.runs, mine.runs) == (1, 2)
+
+
+async def test_freeing_a_key_leaves_another_accounts_key_alone(
+    sessions: Sessions, clock: FakeClock
+) -> None:
+    theirs = Action(StoredResponse(201, {"id": "theirs"}))
+    await once(sessions, clock, theirs, account_id="account-2")
+    failing = Action()
+    failing.error = GPSystemUnavailable()
+    with pytest.raises(GPSystemUnavailable):
+        await once(sessions, clock, failing)
+    assert (await once(sessions, clock, theirs, account_id="account-2")).body == {"id": "theirs"}
+    assert theirs.runs == 1
 
 
 async def test_a_refusal_is_stored_and_replayed_without_a_second_try(
@@ -268,8 +284,22 @@ def retry_waiting(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     return waiting
 
 
+@pytest.fixture
+def claims(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The account of every attempt to claim a key (the real claim runs unchanged)."""
+    seen: list[str] = []
+    real = service._claim
+
+    async def observed(*args: Any) -> tuple[bool, IdempotencyRecord | None]:
+        seen.append(args[1])
+        return await real(*args)
+
+    monkeypatch.setattr(service, "_claim", observed)
+    return seen
+
+
 async def test_a_retry_during_the_first_request_waits_for_its_answer(
-    sessions: Sessions, clock: FakeClock, retry_waiting: asyncio.Event
+    sessions: Sessions, clock: FakeClock, retry_waiting: asyncio.Event, claims: list[str]
 ) -> None:
     action = Action()
     action.gate = asyncio.Event()
@@ -280,6 +310,24 @@ async def test_a_retry_during_the_first_request_waits_for_its_answer(
     action.gate.set()
     assert await retry == await first
     assert action.runs == 1
+    # The retry claimed once, then waited: it never spun on the key while the first ran.
+    assert claims == ["account-1", "account-1"]
+
+
+async def test_a_retry_waits_for_its_own_accounts_request(
+    sessions: Sessions, clock: FakeClock, retry_waiting: asyncio.Event, claims: list[str]
+) -> None:
+    theirs = Action(StoredResponse(201, {"id": "theirs"}))
+    await once(sessions, clock, theirs, account_id="account-2")
+    action = Action()
+    action.gate = asyncio.Event()
+    first = asyncio.create_task(once(sessions, clock, action))
+    await action.started.wait()
+    retry = asyncio.create_task(once(sessions, clock, action))
+    await retry_waiting.wait()
+    action.gate.set()
+    assert (await retry).body == (await first).body == {"id": "a-1"}
+    assert claims == ["account-2", "account-1", "account-1"]
 
 
 async def test_a_retry_waits_for_a_released_key_then_runs_itself(
