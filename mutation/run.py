@@ -51,7 +51,7 @@ MODULES: dict[str, Target] = {
     ),
     "auth-deps": Target(
         "app/auth/deps.py",
-        ("tests/auth/test_auth_deps.py", "tests/auth/test_origin.py"),
+        ("tests/auth/test_auth_deps.py",),
     ),
     "rules": Target(
         "app/patients/rules.py",
@@ -59,15 +59,11 @@ MODULES: dict[str, Target] = {
     ),
     "patient-deps": Target(
         "app/patients/deps.py",
-        ("tests/patients/test_authorisation_matrix.py",),
+        ("tests/patients/test_acting_for.py",),
     ),
     "appointments": Target(
         "app/appointments/service.py",
-        (
-            "tests/appointments/test_service_rules.py",
-            "tests/appointments/test_paginate.py",
-            "tests/appointments/test_calendar.py",
-        ),
+        ("tests/appointments/test_service_on_its_own.py", "tests/appointments/test_paginate.py"),
     ),
     "idempotency": Target(
         "app/idempotency/service.py",
@@ -75,7 +71,7 @@ MODULES: dict[str, Target] = {
     ),
     "record-policy": Target(
         "app/records/policy.py",
-        ("tests/records/test_policy.py",),
+        ("tests/records/test_policy.py", "tests/records/test_policy_pages.py"),
     ),
 }
 

@@ -57,6 +57,7 @@ from app.gp.types import (
 )
 from app.patients.rules import ALLOWED, Access
 from app.patients.service import ActingFor, Profile
+from app.problems import ProblemKind
 from tests.conftest import FakeClock
 
 NOW = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
@@ -599,3 +600,8 @@ def test_a_cancelled_appointment_is_a_cancelled_event() -> None:
     ]
     assert event["status"] == "CANCELLED"
     assert event["summary"] == "GP appointment at X"
+
+
+def test_each_invalid_request_kind_is_a_422_with_its_code_and_detail() -> None:
+    kind = service._invalid("reason_too_long", "Keep it short.")
+    assert kind == ProblemKind(422, "reason_too_long", "Invalid request", "Keep it short.")
