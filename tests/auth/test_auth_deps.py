@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,16 +28,17 @@ from app.auth import service as auth_service
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from app.auth.deps import (
     CurrentSession,
-    P9Session,
     check_csrf,
     check_origin,
     origin_of,
     presented_token,
+    require_identity_level,
     step_up_url,
     step_up_vectors,
 )
 from app.auth.oidc import identity_from_claims
 from app.auth.problems import CSRFTokenInvalid, OriginNotAllowed
+from app.auth.types import SignedIn
 from app.clock import today
 from app.config import Settings
 from app.main import create_app
@@ -202,11 +204,6 @@ async def who(signed_in: CurrentSession) -> dict[str, Any]:
     return {"via": signed_in.via, "level": signed_in.identity_level}
 
 
-@probe.get("/test-only/p9")
-async def p9_only(signed_in: P9Session) -> dict[str, str]:
-    return {"level": signed_in.identity_level}
-
-
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], sandbox_database_url: str) -> Settings:
     return make_settings(
@@ -221,6 +218,14 @@ def settings(make_settings: Callable[..., Settings], sandbox_database_url: str) 
 def app(settings: Settings, engine: AsyncEngine, clock: FakeClock) -> FastAPI:
     app = create_app(settings, clock=clock)
     app.include_router(probe)
+    # Built here rather than at import, as `P9Session` is, so that the check is the one
+    # under test whenever the app is made.
+    needs_p9 = require_identity_level("P9")
+
+    async def p9_only(signed_in: SignedIn = Depends(needs_p9)) -> dict[str, str]:
+        return {"level": signed_in.identity_level}
+
+    app.add_api_route("/test-only/p9", p9_only, methods=["GET"])
     return app
 
 
@@ -337,13 +342,29 @@ async def test_a_cookie_token_sent_as_a_bearer_token_is_not_a_session(
     assert response.json()["code"] == "not_signed_in"
 
 
-async def test_every_signed_in_request_counts_against_the_account(
-    client: httpx.AsyncClient, start: StartSession
+async def test_every_signed_in_request_counts_against_its_own_account(
+    app: FastAPI, client: httpx.AsyncClient, start: StartSession
 ) -> None:
-    session = await start()
+    session, other = await start(), await start("proxy-parent")
     headers = {"Authorization": f"Bearer {session.token}"}
     statuses = [(await client.get("/test-only/who", headers=headers)).status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 200, 429]
+    # Another account's budget is its own.
+    others = {"Authorization": f"Bearer {other.token}"}
+    assert (await client.get("/test-only/who", headers=others)).status_code == 200
+    assert await refusals(app) == [(AuditAction.RATE_LIMITED, session.account_id, "account")]
+
+
+async def test_a_request_after_a_minute_moves_the_idle_deadline(
+    client: httpx.AsyncClient, start: StartSession, clock: FakeClock
+) -> None:
+    session = await start()
+    headers = {"Authorization": f"Bearer {session.token}"}
+    clock.advance(timedelta(minutes=20))
+    assert (await client.get("/test-only/who", headers=headers)).status_code == 200
+    clock.advance(timedelta(minutes=20))  # 40 minutes after sign-in, 20 after the last use
+    described = await client.get("/v1/auth/session", headers=headers)
+    assert described.status_code == 200, described.text
 
 
 async def test_p9_routes_send_a_p5_user_to_verify_their_identity(

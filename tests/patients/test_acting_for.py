@@ -158,3 +158,14 @@ async def test_a_refusal_without_a_reason_is_reported_as_not_granted(
             "service_not_permitted:record:not_granted",
         )
     ]
+
+
+async def test_the_context_is_fetched_once_and_reused_while_fresh(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    user = await sign_in("adult-full")
+    calls = app.state.gp_registry.calls
+    assert (await get(client, user, user.patient_id(), "/practice")).status_code == 200
+    warm = calls.total
+    assert (await get(client, user, user.patient_id(), "/practice")).status_code == 200
+    assert calls.total == warm  # the second request made no GP call
