@@ -47,8 +47,9 @@ def test_documents_shown_newest_first_then_by_id_withheld_ones_absent() -> None:
     assert [d.document_id for d in visible_documents(documents, full)] == ["D3", "D1", "D2"]
 
 
-# Every length of cursor modulo four, "" and "E" * 15 among them (15 and 35 characters).
-@pytest.mark.parametrize("item_id", ["", "E", "E1", "E12", "E123", "E|1", "é", "E" * 15])
+# Every length of cursor modulo four, "" and "E" * 15 among them (15 and 35 characters),
+# and "W", whose cursor ends in "X".
+@pytest.mark.parametrize("item_id", ["", "E", "E1", "E12", "E123", "E|1", "é", "E" * 15, "W"])
 def test_a_cursor_is_unpadded_url_safe_text_that_reads_back(item_id: str) -> None:
     position = Position(DAY, item_id)
     cursor = position.encode()
