@@ -41,9 +41,8 @@ class Target:
     tests: tuple[str, ...]
 
 
-# Each module and the tests that pin it down: unit tests first, then the few HTTP tests
-# that show a rule from outside. Keep each selection to seconds: every surviving mutant
-# runs the selected tests that reach its function.
+# Each module and the tests written to pin it down. Keep each selection to seconds:
+# every surviving mutant runs all the selected tests that reach its function.
 MODULES: dict[str, Target] = {
     "oidc": Target(
         "app/auth/oidc.py",

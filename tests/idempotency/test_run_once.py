@@ -165,6 +165,35 @@ async def test_keys_belong_to_one_account(sessions: Sessions, clock: FakeClock) 
     assert (theirs.runs, mine.runs) == (1, 2)
 
 
+async def test_each_key_of_an_account_replays_its_own_answer(
+    sessions: Sessions, clock: FakeClock
+) -> None:
+    one, two = (
+        Action(StoredResponse(201, {"id": "one"})),
+        Action(StoredResponse(201, {"id": "two"})),
+    )
+    await once(sessions, clock, one, key="key-1")
+    await once(sessions, clock, two, key="key-2", body={"slot": "s-2"})
+    assert (await once(sessions, clock, one, key="key-1")).body == {"id": "one"}
+    assert (await once(sessions, clock, two, key="key-2", body={"slot": "s-2"})).body == {
+        "id": "two"
+    }
+    assert (one.runs, two.runs) == (1, 1)
+
+
+async def test_freeing_a_key_leaves_the_accounts_other_keys_alone(
+    sessions: Sessions, clock: FakeClock
+) -> None:
+    done = Action(StoredResponse(201, {"id": "done"}))
+    await once(sessions, clock, done, key="key-1")
+    failing = Action()
+    failing.error = GPSystemUnavailable()
+    with pytest.raises(GPSystemUnavailable):
+        await once(sessions, clock, failing, key="key-2")
+    assert (await once(sessions, clock, done, key="key-1")).body == {"id": "done"}
+    assert done.runs == 1
+
+
 async def test_freeing_a_key_leaves_another_accounts_key_alone(
     sessions: Sessions, clock: FakeClock
 ) -> None:
@@ -317,8 +346,10 @@ async def test_a_retry_during_the_first_request_waits_for_its_answer(
 async def test_a_retry_waits_for_its_own_accounts_request(
     sessions: Sessions, clock: FakeClock, retry_waiting: asyncio.Event, claims: list[str]
 ) -> None:
+    # Finished records for the same key in another account, and another key in this one.
     theirs = Action(StoredResponse(201, {"id": "theirs"}))
     await once(sessions, clock, theirs, account_id="account-2")
+    await once(sessions, clock, Action(StoredResponse(201, {"id": "other"})), key="key-0")
     action = Action()
     action.gate = asyncio.Event()
     first = asyncio.create_task(once(sessions, clock, action))
@@ -327,7 +358,7 @@ async def test_a_retry_waits_for_its_own_accounts_request(
     await retry_waiting.wait()
     action.gate.set()
     assert (await retry).body == (await first).body == {"id": "a-1"}
-    assert claims == ["account-2", "account-1", "account-1"]
+    assert claims == ["account-2", "account-1", "account-1", "account-1"]
 
 
 async def test_a_retry_waits_for_a_released_key_then_runs_itself(
