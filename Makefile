@@ -9,7 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck install migrate openapi clean bench bench-scale e2e browser-test
+.PHONY: run test lint typecheck install migrate openapi clean bench bench-scale e2e browser-test \
+	mutation
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a few minutes)…"
@@ -56,11 +57,16 @@ bench-scale: install
 	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (apt-get update && apt-get install -y haproxy)
 	$(BIN)/python bench/load.py --instances 1 2 --workers 1 --latency 200 $(BENCH_ARGS)
 
+# Mutation testing of the security- and safety-critical modules, each with its own tests
+# (mutation/run.py; not part of `make test`). MUTATION_ARGS="oidc rules --max-children 1".
+mutation: install
+	$(BIN)/python mutation/run.py $(MUTATION_ARGS)
+
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var mutants .pytest_cache .mypy_cache .ruff_cache
 
 # A real browser through Swagger UI (e2e/): Debian's chromium, installed here if missing.
 e2e: install

@@ -51,6 +51,12 @@ def test_more_slots_at_one_time_than_a_page_holds_stay_together() -> None:
     assert next_from == NINE + timedelta(minutes=30)
 
 
+def test_when_every_slot_starts_together_there_is_no_next_page() -> None:
+    page, next_from = paginate([slot(0, n) for n in range(3)], 2)
+    assert len(page) == 3
+    assert next_from is None
+
+
 @dataclass
 class SlotSystem:
     """Free slots as a GP system holds them; `honours_limit` False returns them all."""

@@ -3,6 +3,7 @@ the two caps on a patient's own record."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,12 @@ from app.gp.types import (
     RecordGrants,
     RelationshipKind,
 )
-from app.patients.rules import Unavailable, effective_access, relationship_unavailable
+from app.patients.rules import (
+    ServiceAccess,
+    Unavailable,
+    effective_access,
+    relationship_unavailable,
+)
 from tests.patients.test_rules import PRACTICE, REVIEW_AGE, TODAY, relationship
 
 
@@ -62,3 +68,44 @@ def test_a_patients_own_record_is_the_narrower_of_both(
         own_record_access=RecordAccess(RecordGrants.at_level(own_level)),
     )
     assert access.record_level is shown
+
+
+def test_a_refusal_is_allowed_false_not_merely_falsy() -> None:
+    # `allowed` is shown to apps as a JSON boolean (`GET /v1/me/patients`).
+    refused = ServiceAccess.denied(Unavailable.NOT_GRANTED)
+    assert refused.allowed is False
+    assert refused.unavailable is Unavailable.NOT_GRANTED
+
+
+def test_a_suspended_relationship_refuses_every_service_with_its_reason() -> None:
+    ended = relationship(ends_on=TODAY)
+    access = effective_access(ended, today=TODAY, review_age=REVIEW_AGE, practice=PRACTICE)
+    assert access.unavailable is Unavailable.PROXY_ACCESS_ENDED
+    refused = ServiceAccess(False, Unavailable.PROXY_ACCESS_ENDED)
+    services = (access.appointments, access.prescriptions, access.record)
+    assert services == (refused, refused, refused)
+    assert (access.change_pharmacy, access.patient_only) == (refused, refused)
+    assert access.record_level is RecordAccessLevel.NONE
+    assert access.record_grants == RecordGrants()
+
+
+def test_a_proxy_sees_the_full_record_from_the_date_and_history_the_practice_granted() -> None:
+    start = TODAY - timedelta(days=400)
+    granted = Permissions(
+        True, True, RecordAccessLevel.FULL, record_from=start, record_historic=True
+    )
+    access = effective_access(
+        relationship(permissions=granted), today=TODAY, review_age=REVIEW_AGE, practice=PRACTICE
+    )
+    assert access.record_grants == RecordGrants(
+        summary=True, detailed_coded=True, full_from=start, historic=True
+    )
+    without_history = replace(granted, record_historic=False)
+    access = effective_access(
+        relationship(permissions=without_history),
+        today=TODAY,
+        review_age=REVIEW_AGE,
+        practice=PRACTICE,
+    )
+    assert access.record_grants.full_from == start
+    assert access.record_grants.historic is False
