@@ -64,6 +64,7 @@ class SlotSystem:
     slots: list[Slot]
     honours_limit: bool = True
     asked: list[int | None] = field(default_factory=list)
+    filters: list[tuple[AppointmentType | None, str | None]] = field(default_factory=list)
 
     async def search_slots(
         self,
@@ -75,13 +76,19 @@ class SlotSystem:
         limit: int | None = None,
     ) -> list[Slot]:
         self.asked.append(limit)
+        self.filters.append((appointment_type, clinician))
         found = sorted(
             (s for s in self.slots if start <= s.start < end), key=lambda s: (s.start, s.slot_id)
         )
         return found[:limit] if self.honours_limit and limit is not None else found
 
 
-async def search(system: SlotSystem, limit: int) -> SlotSearch:
+async def search(
+    system: SlotSystem,
+    limit: int,
+    appointment_type: AppointmentType | None = None,
+    clinician: str | None = None,
+) -> SlotSearch:
     acting = cast(
         ActingFor, SimpleNamespace(system=system, profile=SimpleNamespace(practice=PRACTICE))
     )
@@ -90,8 +97,8 @@ async def search(system: SlotSystem, limit: int) -> SlotSearch:
         now=NINE - timedelta(hours=1),
         start=None,
         end=None,
-        appointment_type=None,
-        clinician=None,
+        appointment_type=appointment_type,
+        clinician=clinician,
         limit=limit,
     )
 
@@ -122,3 +129,32 @@ async def test_more_slots_at_one_time_than_a_page_holds_are_all_fetched() -> Non
     assert system.asked == [6, None]
     assert [s.slot_id for s in found.slots] == [f"s0-{n}" for n in range(7)]
     assert found.next_from == NINE + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("slots", "page", "next_minutes"),
+    [
+        # One slot, then more at 09:10 than a page holds: the page is the 09:00 slot.
+        ([slot(0, 0)] + [slot(10, n) for n in range(6)], ["s0-0"], 10),
+        # Two at 09:00, then one every ten minutes.
+        ([slot(0, 0), slot(0, 1)] + [slot(10 * i, 0) for i in range(1, 6)],
+         ["s0-0", "s0-1", "s10-0", "s20-0", "s30-0"], 40),
+        # A full page at 09:00 and the next slot later.
+        ([slot(0, n) for n in range(5)] + [slot(10, 0)], [f"s0-{n}" for n in range(5)], 10),
+    ],
+)  # fmt: skip
+async def test_slots_that_do_not_all_start_together_need_one_gp_call(
+    slots: list[Slot], page: list[str], next_minutes: int
+) -> None:
+    system = SlotSystem(slots)
+    found = await search(system, 5)
+    assert system.asked == [6]
+    assert [s.slot_id for s in found.slots] == page
+    assert found.next_from == NINE + timedelta(minutes=next_minutes)
+
+
+async def test_asking_again_keeps_the_patients_filters() -> None:
+    system = SlotSystem([slot(0, n) for n in range(7)])
+    await search(system, 5, AppointmentType.TELEPHONE, "shah")
+    assert system.asked == [6, None]
+    assert system.filters == [(AppointmentType.TELEPHONE, "shah")] * 2

@@ -31,8 +31,10 @@ from app.auth.deps import (
     check_csrf,
     check_origin,
     origin_of,
+    presented_credentials,
     presented_token,
     require_identity_level,
+    session_security,
     step_up_url,
     step_up_vectors,
 )
@@ -99,6 +101,48 @@ def test_a_bearer_token_wins_over_a_cookie() -> None:
     assert presented_token(None, "c") == ("c", "cookie")
     assert presented_token(None, "") is None
     assert presented_token(empty, None) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"Authorization": "Bearer b"}, ("b", "bearer")),
+        ({"Authorization": "bearer b"}, ("b", "bearer")),
+        ({"Authorization": "Bearer b", "Cookie": f"{SESSION_COOKIE}=c"}, ("b", "bearer")),
+        # A malformed bearer token is still the token sent: refused, never the cookie.
+        ({"Authorization": "Bearer b x", "Cookie": f"{SESSION_COOKIE}=c"}, ("b x", "bearer")),
+        ({"Authorization": "Bearer", "Cookie": f"{SESSION_COOKIE}=c"}, ("c", "cookie")),
+        # Another scheme (a proxy's Basic credentials) is not a session token.
+        ({"Authorization": "Basic dXNlcjpwdw==", "Cookie": f"{SESSION_COOKIE}=c"}, ("c", "cookie")),
+        ({"Authorization": "Basic dXNlcjpwdw=="}, None),
+        ({"Cookie": f"{SESSION_COOKIE}=c"}, ("c", "cookie")),
+    ],
+)
+def test_the_token_is_read_as_the_security_schemes_read_it(
+    headers: dict[str, str], expected: tuple[str, str] | None
+) -> None:
+    presented, csrf = presented_credentials(request(headers=headers))
+    assert presented == expected
+    assert csrf is None
+
+
+def test_the_csrf_header_is_read_beside_the_token() -> None:
+    sent = request(headers={CSRF_HEADER: "t", "Cookie": f"{SESSION_COOKIE}=c"})
+    assert presented_credentials(sent) == (("c", "cookie"), "t")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "get"])
+def test_safe_methods_document_a_bearer_token_or_the_cookie(method: str) -> None:
+    assert session_security(method) == [{"BearerSession": []}, {"SessionCookie": []}]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "post"])
+def test_unsafe_methods_document_the_csrf_token_with_the_cookie(method: str) -> None:
+    assert session_security(method) == [
+        {"BearerSession": []},
+        {"SessionCookie": [], "CSRFToken": []},
+    ]
 
 
 def test_an_origin_is_scheme_and_host_in_lower_case() -> None:
