@@ -35,7 +35,7 @@ from app.problems import (
 )
 from app.ratelimit.service import RateLimited
 
-SESSION_SCHEMES = {"BearerSession", "SessionCookie", "CSRFToken"}
+SESSION_SCHEMES = {scheme.scheme_name for scheme in SESSION_SECURITY_SCHEMES}
 RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
@@ -46,14 +46,11 @@ _REPLACED = {"#/components/schemas/ProblemDetail", "#/components/schemas/HTTPVal
 
 
 def _session_security(method: str, operation: dict[str, Any]) -> None:
-    """A bearer token, or the session cookie (plus the CSRF token on unsafe methods)."""
+    """Where a route takes the session schemes as dependencies itself (signing out): the
+    same alternatives as behind `current_session`, not all three at once."""
     schemes = {name for requirement in operation.get("security", []) for name in requirement}
-    if schemes != SESSION_SCHEMES:
-        return
-    cookie: dict[str, list[str]] = {"SessionCookie": []}
-    if method.upper() not in {"GET", "HEAD", "OPTIONS"}:
-        cookie["CSRFToken"] = []
-    operation["security"] = [{"BearerSession": []}, cookie]
+    if schemes == SESSION_SCHEMES:
+        operation["security"] = session_security(method)
 
 
 def _depends_on(dependant: Dependant, call: Any) -> bool:

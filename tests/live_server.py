@@ -26,13 +26,11 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from app.adapters.sandbox.personas import find_persona
-from app.auth import service as auth_service
-from app.auth.oidc import identity_from_claims
 from app.auth.types import Via
 from app.clock import FrozenClock, today
 from app.config import Settings
 from app.db import create_engine
-from app.devtools.sessions import persona_patient_id
+from app.devtools.sessions import persona_patient_id, sign_in_persona
 from app.main import create_app
 from tests.conftest import reset_schema
 from tests.frozen import SUITE_NOW
@@ -86,17 +84,7 @@ async def _prepare(env: dict[str, str], sign_in: dict[str, tuple[str, Via]]) -> 
     async with LifespanManager(app):
         for name, (tag, via) in sign_in.items():
             persona = find_persona(today(clock), tag)
-            claims = dict(persona.nhs_login_claims)
-            async with app.state.sessionmaker() as db:
-                issued = await auth_service.sign_in(
-                    db,
-                    identity_from_claims(claims, claims),
-                    registry=app.state.gp_registry,
-                    cipher=app.state.auth.cipher,
-                    clock=clock,
-                    policy=app.state.auth.policy,
-                    via=via,
-                )
+            issued = await sign_in_persona(app, persona, via=via)
             sessions[name] = Session(
                 issued.token,
                 persona_patient_id(app, persona),

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 
 from cryptography.fernet import MultiFernet
 from sqlalchemy import bindparam, delete, select, update
@@ -147,7 +147,10 @@ async def sign_in(
     await db.commit()
     SESSIONS_CREATED.labels(via).inc()
     logger.info("signed in: account %s, level %s, via %s", account.id, row.identity_level, via)
-    return IssuedSession(token=token, signed_in=_signed_in(row, account, policy))
+    return IssuedSession(
+        token=token,
+        signed_in=_signed_in(row, account, policy, session_id=row.id, account_id=account.id),
+    )
 
 
 async def _end_oldest_sessions(
@@ -254,18 +257,12 @@ async def find_session(
         raise NotSignedIn()
     if now >= found.expires_at or now >= found.last_seen_at + policy.idle:
         raise SessionExpired()
-    return SignedIn(
+    return _signed_in(
+        found,
+        found,
+        policy,
         session_id=found.id,
         account_id=found.account_id,
-        nhs_login_sub=found.nhs_login_sub,
-        nhs_number=found.nhs_number,
-        identity_level=cast(IdentityLevel, found.identity_level),
-        ods_code=found.ods_code,
-        gp_user_ref=found.gp_user_ref,
-        expires_at=found.expires_at,
-        idle_expires_at=min(found.last_seen_at + policy.idle, found.expires_at),
-        via=cast(Via, found.via),
-        last_seen_at=found.last_seen_at,
         context_at=found.context_at,
     )
 
@@ -329,17 +326,49 @@ async def prune_sessions(db: AsyncSession, *, now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _signed_in(row: AuthSession, account: Account, policy: SessionPolicy) -> SignedIn:
+class _SessionFields(Protocol):
+    @property
+    def via(self) -> str: ...
+    @property
+    def identity_level(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+
+
+class _AccountFields(Protocol):
+    @property
+    def nhs_login_sub(self) -> str: ...
+    @property
+    def nhs_number(self) -> str | None: ...
+    @property
+    def ods_code(self) -> str | None: ...
+    @property
+    def gp_user_ref(self) -> str | None: ...
+
+
+def _signed_in(
+    session: _SessionFields,
+    account: _AccountFields,
+    policy: SessionPolicy,
+    *,
+    session_id: str,
+    account_id: str,
+    context_at: datetime | None = None,
+) -> SignedIn:
+    """A live session, from the stored rows (at sign-in) or the lookup's one row."""
     return SignedIn(
-        session_id=row.id,
-        account_id=account.id,
+        session_id=session_id,
+        account_id=account_id,
         nhs_login_sub=account.nhs_login_sub,
         nhs_number=account.nhs_number,
-        identity_level=cast(IdentityLevel, row.identity_level),
+        identity_level=cast(IdentityLevel, session.identity_level),
         ods_code=account.ods_code,
         gp_user_ref=account.gp_user_ref,
-        expires_at=row.expires_at,
-        idle_expires_at=min(row.last_seen_at + policy.idle, row.expires_at),
-        via=cast(Via, row.via),
-        last_seen_at=row.last_seen_at,
+        expires_at=session.expires_at,
+        idle_expires_at=min(session.last_seen_at + policy.idle, session.expires_at),
+        via=cast(Via, session.via),
+        last_seen_at=session.last_seen_at,
+        context_at=context_at,
     )

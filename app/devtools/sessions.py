@@ -13,14 +13,16 @@ from fastapi import FastAPI
 from app.adapters.sandbox.personas import Persona
 from app.auth import service as auth_service
 from app.auth.oidc import identity_from_claims
+from app.auth.types import Via
 from app.clock import Clock
 from app.patients.ids import patient_id
 
 
 async def sign_in_persona(
-    app: FastAPI, persona: Persona, *, clock: Clock | None = None
+    app: FastAPI, persona: Persona, *, clock: Clock | None = None, via: Via = "bearer"
 ) -> auth_service.IssuedSession:
-    """A bearer session for `persona`, signed in as NHS login would have signed them in."""
+    """A session for `persona` (bearer unless `via` says cookie), signed in as NHS login
+    would have signed them in."""
     claims = dict(persona.nhs_login_claims)
     runtime = app.state.auth
     async with app.state.sessionmaker() as db:
@@ -31,7 +33,7 @@ async def sign_in_persona(
             cipher=runtime.cipher,
             clock=clock or app.state.clock,
             policy=runtime.policy,
-            via="bearer",
+            via=via,
         )
 
 

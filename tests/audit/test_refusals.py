@@ -13,11 +13,10 @@ from sqlalchemy import select
 from app.adapters.sandbox.personas import find_persona
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction, AuditOutcome
-from app.auth import service as auth_service
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
-from app.auth.oidc import identity_from_claims
 from app.clock import today
 from app.config import Settings
+from app.devtools.sessions import sign_in_persona
 from tests.conftest import FakeClock, SignIn
 
 
@@ -77,18 +76,7 @@ async def test_a_service_not_granted_to_a_proxy_is_a_refusal_for_that_patient(
 async def test_a_cookie_request_from_another_site_is_a_refusal(
     app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    persona = find_persona(today(clock), "adult-full")
-    claims = dict(persona.nhs_login_claims)
-    async with app.state.sessionmaker() as db:
-        issued = await auth_service.sign_in(
-            db,
-            identity_from_claims(claims, claims),
-            registry=app.state.gp_registry,
-            cipher=app.state.auth.cipher,
-            clock=clock,
-            policy=app.state.auth.policy,
-            via="cookie",
-        )
+    issued = await sign_in_persona(app, find_persona(today(clock), "adult-full"), via="cookie")
     csrf = app.state.auth.csrf_token(issued.signed_in.session_id)
     cookies = f"{SESSION_COOKIE}={issued.token}; {CSRF_COOKIE}={csrf}"
     evil = await client.post(

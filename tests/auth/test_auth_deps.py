@@ -24,7 +24,6 @@ from starlette.requests import Request
 from app.adapters.sandbox.personas import find_persona
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction, AuditOutcome
-from app.auth import service as auth_service
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from app.auth.deps import (
     CurrentSession,
@@ -38,11 +37,11 @@ from app.auth.deps import (
     step_up_url,
     step_up_vectors,
 )
-from app.auth.oidc import identity_from_claims
 from app.auth.problems import CSRFTokenInvalid, OriginNotAllowed
 from app.auth.types import SignedIn
 from app.clock import today
 from app.config import Settings
+from app.devtools.sessions import sign_in_persona
 from app.main import create_app
 from tests.conftest import FakeClock
 
@@ -286,17 +285,7 @@ StartSession = Callable[..., Any]
 @pytest.fixture
 def start(app: FastAPI, client: httpx.AsyncClient, clock: FakeClock) -> StartSession:
     async def start(tag: str = "adult-full", via: str = "bearer") -> Started:
-        claims = dict(find_persona(today(clock), tag).nhs_login_claims)
-        async with app.state.sessionmaker() as db:
-            issued = await auth_service.sign_in(
-                db,
-                identity_from_claims(claims, claims),
-                registry=app.state.gp_registry,
-                cipher=app.state.auth.cipher,
-                clock=clock,
-                policy=app.state.auth.policy,
-                via=via,
-            )
+        issued = await sign_in_persona(app, find_persona(today(clock), tag), via=via)
         csrf = app.state.auth.csrf_token(issued.signed_in.session_id)
         return Started(issued.token, csrf, issued.signed_in.account_id)
 
