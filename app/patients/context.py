@@ -31,7 +31,7 @@ from fastapi import Depends, Request
 from pydantic import TypeAdapter
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import AuthSession, SessionContext
 from app.auth.types import SignedIn
@@ -135,33 +135,43 @@ class ActingContexts:
         """The practice's settings (kept per worker by the registry)."""
         return await self._registry.for_practice(ods_code).get_practice_settings()
 
-    async def get(self, db: AsyncSession, signed_in: SignedIn, *, now: datetime) -> ActingContext:
+    async def get(
+        self, sessions: async_sessionmaker[AsyncSession], signed_in: SignedIn, *, now: datetime
+    ) -> ActingContext:
         """The session's context: reused while fresh, else asked of the GP system and stored.
 
-        Ends `db`'s transaction, so that no connection is held while a GP system answers.
+        A warm context on this worker needs no database session at all; otherwise one is
+        opened here, and its transaction ends before any GP system is asked, so that no
+        connection is held while it answers.
         """
-
         practice = self.practice_settings
-        facts = await self._stored(db, signed_in, now=now)
+        facts = self._local_copy(signed_in, now)
         if facts is None:
-            await db.rollback()
-            facts = await fetch_facts(self._registry, signed_in, practice)
-            await self._store(db, signed_in.session_id, facts, now=now)
+            async with sessions() as db:
+                facts = await self._stored(db, signed_in, now=now)
+                if facts is None:
+                    await db.rollback()
+                    facts = await fetch_facts(self._registry, signed_in, practice)
+                    await self._store(db, signed_in.session_id, facts, now=now)
         return await with_practices(facts, practice)
 
     def _fresh(self, fetched_at: datetime | None, now: datetime) -> bool:
         return fetched_at is not None and fetched_at <= now < fetched_at + self._lifetime
 
+    def _local_copy(self, signed_in: SignedIn, now: datetime) -> GPFacts | None:
+        """This worker's decoded copy, if it is the fresh row the session query just saw."""
+        fetched_at = signed_in.context_at
+        local = self._local.get(signed_in.session_id)
+        if local is None or local[0] != fetched_at or not self._fresh(fetched_at, now):
+            return None
+        self._local.move_to_end(signed_in.session_id)
+        return local[1]
+
     async def _stored(
         self, db: AsyncSession, signed_in: SignedIn, *, now: datetime
     ) -> GPFacts | None:
-        fetched_at = signed_in.context_at
-        if not self._fresh(fetched_at, now):
+        if not self._fresh(signed_in.context_at, now):
             return None
-        local = self._local.get(signed_in.session_id)
-        if local is not None and local[0] == fetched_at:
-            self._local.move_to_end(signed_in.session_id)
-            return local[1]
         row = (
             await db.execute(
                 select(SessionContext.fetched_at, SessionContext.payload).where(

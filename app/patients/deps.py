@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, ClassVar
 
 from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.refusals import audit_refusal
 from app.audit.types import AuditAction, AuditEvent
@@ -18,7 +19,6 @@ from app.auth.deps import P9Session
 from app.auth.problems import P9_PROBLEMS
 from app.clock import Clock, today
 from app.config import Settings
-from app.db import SessionDep
 from app.gp import errors as gp
 from app.gp.registry import GPSystemRegistry
 from app.patients.context import ActingContext, ActingContexts
@@ -72,11 +72,13 @@ ACTING_FOR_PROBLEMS = (
 # more than the attribute it would return.
 
 
-async def session_context(request: Request, signed_in: P9Session, db: SessionDep) -> ActingContext:
-    """The session's acting-for context: no GP call while it is fresh."""
+async def session_context(request: Request, signed_in: P9Session) -> ActingContext:
+    """The session's acting-for context: no GP call while it is fresh, and no database
+    session while this worker holds the fresh copy."""
     contexts: ActingContexts = request.app.state.acting_contexts
     clock: Clock = request.app.state.clock
-    return await contexts.get(db, signed_in, now=clock.now())
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return await contexts.get(sessions, signed_in, now=clock.now())
 
 
 ActingContextDep = Annotated[ActingContext, Depends(session_context)]

@@ -10,7 +10,7 @@ from app.audit.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_for_patient
 from app.auth.deps import CurrentSession
 from app.auth.problems import P9_PROBLEMS
 from app.clock import ClockDep, today
-from app.db import SessionDep
+from app.db import SessionDep, SessionmakerDep
 from app.deps import SettingsDep
 from app.gp import errors as gp
 from app.gp.deps import GPRegistryDep
@@ -50,12 +50,12 @@ router = APIRouter(prefix="/v1/me", tags=["me"])
 async def get_me(
     signed_in: CurrentSession,
     registry: GPRegistryDep,
-    db: SessionDep,
+    sessions: SessionmakerDep,
     contexts: ActingContextsDep,
     clock: ClockDep,
 ) -> Me:
     me = await service.describe_me(
-        registry, signed_in, lambda: contexts.get(db, signed_in, now=clock.now())
+        registry, signed_in, lambda: contexts.get(sessions, signed_in, now=clock.now())
     )
     practice = (
         PracticeSummary(ods_code=me.ods_code, name=me.practice_name)

@@ -104,3 +104,28 @@ async def test_the_session_reports_the_idle_end_that_is_enforced(
     clock.advance(timedelta(seconds=30))
     moved = (await client.get("/v1/auth/session", headers=user.headers)).json()
     assert moved["idle_expires_at"] > first["idle_expires_at"]
+
+
+async def test_a_warm_context_costs_the_session_query_alone(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    """No second query and no ORM session while this worker holds the fresh context."""
+    user = await sign_in("proxy-parent")
+    practice = f"/v1/patients/{user.patient_id()}/practice"
+    assert (await client.get(practice, headers=user.headers)).status_code == 200  # warms it
+    opened: list[object] = []
+    sessionmaker = app.state.sessionmaker
+
+    def counting_sessionmaker() -> Any:
+        opened.append(sessionmaker)
+        return sessionmaker()
+
+    app.state.sessionmaker = counting_sessionmaker
+    try:
+        with statements(app) as seen:
+            for path in ("/v1/me/patients", practice):
+                assert (await client.get(path, headers=user.headers)).status_code == 200
+    finally:
+        app.state.sessionmaker = sessionmaker
+    assert seen == ["SELECT", "SELECT"]
+    assert opened == []
