@@ -29,6 +29,7 @@ from app.docs_ui import mount_docs
 from app.gp.calls import GPCallsHeader
 from app.headers import PrivateResponseHeaders, SecurityHeaders
 from app.health.router import router as health_router
+from app.heap import serving_heap
 from app.metrics import RequestMetrics, serves_metrics_on_main_port
 from app.metrics import router as metrics_router
 from app.patients.context import ActingContexts
@@ -113,6 +114,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.auth.cipher,
             context_lifetime=timedelta(seconds=settings.acting_context_seconds),
         )
+        stack.enter_context(serving_heap())
         yield
 
 
