@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from app.pool import FairAsyncPool
+
 # One naming convention so that Alembic migrations name constraints the same on
 # SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -70,6 +72,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0) -> As
         "pool_recycle": 1800,
         "pool_size": pool_size,
         "max_overflow": max_overflow,
+        # Waiting requests get connections in the order they asked (app.pool).
+        "poolclass": FairAsyncPool,
     }
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
