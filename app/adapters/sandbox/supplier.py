@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.adapters.sandbox import tables
 from app.adapters.sandbox.profiles import CancellationReasons, Refusal, SupplierProfile
 from app.clock import Clock, today
+from app.db import autocommit
 from app.gp.errors import NotAvailableAtPractice
 from app.gp.types import (
     Appointment,
@@ -100,6 +101,9 @@ class SimulatedSupplier:
         self, engine: AsyncEngine, profile: SupplierProfile, ods_code: str, clock: Clock
     ) -> None:
         self._engine = engine
+        # Reads run outside a transaction: one round trip each, not BEGIN, the
+        # statement and ROLLBACK. Writes keep their transactions (`_engine.begin()`).
+        self._reader = autocommit(engine)
         self.profile = profile
         self.ods_code = ods_code
         self._clock = clock
@@ -184,7 +188,7 @@ class SimulatedSupplier:
     async def link_by_credentials(self, credentials: GPCredentials) -> LinkedUser:
         if credentials.ods_code.upper() != self.ods_code:
             self._refuse(Refusal.LINKAGE_FAILED)
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             row = (
                 await connection.execute(
                     select(t.patients).where(
@@ -203,7 +207,7 @@ class SimulatedSupplier:
     async def link_by_demographics(self, match: DemographicMatch) -> LinkedUser:
         if match.ods_code.upper() != self.ods_code:
             self._refuse(Refusal.PATIENT_NOT_FOUND)
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             row = (
                 await connection.execute(
                     select(t.patients).where(
@@ -231,11 +235,11 @@ class SimulatedSupplier:
         )
 
     async def get_patient(self, patient_ref: str) -> Patient:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             return self._to_patient(await self._patient(connection, patient_ref))
 
     async def list_relationships(self, user_ref: str) -> list[Relationship]:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             user = await self._patient(connection, user_ref)
             rows = (
                 await connection.execute(
@@ -284,7 +288,7 @@ class SimulatedSupplier:
         ]
 
     async def get_practice_settings(self) -> PracticeSettings:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             return self._settings(await self._practice(connection))
 
     # --- appointments -----------------------------------------------------------
@@ -342,11 +346,11 @@ class SimulatedSupplier:
             query = query.where(
                 t.slots.c.clinician_name.icontains(clinician.strip(), autoescape=True)
             )
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             return [self._to_slot(row) for row in await connection.execute(query, window)]
 
     async def list_appointments(self, patient_ref: str) -> list[Appointment]:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             await self._patient(connection, patient_ref)
             rows = await connection.execute(APPOINTMENTS, {"patient_ref": patient_ref})
             return [self._to_appointment(row) for row in rows]
@@ -355,7 +359,7 @@ class SimulatedSupplier:
         now = self._now()
         # Checks that need no lock, in a short read-only transaction of their own:
         # on SQLite a transaction that reads before it writes can lose its snapshot.
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             practice = await self._practice(connection)
             settings = self._settings(practice)
             if not settings.appointments_enabled:
@@ -435,7 +439,7 @@ class SimulatedSupplier:
         self, patient_ref: str, appointment_id: str, *, reason_code: str | None, actor_ref: str
     ) -> Appointment:
         now = self._now()
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             settings = self._settings(await self._practice(connection))
             await self._patient(connection, patient_ref)
             row = (
@@ -502,7 +506,7 @@ class SimulatedSupplier:
                 return [CancellationReason(code=row.code, text=row.text) for row in rows]
 
     async def list_cancellation_reasons(self) -> list[CancellationReason]:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             return await self._cancellation_reasons(connection)
 
     # --- prescriptions ------------------------------------------------------------
@@ -520,7 +524,7 @@ class SimulatedSupplier:
         )
 
     async def list_courses(self, patient_ref: str) -> list[Course]:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             await self._patient(connection, patient_ref)
             rows = await connection.execute(
                 select(t.courses)
@@ -565,7 +569,7 @@ class SimulatedSupplier:
         ]
 
     async def list_prescription_requests(self, patient_ref: str) -> list[PrescriptionRequest]:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             await self._patient(connection, patient_ref)
             return await self._requests(connection, patient_ref)
 
@@ -573,7 +577,7 @@ class SimulatedSupplier:
         self, patient_ref: str, course_ids: list[str], *, note: str | None, actor_ref: str
     ) -> PrescriptionRequest:
         now = self._now()
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             settings = self._settings(await self._practice(connection))
             await self._patient(connection, actor_ref)
         if not settings.prescriptions_enabled:
@@ -677,7 +681,7 @@ class SimulatedSupplier:
             return (await self._requests(connection, patient_ref, request_id))[0]
 
     async def get_nominated_pharmacy(self, patient_ref: str) -> Pharmacy | None:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             patient = await self._patient(connection, patient_ref)
             if patient.nominated_pharmacy is None:
                 return None
@@ -714,7 +718,7 @@ class SimulatedSupplier:
     # --- the record -------------------------------------------------------------
 
     async def get_record_access(self, patient_ref: str) -> RecordAccess:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             patient = await self._patient(connection, patient_ref)
         return RecordAccess(
             grants=self._grants(patient),
@@ -741,7 +745,7 @@ class SimulatedSupplier:
     async def list_record_entries(
         self, patient_ref: str, section: RecordSection
     ) -> list[RecordEntry]:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             await self._check_section(connection, patient_ref, section)
             rows = await connection.execute(
                 select(t.record_entries)
@@ -778,7 +782,7 @@ class SimulatedSupplier:
             ]
 
     async def list_documents(self, patient_ref: str) -> list[Document]:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             await self._check_section(connection, patient_ref, RecordSection.DOCUMENTS)
             rows = await connection.execute(
                 select(
@@ -807,7 +811,7 @@ class SimulatedSupplier:
             ]
 
     async def get_document_content(self, patient_ref: str, document_id: str) -> DocumentContent:
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             await self._patient(connection, patient_ref)
             row = (
                 await connection.execute(
