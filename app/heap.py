@@ -23,7 +23,8 @@ from contextlib import contextmanager
 
 YOUNG_THRESHOLD = 20_000
 
-_serving: list[tuple[int, int, int]] = []  # the collector's settings before the first app
+_before: list[tuple[int, int, int]] = []  # the collector's settings, while any app serves
+_serving = 0
 
 
 @contextmanager
@@ -33,16 +34,16 @@ def serving_heap() -> Iterator[None]:
     Apps may overlap in one process (two instances in a test): the first to start
     keeps the collector's settings and the last to stop puts them back.
     """
-    if not _serving:
-        _serving.append(gc.get_threshold())
-        gc.set_threshold(YOUNG_THRESHOLD, *_serving[0][1:])
-    else:
-        _serving.append(_serving[0])
+    global _serving
+    if _serving == 0:
+        _before[:] = [gc.get_threshold()]
+        gc.set_threshold(YOUNG_THRESHOLD, *_before[0][1:])
+    _serving += 1
     gc.freeze()
     try:
         yield
     finally:
-        previous = _serving.pop()
-        if not _serving:
-            gc.set_threshold(*previous)
+        _serving -= 1
+        if _serving == 0:
+            gc.set_threshold(*_before[0])
             gc.unfreeze()

@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from app.adapters.sandbox.personas import find_persona
 from app.audit.models import AuditRecord
-from app.audit.types import AuditAction, AuditOutcome
+from app.audit.types import AuditAction
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from app.clock import today
 from app.config import Settings
 from app.devtools.sessions import sign_in_persona
+from tests.audit.rows import refused
 from tests.conftest import FakeClock, SignIn
 
 
@@ -29,16 +30,6 @@ def settings(make_settings: Callable[..., Settings], sandbox_database_url: str) 
     )
 
 
-async def refusals(app: FastAPI) -> list[AuditRecord]:
-    async with app.state.sessionmaker() as db:
-        rows = await db.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.outcome == AuditOutcome.REFUSED)
-            .order_by(AuditRecord.sequence)
-        )
-        return list(rows)
-
-
 async def test_another_patients_id_is_a_refusal_that_keeps_nothing_sent(
     app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
@@ -47,7 +38,7 @@ async def test_another_patients_id_is_a_refusal_that_keeps_nothing_sent(
     for _ in range(3):
         response = await client.get(f"/v1/patients/{guessed}/slots", headers=user.headers)
         assert response.status_code == 404
-    (row,) = await refusals(app)  # once a minute per account and reason, however many tries
+    (row,) = await refused(app)  # once a minute per account and reason, however many tries
     assert row.action == AuditAction.ACCESS_REFUSED
     async with app.state.sessionmaker() as db:
         signed_in = await db.scalar(
@@ -66,7 +57,7 @@ async def test_a_service_not_granted_to_a_proxy_is_a_refusal_for_that_patient(
     resident = carer.acts_for("care-home-resident")
     response = await client.get(f"/v1/patients/{resident}/slots", headers=carer.headers)
     assert response.status_code == 403
-    (row,) = await refusals(app)
+    (row,) = await refused(app)
     assert row.action == AuditAction.ACCESS_REFUSED
     assert row.patient_id == resident
     assert row.on_behalf is True
@@ -86,7 +77,7 @@ async def test_a_cookie_request_from_another_site_is_a_refusal(
     assert evil.status_code == 403
     no_token = await client.post("/v1/auth/logout", headers={"Cookie": cookies})
     assert no_token.status_code == 403
-    rows = await refusals(app)
+    rows = await refused(app)
     assert [(r.action, r.target) for r in rows] == [
         (AuditAction.REQUEST_REFUSED, "origin_not_allowed"),
         (AuditAction.REQUEST_REFUSED, "csrf_token_invalid"),
@@ -104,5 +95,5 @@ async def test_a_spent_budget_is_a_refusal(
             json={"slot_id": "no-such-slot"},
             headers={**user.headers, "Idempotency-Key": str(uuid.uuid4())},
         )
-    (row,) = await refusals(app)
+    (row,) = await refused(app)
     assert (row.action, row.target, row.patient_id) == (AuditAction.RATE_LIMITED, "booking", None)

@@ -17,13 +17,11 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from app.adapters.sandbox.personas import find_persona
-from app.audit.models import AuditRecord
-from app.audit.types import AuditAction, AuditOutcome
+from app.audit.types import AuditAction
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from app.auth.deps import (
     CurrentSession,
@@ -43,6 +41,7 @@ from app.clock import today
 from app.config import Settings
 from app.devtools.sessions import sign_in_persona
 from app.main import create_app
+from tests.audit.rows import refused
 from tests.conftest import FakeClock
 
 SITE = "https://gp.example"
@@ -297,13 +296,7 @@ def cookies(session: Started) -> dict[str, str]:
 
 
 async def refusals(app: FastAPI) -> list[tuple[Any, ...]]:
-    async with app.state.sessionmaker() as db:
-        rows = await db.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.outcome == AuditOutcome.REFUSED)
-            .order_by(AuditRecord.sequence)
-        )
-        return [(r.action, r.actor_id, r.target) for r in rows]
+    return [(r.action, r.actor_id, r.target) for r in await refused(app)]
 
 
 async def test_no_token_is_not_signed_in(client: httpx.AsyncClient) -> None:

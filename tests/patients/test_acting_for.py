@@ -16,20 +16,15 @@ from fastapi import FastAPI, Request
 from sqlalchemy import select
 
 from app.audit.models import AuditRecord
-from app.audit.types import AuditAction, AuditEvent, AuditOutcome
+from app.audit.types import AuditAction, AuditEvent
 from app.patients.deps import RequireService, ServiceNotPermitted
 from app.patients.rules import EXPLANATIONS, ServiceAccess, Unavailable
+from tests.audit.rows import refused
 from tests.conftest import SignedInUser, SignIn
 
 
 async def refusals(app: FastAPI) -> list[tuple[Any, ...]]:
-    async with app.state.sessionmaker() as db:
-        rows = await db.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.outcome == AuditOutcome.REFUSED)
-            .order_by(AuditRecord.sequence)
-        )
-        return [(r.action, r.actor_id, r.patient_id, r.on_behalf, r.target) for r in rows]
+    return [(r.action, r.actor_id, r.patient_id, r.on_behalf, r.target) for r in await refused(app)]
 
 
 async def account_of(app: FastAPI) -> str:

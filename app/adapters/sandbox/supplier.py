@@ -357,8 +357,8 @@ class SimulatedSupplier:
 
     async def book_appointment(self, request: BookingRequest) -> Appointment:
         now = self._now()
-        # Checks that need no lock, in a short read-only transaction of their own:
-        # on SQLite a transaction that reads before it writes can lose its snapshot.
+        # Checks that need no lock, read outside the booking's transaction: on SQLite a
+        # transaction that reads before it writes can lose its snapshot.
         async with self._reader.connect() as connection:
             practice = await self._practice(connection)
             settings = self._settings(practice)
