@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 YOUNG_THRESHOLD = 20_000
 
-_before: list[tuple[int, int, int]] = []  # the collector's settings, while any app serves
+_before = gc.get_threshold()  # the collector's settings before the first app served
 _serving = 0
 
 
@@ -34,10 +34,10 @@ def serving_heap() -> Iterator[None]:
     Apps may overlap in one process (two instances in a test): the first to start
     keeps the collector's settings and the last to stop puts them back.
     """
-    global _serving
+    global _before, _serving
     if _serving == 0:
-        _before[:] = [gc.get_threshold()]
-        gc.set_threshold(YOUNG_THRESHOLD, *_before[0][1:])
+        _before = gc.get_threshold()
+        gc.set_threshold(YOUNG_THRESHOLD, *_before[1:])
     _serving += 1
     gc.freeze()
     try:
@@ -45,5 +45,5 @@ def serving_heap() -> Iterator[None]:
     finally:
         _serving -= 1
         if _serving == 0:
-            gc.set_threshold(*_before[0])
+            gc.set_threshold(*_before)
             gc.unfreeze()

@@ -141,8 +141,8 @@ class ActingContexts:
         """The session's context: reused while fresh, else asked of the GP system and stored.
 
         A warm context on this worker needs no database session at all; otherwise one is
-        opened here, and its transaction ends before any GP system is asked, so that no
-        connection is held while it answers.
+        opened here, and `_stored` ends its transaction before any GP system is asked, so
+        that no connection is held while it answers.
         """
         practice = self.practice_settings
         facts = self._local_copy(signed_in, now)
@@ -150,7 +150,6 @@ class ActingContexts:
             async with sessions() as db:
                 facts = await self._stored(db, signed_in, now=now)
                 if facts is None:
-                    await db.rollback()
                     facts = await fetch_facts(self._registry, signed_in, practice)
                     await self._store(db, signed_in.session_id, facts, now=now)
         return await with_practices(facts, practice)

@@ -6,14 +6,15 @@ request through the HTTP API, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from app.adapters.sandbox import tables as sandbox
 from app.adapters.sandbox.personas import find_persona
@@ -24,6 +25,7 @@ from app.db import create_engine
 from app.devtools.sessions import persona_patient_id, sign_in_persona
 from app.gp.calls import GP_CALLS_HEADER
 from app.main import create_app
+from app.patients import context
 from tests.conftest import FakeClock, SignedInUser, SignIn
 
 Request = Callable[[], Awaitable[httpx.Response]]
@@ -268,3 +270,38 @@ async def test_a_p5_session_gets_no_context_and_costs_no_gp_call(
     assert await gp_calls(app, get(client, user, "/v1/me")) == 0
     async with app.state.sessionmaker() as db:
         assert await db.scalar(select(func.count()).select_from(SessionContext)) == 0
+
+
+@contextmanager
+def connections_held_when_the_gp_system_is_asked(app: FastAPI) -> Iterator[list[int]]:
+    """For each acting-for context asked of the GP system: the app's checked-out connections."""
+    held: list[int] = []
+    ask = context.fetch_facts
+
+    async def asking(*args: Any) -> Any:
+        held.append(app.state.engine.sync_engine.pool.checkedout())
+        return await ask(*args)
+
+    context.fetch_facts = asking
+    try:
+        yield held
+    finally:
+        context.fetch_facts = ask
+
+
+async def test_no_connection_is_held_while_the_gp_system_is_asked(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock, settings: Settings
+) -> None:
+    user = await sign_in("proxy-parent")
+    practice = f"/v1/patients/{user.patient_id()}/practice"
+    with connections_held_when_the_gp_system_is_asked(app) as held:
+        assert (await client.get(practice, headers=user.headers)).status_code == 200
+    assert held == [0]  # never fetched: the session query's connection is back
+    # A stored context this instance cannot read: looked up, then asked again.
+    async with app.state.sessionmaker() as db:
+        await db.execute(update(SessionContext).values(payload="not a Fernet token"))
+        await db.commit()
+    async with second_instance(settings, clock) as (other, other_client):
+        with connections_held_when_the_gp_system_is_asked(other) as held:
+            assert (await other_client.get(practice, headers=user.headers)).status_code == 200
+        assert held == [0]
