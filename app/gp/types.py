@@ -274,6 +274,14 @@ class CancellationReason:
 
 @dataclass(frozen=True, slots=True)
 class Course:
+    """A medicine on the patient's list, with the visibility flags the practice set.
+
+    The flags are those of a record entry (`RecordEntry`), withheld online by the same
+    rule (`app.records.policy.withheld_by_practice`). They have no default: an adapter
+    says what its GP system reported, and one that cannot know says so where it builds
+    the course.
+    """
+
     course_id: str
     name: str
     dosage: str
@@ -281,6 +289,9 @@ class Course:
     kind: CourseKind
     last_issued_on: date | None = None
     review_due_on: date | None = None
+    hidden: bool = field(kw_only=True)  # practice marked it not to be shown online
+    third_party: bool = field(kw_only=True)  # refers to another person
+    harmful: bool = field(kw_only=True)  # potentially harmful to the patient
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -47,6 +47,7 @@ from app.idempotency.locks import one_at_a_time
 from app.patients.service import ActingFor
 from app.pharmacies.port import PharmacyDirectory
 from app.problems import InvalidCursor, Problem, ProblemKind
+from app.records.policy import withheld_by_practice
 
 # Acute courses are left out of the list: they can never be ordered online, and the
 # patient's full medication history is in the GP record (docs/decisions/0005).
@@ -143,6 +144,43 @@ class RequestPage:
 # --- rules over plain values ------------------------------------------------------------
 
 
+def withheld_course_ids(courses: list[Course]) -> frozenset[str]:
+    """Medicines the practice withheld from the online record (the record's own rule)."""
+    return frozenset(course.course_id for course in courses if withheld_by_practice(course))
+
+
+def without_withheld(
+    request: PrescriptionRequest, withheld: frozenset[str]
+) -> PrescriptionRequest | None:
+    """The request as it may be shown online, or None when it holds only withheld medicines.
+
+    A withheld medicine is named nowhere online: its items are left out, and so is text
+    written for the whole request (the note, the practice's reason), which may name it.
+    Nothing marks what was left out.
+    """
+    if withheld.isdisjoint(request.course_ids) and withheld.isdisjoint(
+        item.course_id for item in request.items
+    ):
+        return request
+    course_ids = tuple(course_id for course_id in request.course_ids if course_id not in withheld)
+    items = tuple(item for item in request.items if item.course_id not in withheld)
+    if not course_ids and not items:
+        return None
+    return replace(request, course_ids=course_ids, items=items, note=None, rejection_reason=None)
+
+
+def shown_online(
+    courses: list[Course], requests: list[PrescriptionRequest], withheld: frozenset[str]
+) -> tuple[list[Course], list[PrescriptionRequest]]:
+    """The courses and requests without the medicines in `withheld`: a request of only
+    those is left out whole, so the list, one request and its cancel answer as if it
+    never existed."""
+    shown = [course for course in courses if course.course_id not in withheld]
+    return shown, [
+        view for request in requests if (view := without_withheld(request, withheld)) is not None
+    ]
+
+
 def pending_course_ids(requests: list[PrescriptionRequest]) -> set[str]:
     """Courses with a request the practice has not dealt with yet."""
     return {
@@ -224,14 +262,23 @@ def _view(acting: ActingFor, request: PrescriptionRequest, courses: list[Course]
 # --- courses ---------------------------------------------------------------------------
 
 
-async def _courses_and_requests(
+async def _gp_courses_and_requests(
     acting: ActingFor,
 ) -> tuple[list[Course], list[PrescriptionRequest]]:
+    """As the GP system holds them, withheld medicines included: never shown as they are."""
     # Two reads the GP system answers independently: ask at once.
     async with asyncio.TaskGroup() as group:
         courses = group.create_task(acting.system.list_courses(acting.patient_ref))
         requests = group.create_task(acting.system.list_prescription_requests(acting.patient_ref))
     return courses.result(), requests.result()
+
+
+async def _courses_and_requests(
+    acting: ActingFor,
+) -> tuple[list[Course], list[PrescriptionRequest]]:
+    """What may be shown online: a medicine the practice withheld is in neither."""
+    courses, requests = await _gp_courses_and_requests(acting)
+    return shown_online(courses, requests, withheld_course_ids(courses))
 
 
 async def list_courses(acting: ActingFor, *, today: date) -> list[CourseView]:
@@ -365,7 +412,9 @@ async def cancel_request(
 ) -> RequestView:
     """Withdraw a request the practice has not dealt with yet, where its system allows."""
     require(acting.system, Capability.CANCEL_PRESCRIPTION_REQUEST)
-    courses, requests = await _courses_and_requests(acting)
+    courses, requests = await _gp_courses_and_requests(acting)
+    withheld = withheld_course_ids(courses)
+    courses, requests = shown_online(courses, requests, withheld)
     request = _find(requests, request_id)
     if request.status is not PrescriptionRequestStatus.REQUESTED:
         raise PrescriptionProblem(
@@ -377,7 +426,8 @@ async def cancel_request(
     await record_completed(
         session, clock, acting.audit_event(AuditAction.PRESCRIPTION_REQUEST_CANCELLED, request_id)
     )
-    return _view(acting, cancelled, courses)
+    # Shown as it was found: without the medicines the practice withheld.
+    return _view(acting, without_withheld(cancelled, withheld) or request, courses)
 
 
 # --- the nominated pharmacy ------------------------------------------------------------------

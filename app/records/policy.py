@@ -26,7 +26,7 @@ import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from app.gp.types import Document, RecordEntry, RecordGrants, RecordSection
 
@@ -44,10 +44,27 @@ ENTRY_SECTIONS = SUMMARY_SECTIONS | CODED_SECTIONS
 T = TypeVar("T")
 
 
+class PracticeFlags(Protocol):
+    """What the practice can mark on an entry, a document or a medicine."""
+
+    @property
+    def hidden(self) -> bool: ...
+    @property
+    def third_party(self) -> bool: ...
+    @property
+    def harmful(self) -> bool: ...
+
+
+def withheld_by_practice(item: PracticeFlags) -> bool:
+    """Marked hidden, third-party or potentially harmful: never shown or named online,
+    in the record or anywhere else (a medicine in the prescriptions routes too)."""
+    return item.hidden or item.third_party or item.harmful
+
+
 def never_shown(entry: RecordEntry) -> bool:
     """Withheld at every level, for patient and proxy alike."""
     unfiled_result = entry.section is RecordSection.TEST_RESULTS and not entry.filed
-    return entry.hidden or entry.third_party or entry.harmful or unfiled_result
+    return withheld_by_practice(entry) or unfiled_result
 
 
 def full_record_covers(grants: RecordGrants, recorded_on: date) -> bool:
@@ -77,7 +94,7 @@ def visible_entry(entry: RecordEntry, grants: RecordGrants) -> RecordEntry | Non
 def visible_document(document: Document, grants: RecordGrants) -> bool:
     """Documents are part of the full record only; a document holding anything the
     practice withheld is withheld whole."""
-    if document.hidden or document.third_party or document.harmful:
+    if withheld_by_practice(document):
         return False
     return full_record_covers(grants, document.recorded_on)
 

@@ -65,21 +65,43 @@ def _review_due(resource: JSON) -> date | None:
     return None
 
 
+def withheld_from_patient(resource: JSON) -> bool:
+    """Whether the provider labelled the resource not for the patient (`meta.security`).
+
+    The patient-facing prescriptions API defines no use of security labels: a provider is
+    expected to leave confidential items out, as the structured record does (with its
+    `confidential-items` warning). Where one is sent labelled all the same, it is
+    withheld, failing closed: ActCode NOPAT, or Confidentiality R or V.
+    """
+    for label in (resource.get("meta") or {}).get("security") or []:
+        system, code = label.get("system"), label.get("code")
+        if system in wire.ACT_CODE_SYSTEMS and code == wire.NO_DISCLOSURE_TO_PATIENT:
+            return True
+        if system in wire.CONFIDENTIALITY_SYSTEMS and code in wire.RESTRICTED_CONFIDENTIALITY:
+            return True
+    return False
+
+
 def courses_from_bundle(bundle: JSON, *, nhs_number: str) -> list[Course]:
     """Authorised courses (`intent` plan) with the latest issue (`intent` order, basedOn).
-    Only the patient's own: a MedicationRequest whose `subject` is someone else is dropped."""
+    Only the patient's own: a MedicationRequest whose `subject` is someone else is dropped.
+    A course is hidden when the provider labelled it, or any issue of it, not for the
+    patient (`withheld_from_patient`)."""
     requests = [
         r
         for r in bundle_resources(bundle, "MedicationRequest")
         if names_patient(r.get("subject"), nhs_number)
     ]
     last_issue: dict[str, date] = {}
+    labelled_plans: set[str] = set()
     for issue in requests:
         if issue.get("intent") not in _ISSUE_INTENTS:
             continue
         issued = fhir_date(issue.get("authoredOn"))
         for based_on in issue.get("basedOn") or []:
             plan_id = ref_id(based_on, "MedicationRequest")
+            if plan_id and withheld_from_patient(issue):
+                labelled_plans.add(plan_id)
             if plan_id and issued and (plan_id not in last_issue or issued > last_issue[plan_id]):
                 last_issue[plan_id] = issued
     courses = []
@@ -97,6 +119,11 @@ def courses_from_bundle(bundle: JSON, *, nhs_number: str) -> list[Course]:
                 kind=course_kind(plan),
                 last_issued_on=last_issue.get(str(plan["id"])),
                 review_due_on=_review_due(plan),
+                hidden=withheld_from_patient(plan) or str(plan["id"]) in labelled_plans,
+                # GP Connect carries no third-party or harmful flags: a provider leaves
+                # such items out itself.
+                third_party=False,
+                harmful=False,
             )
         )
     return courses
@@ -217,9 +244,13 @@ def _requested_by(task: JSON, *, patient_ref: str, nhs_number: str) -> str:
 def requests_from_tasks(
     tasks: Iterable[JSON], *, patient_ref: str, nhs_number: str
 ) -> list[PrescriptionRequest]:
-    """The patient's Tasks grouped into the port's prescription requests, newest first."""
+    """The patient's Tasks grouped into the port's prescription requests, newest first.
+    A Task the provider labelled not for the patient is left out (the port's requests carry
+    no flags): it names a medicine withheld from them (`withheld_from_patient`)."""
     groups: dict[str, list[JSON]] = {}
     for task in patient_tasks(tasks, nhs_number):
+        if withheld_from_patient(task):
+            continue
         groups.setdefault(task_group(task), []).append(task)
     requests = []
     for group_id, members in groups.items():

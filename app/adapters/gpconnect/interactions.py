@@ -51,6 +51,19 @@ COURSE_OF_THERAPY_SYSTEMS: Final = (
 RFC4122_SYSTEM: Final = "https://tools.ietf.org/html/rfc4122"  # Task identifiers (UUIDs)
 SNOMED_SYSTEM: Final = "http://snomed.info/sct"
 RENEWAL_OF_PRESCRIPTION: Final = "103742009"  # SNOMED CT: the Task `code` for a reorder
+# Security labels (`meta.security`) that keep a resource from the patient: HL7 v3 ActCode
+# NOPAT ("no disclosure to patient, family or caregivers"), as NHS England's GP2GP
+# adaptors label confidential GP record items, and v3 Confidentiality R and V.
+ACT_CODE_SYSTEMS: Final = (
+    "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+    "http://hl7.org/fhir/v3/ActCode",
+)
+NO_DISCLOSURE_TO_PATIENT: Final = "NOPAT"
+CONFIDENTIALITY_SYSTEMS: Final = (
+    "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+    "http://hl7.org/fhir/v3/Confidentiality",
+)
+RESTRICTED_CONFIDENTIALITY: Final = frozenset({"R", "V"})  # restricted, very restricted
 
 # --- profiles ---------------------------------------------------------------------
 

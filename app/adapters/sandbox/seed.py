@@ -342,6 +342,10 @@ def _record_entries(patient: SeedPatient, today: date) -> list[dict[str, Any]]:
                "408402003", "Spouse's diagnosis discussed.", third_party=True),
         _entry(patient, 25, s.TEST_RESULTS, date(2021, 3, 17), "Prostate specific antigen level",
                "1030791000000100", result=("9.8", 9.8, "ug/L", 0.0, 4.0), harmful=True),
+        # A medicine the practice hid, also a repeat course (`_HIDDEN_COURSE`): named
+        # nowhere online, neither here nor in the prescriptions routes.
+        _entry(patient, 26, s.MEDICATIONS, ago(200), _HIDDEN_COURSE[0], detail=_HIDDEN_COURSE[1],
+               hidden=True),
     ]  # fmt: skip
     return entries
 
@@ -401,6 +405,13 @@ _CHILD_COURSES: tuple[_CourseSeed, ...] = (
     ("Amoxicillin 250mg/5ml oral suspension", "5ml three times a day", "100 ml",
      CourseKind.ACUTE, 75, None),
 )  # fmt: skip
+# A repeat medicine the practice hid from the online record (as it hid the record's
+# entries for it, E23 and E26): never listed, orderable or named online. Every adult has it,
+# after the others (C7), with requests that hold it (`_requests`).
+_HIDDEN_COURSE: _CourseSeed = (
+    "Acamprosate 333mg gastro-resistant tablets", "Two tablets three times a day",
+    "168 tablets", CourseKind.REPEAT, 30, 120,
+)  # fmt: skip
 _RESIDENT_COURSES: tuple[_CourseSeed, ...] = (
     ("Donepezil 10mg tablets", "One tablet at night", "28 tablets", CourseKind.REPEAT, 26, 90),
     ("Bisoprolol 2.5mg tablets", "One tablet each morning", "28 tablets", CourseKind.REPEAT,
@@ -418,45 +429,53 @@ def _courses(patient: SeedPatient, today: date) -> list[dict[str, Any]]:
     elif age_on(patient.birth_date, today) < 18:
         catalogue = _CHILD_COURSES
     else:
-        catalogue = _ADULT_COURSES
-    return [
-        {
-            "course_id": f"{patient.patient_ref}-C{number}",
-            "patient_ref": patient.patient_ref,
-            "name": name,
-            "dosage": dosage,
-            "quantity": quantity,
-            "kind": kind.value,
-            "last_issued_on": today - timedelta(days=issued_ago),
-            "review_due_on": None if review_in is None else today + timedelta(days=review_in),
-        }
-        for number, (name, dosage, quantity, kind, issued_ago, review_in) in enumerate(
-            catalogue, start=1
+        catalogue = (*_ADULT_COURSES, _HIDDEN_COURSE)
+    rows = []
+    for number, course in enumerate(catalogue, start=1):
+        name, dosage, quantity, kind, issued_ago, review_in = course
+        rows.append(
+            {
+                "course_id": f"{patient.patient_ref}-C{number}",
+                "patient_ref": patient.patient_ref,
+                "name": name,
+                "dosage": dosage,
+                "quantity": quantity,
+                "kind": kind.value,
+                "last_issued_on": today - timedelta(days=issued_ago),
+                "review_due_on": None if review_in is None else today + timedelta(days=review_in),
+                "hidden": course is _HIDDEN_COURSE,
+                "third_party": False,
+                "harmful": False,
+            }
         )
-    ]
+    return rows
 
 
 def _requests(
     patient: SeedPatient, now: datetime
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One request in each status; the `requested` one makes a course pending."""
+    """One request in each status; the `requested` one makes a course pending. An adult's
+    hidden medicine (C7) is in two more: one beside a visible medicine, one on its own."""
     ref = patient.patient_ref
-    plan: list[tuple[int, str, PrescriptionRequestStatus, str | None, str]]
+    plan: list[tuple[int, tuple[str, ...], PrescriptionRequestStatus, str | None, str]]
     if "care-home-resident" in patient.tags:
-        plan = [(1, "C4", PrescriptionRequestStatus.REQUESTED, None, patient_ref_for("susan"))]
+        plan = [(1, ("C4",), PrescriptionRequestStatus.REQUESTED, None, patient_ref_for("susan"))]
     elif age_on(patient.birth_date, now.date()) < 18:
         return [], []
     else:
         plan = [
-            (1, "C2", PrescriptionRequestStatus.REQUESTED, None, ref),
-            (5, "C4", PrescriptionRequestStatus.APPROVED, None, ref),
-            (45, "C3", PrescriptionRequestStatus.REJECTED,
+            (1, ("C2",), PrescriptionRequestStatus.REQUESTED, None, ref),
+            (5, ("C4",), PrescriptionRequestStatus.APPROVED, None, ref),
+            (45, ("C3",), PrescriptionRequestStatus.REJECTED,
              "Your medication review is due. Please book a review with the practice pharmacist.",
              ref),
-            (26, "C1", PrescriptionRequestStatus.ISSUED, None, ref),
+            (26, ("C1",), PrescriptionRequestStatus.ISSUED, None, ref),
+            (60, ("C1", "C7"), PrescriptionRequestStatus.ISSUED, None, ref),
+            (2, ("C7",), PrescriptionRequestStatus.REQUESTED, None, ref),
         ]  # fmt: skip
-    requests, items = [], []
-    for number, (days_ago, course, status, rejection, actor) in enumerate(plan, start=1):
+    requests: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for number, (days_ago, courses, status, rejection, actor) in enumerate(plan, start=1):
         request_id = f"{ref}-R{number}"
         requests.append(
             {
@@ -469,7 +488,10 @@ def _requests(
                 "rejection_reason": rejection,
             }
         )
-        items.append({"request_id": request_id, "course_id": f"{ref}-{course}", "position": 0})
+        items.extend(
+            {"request_id": request_id, "course_id": f"{ref}-{course}", "position": position}
+            for position, course in enumerate(courses)
+        )
     return requests, items
 
 

@@ -521,6 +521,9 @@ class SimulatedSupplier:
             kind=CourseKind(row.kind),
             last_issued_on=row.last_issued_on,
             review_due_on=row.review_due_on,
+            hidden=row.hidden,
+            third_party=row.third_party,
+            harmful=row.harmful,
         )
 
     async def list_courses(self, patient_ref: str) -> list[Course]:

@@ -193,6 +193,10 @@ courses = Table(
     Column("kind", String(20), nullable=False),
     Column("last_issued_on", Date),
     Column("review_due_on", Date),
+    # The practice's visibility flags, as on record entries; no default: the seed sets each.
+    Column("hidden", Boolean, nullable=False),
+    Column("third_party", Boolean, nullable=False),
+    Column("harmful", Boolean, nullable=False),
 )
 
 prescription_requests = Table(

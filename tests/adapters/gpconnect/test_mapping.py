@@ -369,3 +369,35 @@ def test_patient_maps_official_name_and_nhs_number() -> None:
 )
 def test_partial_dates(value: str, expected: date) -> None:
     assert fhir.fhir_date(value) == expected
+
+
+def test_a_medication_labelled_not_for_the_patient_is_hidden_and_its_task_left_out() -> None:
+    """The patient-facing API defines no security labels; one that withholds a resource
+    from the patient (ActCode NOPAT, Confidentiality R or V) hides it, failing closed."""
+    source = load("medication_requests_bundle.json")
+    nopat = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "NOPAT"}
+    restricted = {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}
+    normal = {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "N"}
+    labels = {"mr-plan-1": nopat, "mr-plan-2": normal, "mr-plan-3": restricted}
+    for entry in source["entry"]:
+        resource = entry["resource"]
+        if resource.get("id") in labels:
+            resource["meta"] = {"security": [labels[resource["id"]]]}
+
+    courses = {
+        c.course_id: c
+        for c in fhir_prescriptions.courses_from_bundle(source, nhs_number="9000000009")
+    }
+
+    assert {c: course.hidden for c, course in courses.items()} == {
+        "mr-plan-1": True,
+        "mr-plan-2": False,
+        "mr-plan-3": True,
+    }
+    assert not any(c.third_party or c.harmful for c in courses.values())
+    tasks = list(fhir.bundle_resources(load("tasks_bundle.json"), "Task"))
+    labelled = [{**task, "meta": {"security": [nopat]}} for task in tasks]
+    assert (
+        fhir_prescriptions.requests_from_tasks(labelled, patient_ref="2", nhs_number="9000000009")
+        == []
+    )

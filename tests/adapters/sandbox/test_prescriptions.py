@@ -82,7 +82,7 @@ async def test_request_then_pending_then_cancel(
 
 async def test_too_many_items(vision: SandboxGPSystem, persona: PersonaLookup) -> None:
     patient = persona("adult-full", "C83003").patient_ref
-    ids = [c.course_id for c in await vision.list_courses(patient)]  # six; the limit is five
+    ids = [c.course_id for c in await vision.list_courses(patient)]  # seven; the limit is five
     with pytest.raises(errors.TooManyItems) as refused:
         await vision.request_prescription(patient, ids, note=None, actor_ref=patient)
     assert refused.value.supplier_code == "-45"
