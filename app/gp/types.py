@@ -378,19 +378,48 @@ class RecordGrants:
             historic=self.historic and full,
         )
 
+    def within(self, other: RecordGrants) -> RecordGrants:
+        """What both grant: nothing either of them withholds, field by field.
+
+        The full record is covered on a date only where both cover it: historic on
+        both sides is historic, else the later of the start dates that apply.
+        """
+        if self.historic and other.historic:
+            full_from, historic = _later(self.full_from, other.full_from), True
+        elif self.historic or other.historic:
+            full_from, historic = other.full_from if self.historic else self.full_from, False
+        elif self.full_from is not None and other.full_from is not None:
+            full_from, historic = max(self.full_from, other.full_from), False
+        else:
+            full_from, historic = None, False
+        return RecordGrants(
+            summary=self.shows_summary and other.shows_summary,
+            detailed_coded=self.detailed_coded and other.detailed_coded,
+            full_from=full_from,
+            historic=historic,
+        )
+
     @classmethod
     def at_level(
         cls, level: RecordAccessLevel, *, full_from: date | None = None, historic: bool = False
     ) -> RecordGrants:
-        """The grants a single access level stands for (a proxy's, or a cap on a patient's)."""
-        index = RECORD_LEVEL_ORDER.index(level)
+        """The grants a single proxy access level stands for. The grants are independent:
+        the full record (from `full_from`, older entries only with `historic`) does not
+        include the detailed coded record's older coded entries. Full without a start date
+        or historic access covers no date: the caller supplies the start."""
         full = level is RecordAccessLevel.FULL
         return cls(
-            summary=index >= RECORD_LEVEL_ORDER.index(RecordAccessLevel.SUMMARY),
-            detailed_coded=index >= RECORD_LEVEL_ORDER.index(RecordAccessLevel.DETAILED),
-            full_from=(full_from or AUTOMATIC_ACCESS_START) if full else None,
+            summary=level is not RecordAccessLevel.NONE,
+            detailed_coded=level is RecordAccessLevel.DETAILED,
+            full_from=full_from if full else None,
             historic=full and historic,
         )
+
+
+def _later(a: date | None, b: date | None) -> date | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
 
 
 NO_RECORD_ACCESS = RecordGrants()

@@ -1,8 +1,8 @@
 """A session's acting-for context, reused so that a patient action costs one GP call.
 
 The context is what the GP systems say about the signed-in user: their
-relationships (themself and each patient they are a proxy for) and their own
-record access settings, with each practice's settings beside them.
+relationships (themself and each patient they are a proxy for) and each of those
+patients' own record access settings, with each practice's settings beside them.
 
 - Relationships and record access are kept per session in the app database
   (`session_contexts`, encrypted), for `ACTING_CONTEXT_SECONDS` (at most 60): every
@@ -39,8 +39,10 @@ from app.gp.errors import LinkageFailed
 from app.gp.port import GPSystem
 from app.gp.types import (
     Capability,
+    Patient,
     PracticeSettings,
     RecordAccess,
+    RecordAccessLevel,
     Relationship,
     RelationshipKind,
 )
@@ -59,12 +61,19 @@ class _Registry(Protocol):
 PracticeLookup = Callable[[str], Awaitable[PracticeSettings]]
 
 
+def patient_key(patient: Patient) -> str:
+    """How a patient's record settings are keyed in a context (refs are per practice)."""
+    return f"{patient.ods_code}/{patient.patient_ref}"
+
+
 @dataclass(frozen=True, slots=True)
 class GPFacts:
     """What the user's GP system said, as stored for the session."""
 
     relationships: list[Relationship]
-    own_record_access: RecordAccess | None = None
+    # Each patient's own record access settings (`patient_key`), for the user themself
+    # and every patient they act for; a patient missing here has no record online.
+    record_access: dict[str, RecordAccess]
 
 
 _FACTS = TypeAdapter(GPFacts)
@@ -75,8 +84,12 @@ class ActingContext:
     """Everything needed to decide who the user may act for, with what."""
 
     relationships: list[Relationship]
-    own_record_access: RecordAccess | None
+    record_access: dict[str, RecordAccess]
     practices: dict[str, PracticeSettings] = field(default_factory=dict)
+
+    def record_access_of(self, patient: Patient) -> RecordAccess | None:
+        """The patient's own record settings, or None when their GP system gave none."""
+        return self.record_access.get(patient_key(patient))
 
 
 def linkage(signed_in: SignedIn) -> tuple[str, str]:
@@ -86,25 +99,36 @@ def linkage(signed_in: SignedIn) -> tuple[str, str]:
     return signed_in.ods_code, signed_in.gp_user_ref
 
 
-async def fetch_facts(
-    registry: _Registry, signed_in: SignedIn, practice: PracticeLookup
-) -> GPFacts:
-    """Ask the GP system: relationships, then the user's own record access if offered."""
+def _may_show_record(relationship: Relationship) -> bool:
+    return (
+        relationship.kind is RelationshipKind.SELF
+        or relationship.permissions.record_level is not RecordAccessLevel.NONE
+    )
+
+
+async def fetch_facts(registry: _Registry, signed_in: SignedIn) -> GPFacts:
+    """Ask the GP system: relationships, then each patient's own record settings.
+
+    The settings are asked whether or not the practice offers the record online today,
+    so that a practice switching it on finds them already known: a context never holds
+    a gap that a default could fill. A proxy's patient's settings are asked too, since
+    the patient's refusals and flags bind the proxy. A system that cannot report them
+    (`Capability.RECORD_ACCESS_SETTINGS`) is not asked, and shows no record.
+    """
     ods_code, user_ref = linkage(signed_in)
     relationships = await registry.for_practice(ods_code).list_relationships(user_ref)
-    own_access = None
+    record_access: dict[str, RecordAccess] = {}
     for relationship in relationships:
         patient = relationship.patient
         system = registry.for_practice(patient.ods_code)
-        # Only asked when the practice offers the record online and its system can say:
-        # some (GP Connect) do not expose record access settings at all.
+        key = patient_key(patient)
         if (
-            relationship.kind is RelationshipKind.SELF
+            key not in record_access
+            and _may_show_record(relationship)
             and Capability.RECORD_ACCESS_SETTINGS in system.capabilities
-            and (await practice(patient.ods_code)).record_enabled
         ):
-            own_access = await system.get_record_access(patient.patient_ref)
-    return GPFacts(relationships=relationships, own_record_access=own_access)
+            record_access[key] = await system.get_record_access(patient.patient_ref)
+    return GPFacts(relationships=relationships, record_access=record_access)
 
 
 async def with_practices(facts: GPFacts, practice: PracticeLookup) -> ActingContext:
@@ -113,7 +137,7 @@ async def with_practices(facts: GPFacts, practice: PracticeLookup) -> ActingCont
         ods_code = relationship.patient.ods_code
         if ods_code not in practices:
             practices[ods_code] = await practice(ods_code)
-    return ActingContext(facts.relationships, facts.own_record_access, practices)
+    return ActingContext(facts.relationships, facts.record_access, practices)
 
 
 class ActingContexts:
@@ -150,7 +174,7 @@ class ActingContexts:
             async with sessions() as db:
                 facts = await self._stored(db, signed_in, now=now)
                 if facts is None:
-                    facts = await fetch_facts(self._registry, signed_in, practice)
+                    facts = await fetch_facts(self._registry, signed_in)
                     await self._store(db, signed_in.session_id, facts, now=now)
         return await with_practices(facts, practice)
 

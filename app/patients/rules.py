@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 
 from app.gp.types import (
+    AUTOMATIC_ACCESS_START,
     NO_RECORD_ACCESS,
     PracticeSettings,
     RecordAccess,
@@ -39,6 +40,7 @@ class Unavailable(StrEnum):
     ENHANCED_REVIEW = "enhanced_review"
     PATIENT_ONLY = "patient_only"
     PROXY_CANNOT_CHANGE_PHARMACY = "proxy_cannot_change_pharmacy"
+    RECORD_ACCESS_NOT_REPORTED = "record_access_not_reported"
 
 
 EXPLANATIONS: dict[Unavailable, str] = {
@@ -67,6 +69,10 @@ EXPLANATIONS: dict[Unavailable, str] = {
     Unavailable.PROXY_CANNOT_CHANGE_PHARMACY: (
         "Only the patient can change their nominated pharmacy. People acting for them can "
         "see it, but not change it."
+    ),
+    Unavailable.RECORD_ACCESS_NOT_REPORTED: (
+        "The practice's GP system has not told us what of this record can be shown online, "
+        "so none of it is shown. Contact the practice to ask about online access."
     ),
 }
 
@@ -151,32 +157,55 @@ def _service(offered: bool, granted: bool) -> ServiceAccess:
     return ALLOWED
 
 
-def record_grants(relationship: Relationship, own_access: RecordAccess | None) -> RecordGrants:
-    """The parts of the record the one acting may see, before the practice's on/off switch."""
+def record_grants(relationship: Relationship, patient_access: RecordAccess | None) -> RecordGrants:
+    """The parts of the record the one acting may see, before the practice's on/off switch.
+
+    `patient_access` is the patient's own settings, as their GP system reported them;
+    none reported means no record, never a default. A proxy gets what the practice
+    granted that proxy, within what the patient may see themself: a proxy never sees
+    an entry the patient could not, and their full record never starts earlier than
+    the patient's own (1 November 2023, or the patient's registration if later).
+    """
+    if patient_access is None:
+        return NO_RECORD_ACCESS
     permissions = relationship.permissions
-    if relationship.kind is RelationshipKind.SELF and own_access is not None:
+    patient = patient_access.grants
+    if relationship.kind is RelationshipKind.SELF:
         # The patient's own settings, never wider than the relationship's level.
-        return own_access.grants.capped_at(permissions.record_level)
-    # A proxy never sees more than the practice granted to that proxy.
-    return RecordGrants.at_level(
+        return patient.capped_at(permissions.record_level)
+    granted = RecordGrants.at_level(
         permissions.record_level,
-        full_from=permissions.record_from,
+        # No date of the proxy's own: the full record starts where the patient's does.
+        full_from=permissions.record_from or patient.full_from or AUTOMATIC_ACCESS_START,
         historic=permissions.record_historic,
     )
+    return granted.within(patient)
 
 
 def _record(
-    relationship: Relationship, practice: PracticeSettings, own_access: RecordAccess | None
+    relationship: Relationship, practice: PracticeSettings, patient_access: RecordAccess | None
 ) -> tuple[RecordGrants, ServiceAccess]:
     if not practice.record_enabled:
         return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.NOT_OFFERED_BY_PRACTICE)
-    if relationship.kind is RelationshipKind.SELF and own_access is not None:
-        # Declined or flagged for enhanced review: no automatic record access.
-        if own_access.declined:
-            return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.ONLINE_ACCESS_DECLINED)
-        if own_access.enhanced_review:
-            return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.ENHANCED_REVIEW)
-    grants = record_grants(relationship, own_access)
+    if relationship.permissions.record_level is RecordAccessLevel.NONE:
+        return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.NOT_GRANTED)
+    if patient_access is None:
+        # The GP system did not say what may be shown: show nothing.
+        return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.RECORD_ACCESS_NOT_REPORTED)
+    if patient_access.declined or patient_access.enhanced_review:
+        # Declined, or flagged for enhanced review: no automatic record access, for the
+        # patient or anyone acting for them (the one acting may be the reason for the
+        # flag). A proxy is told only that they have no access: the patient's decision,
+        # and the practice's concern, are not theirs to learn.
+        if relationship.kind is not RelationshipKind.SELF:
+            return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.NOT_GRANTED)
+        reason = (
+            Unavailable.ONLINE_ACCESS_DECLINED
+            if patient_access.declined
+            else Unavailable.ENHANCED_REVIEW
+        )
+        return NO_RECORD_ACCESS, ServiceAccess.denied(reason)
+    grants = record_grants(relationship, patient_access)
     if grants.level is RecordAccessLevel.NONE:
         return NO_RECORD_ACCESS, ServiceAccess.denied(Unavailable.NOT_GRANTED)
     return grants, ALLOWED
@@ -188,16 +217,21 @@ def effective_access(
     today: date,
     review_age: int,
     practice: PracticeSettings,
-    own_record_access: RecordAccess | None = None,
+    patient_record_access: RecordAccess | None = None,
 ) -> Access:
-    """Combine the relationship, the central proxy rules and the practice's policy."""
+    """Combine the relationship, the central proxy rules and the practice's policy.
+
+    `patient_record_access` is the patient's own record settings (for a proxy too: the
+    patient's refusals and flags bind everyone acting for them); None, when not reported,
+    shows no record.
+    """
     suspended = relationship_unavailable(relationship, today, review_age)
     if suspended is not None:
         denied = ServiceAccess.denied(suspended)
         return Access(suspended, denied, denied, RecordAccessLevel.NONE, denied, denied, denied)
     is_self = relationship.kind is RelationshipKind.SELF
     permissions = relationship.permissions
-    grants, record = _record(relationship, practice, own_record_access)
+    grants, record = _record(relationship, practice, patient_record_access)
     self_only = ALLOWED if is_self else ServiceAccess.denied(Unavailable.PATIENT_ONLY)
     # Proxies cannot change the nominated pharmacy (GP online services: proxy access).
     pharmacy = (

@@ -86,15 +86,12 @@ def linked_profiles(
     for relationship in context.relationships:
         patient = relationship.patient
         practice = context.practices[patient.ods_code]
-        own_access = None
-        if relationship.kind is RelationshipKind.SELF and practice.record_enabled:
-            own_access = context.own_record_access
         access = effective_access(
             relationship,
             today=today,
             review_age=review_age,
             practice=practice,
-            own_record_access=own_access,
+            patient_record_access=context.record_access_of(patient),
         )
         profiles.append(
             Profile(

@@ -48,8 +48,9 @@ async def test_a_warm_context_costs_no_gp_call_and_an_action_exactly_one(
 ) -> None:
     user = await sign_in("proxy-parent")
     base = f"/v1/patients/{user.patient_id()}"
-    # Cold: relationships, practice settings and the user's own record access.
-    assert await gp_calls(app, get(client, user, "/v1/me/patients")) == 3
+    # Cold: relationships, practice settings, and the record access settings of the user
+    # and of the child they act for (whose settings bind them).
+    assert await gp_calls(app, get(client, user, "/v1/me/patients")) == 4
     assert await gp_calls(app, get(client, user, "/v1/me/patients")) == 0
     assert await gp_calls(app, get(client, user, f"{base}/practice")) == 0
     assert (
@@ -77,12 +78,12 @@ async def test_the_context_is_asked_again_once_its_lifetime_is_over(
 ) -> None:
     user = await sign_in("proxy-parent")
     practice = f"/v1/patients/{user.patient_id()}/practice"
-    assert await gp_calls(app, get(client, user, practice)) == 3
+    assert await gp_calls(app, get(client, user, practice)) == 4
     clock.advance(timedelta(seconds=settings.acting_context_seconds - 1))
     assert await gp_calls(app, get(client, user, practice)) == 0
     clock.advance(timedelta(seconds=1))
-    # Relationships and record access again; practice settings live longer.
-    assert await gp_calls(app, get(client, user, practice)) == 2
+    # Relationships and both patients' record access again; practice settings live longer.
+    assert await gp_calls(app, get(client, user, practice)) == 3
 
 
 async def revoke_relationship(settings: Settings, user: SignedInUser, tag: str) -> None:
@@ -138,7 +139,7 @@ async def test_instances_share_the_context_and_its_end(
     parent = await sign_in("proxy-parent")
     child = f"/v1/patients/{parent.acts_for('child-under-11')}/practice"
     async with second_instance(settings, clock) as (other, other_client):
-        assert await gp_calls(app, get(client, parent, child)) == 3
+        assert await gp_calls(app, get(client, parent, child)) == 4
         # The other instance reads the stored context: no GP call there either.
         assert await gp_calls(other, get(other_client, parent, child)) == 1  # practice settings
         assert await gp_calls(other, get(other_client, parent, child)) == 0
@@ -173,12 +174,12 @@ async def test_forgetting_an_accounts_context_asks_the_gp_system_again(
 ) -> None:
     user = await sign_in("proxy-parent")
     practice = f"/v1/patients/{user.patient_id()}/practice"
-    assert await gp_calls(app, get(client, user, practice)) == 3
+    assert await gp_calls(app, get(client, user, practice)) == 4
     async with app.state.sessionmaker() as db:
         account_id = await db.scalar(select(AuthSession.account_id))
         assert account_id is not None
         await app.state.acting_contexts.forget_for_account(db, account_id)
-    assert await gp_calls(app, get(client, user, practice)) == 2
+    assert await gp_calls(app, get(client, user, practice)) == 3
 
 
 async def test_another_patients_id_is_refused_on_a_warm_context(
@@ -207,7 +208,7 @@ async def test_the_gp_calls_header_counts_each_requests_calls(
         issued = await sign_in_persona(other, persona, clock=clock)
         headers = {"Authorization": f"Bearer {issued.token}"}
         slots = f"/v1/patients/{persona_patient_id(other, persona)}/slots"
-        assert (await client.get(slots, headers=headers)).headers[GP_CALLS_HEADER] == "4"
+        assert (await client.get(slots, headers=headers)).headers[GP_CALLS_HEADER] == "5"
         assert (await client.get(slots, headers=headers)).headers[GP_CALLS_HEADER] == "1"
         assert (await client.get("/healthz")).headers[GP_CALLS_HEADER] == "0"
 

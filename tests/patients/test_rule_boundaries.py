@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app.gp.types import (
+    AUTOMATIC_ACCESS_START,
     Permissions,
     RecordAccess,
     RecordAccessLevel,
@@ -65,7 +66,9 @@ def test_a_patients_own_record_is_the_narrower_of_both(
         today=TODAY,
         review_age=REVIEW_AGE,
         practice=PRACTICE,
-        own_record_access=RecordAccess(RecordGrants.at_level(own_level)),
+        patient_record_access=RecordAccess(
+            RecordGrants.at_level(own_level, full_from=AUTOMATIC_ACCESS_START)
+        ),
     )
     assert access.record_level is shown
 
@@ -94,18 +97,26 @@ def test_a_proxy_sees_the_full_record_from_the_date_and_history_the_practice_gra
     granted = Permissions(
         True, True, RecordAccessLevel.FULL, record_from=start, record_historic=True
     )
+    # The patient themself sees everything: the proxy's own grant is what limits them.
+    everything = RecordAccess(
+        RecordGrants(summary=True, detailed_coded=True, full_from=start, historic=True)
+    )
     access = effective_access(
-        relationship(permissions=granted), today=TODAY, review_age=REVIEW_AGE, practice=PRACTICE
+        relationship(permissions=granted),
+        today=TODAY,
+        review_age=REVIEW_AGE,
+        practice=PRACTICE,
+        patient_record_access=everything,
     )
-    assert access.record_grants == RecordGrants(
-        summary=True, detailed_coded=True, full_from=start, historic=True
-    )
+    # The full record does not include the detailed coded record: the grants are apart.
+    assert access.record_grants == RecordGrants(summary=True, full_from=start, historic=True)
     without_history = replace(granted, record_historic=False)
     access = effective_access(
         relationship(permissions=without_history),
         today=TODAY,
         review_age=REVIEW_AGE,
         practice=PRACTICE,
+        patient_record_access=everything,
     )
     assert access.record_grants.full_from == start
     assert access.record_grants.historic is False

@@ -175,7 +175,7 @@ def test_declined_and_enhanced_review_get_no_record_access(
         today=TODAY,
         review_age=13,
         practice=PRACTICE,
-        own_record_access=replace(own, **flags),  # type: ignore[arg-type]
+        patient_record_access=replace(own, **flags),  # type: ignore[arg-type]
     )
     assert access.record_level is RecordAccessLevel.NONE
     assert access.record.unavailable is reason
@@ -225,7 +225,7 @@ def test_property_proxies_never_exceed_their_grant_and_parents_stop_at_16(
         today=TODAY,
         review_age=review_age,
         practice=PRACTICE,
-        own_record_access=RecordAccess(RecordGrants.at_level(own, historic=True)),
+        patient_record_access=RecordAccess(RecordGrants.at_level(own, historic=True)),
     )
     order = list(RecordAccessLevel)
     assert order.index(access.record_level) <= order.index(granted)

@@ -14,6 +14,7 @@ from app.gp.types import (
     PracticeSettings,
     RecordAccess,
     RecordAccessLevel,
+    RecordGrants,
     Relationship,
     RelationshipKind,
 )
@@ -76,8 +77,8 @@ async def test_profiles_do_not_need_record_settings_when_the_record_is_not_offer
     async def practice(ods_code: str) -> PracticeSettings:
         return await registry.for_practice(ods_code).get_practice_settings()
 
-    facts = await fetch_facts(registry, signed_in, practice)  # type: ignore[arg-type]
-    assert facts.own_record_access is None  # never asked: it would have raised
+    facts = await fetch_facts(registry, signed_in)  # type: ignore[arg-type]
+    assert facts.record_access == {}  # never asked: it would have raised
     context = await with_practices(facts, practice)
     [me] = linked_profiles(context, secret_key="k" * 32, today=TODAY, review_age=13)
     assert me.access.appointments.allowed
@@ -95,9 +96,12 @@ async def test_record_settings_are_not_asked_of_a_system_that_cannot_give_them()
     async def practice(ods_code: str) -> PracticeSettings:
         return await registry.for_practice(ods_code).get_practice_settings()
 
-    facts = await fetch_facts(registry, signed_in, practice)  # type: ignore[arg-type]
-    assert facts.own_record_access is None  # never asked: it would have raised
+    facts = await fetch_facts(registry, signed_in)  # type: ignore[arg-type]
+    assert facts.record_access == {}  # never asked: it would have raised
     [me] = linked_profiles(
         await with_practices(facts, practice), secret_key="k" * 32, today=TODAY, review_age=13
     )
     assert me.access.appointments.allowed
+    # Settings the GP system did not report mean no record, never a default.
+    assert me.access.record.unavailable is Unavailable.RECORD_ACCESS_NOT_REPORTED
+    assert me.access.record_grants == RecordGrants()

@@ -13,6 +13,7 @@ from app.gp.types import (
     AUTOMATIC_ACCESS_START,
     Document,
     Permissions,
+    PracticeSettings,
     RecordAccess,
     RecordAccessLevel,
     RecordEntry,
@@ -20,7 +21,7 @@ from app.gp.types import (
     RecordSection,
     RelationshipKind,
 )
-from app.patients.rules import record_grants
+from app.patients.rules import effective_access, record_grants
 from app.records.policy import (
     CODED_SECTIONS,
     SUMMARY_SECTIONS,
@@ -33,7 +34,7 @@ from app.records.policy import (
     visible_entries,
     visible_entry,
 )
-from tests.patients.test_rules import relationship
+from tests.patients.test_rules import PRACTICE, REVIEW_AGE, TODAY, relationship
 
 START = AUTOMATIC_ACCESS_START
 BEFORE = START - timedelta(days=1)
@@ -152,10 +153,9 @@ def test_a_proxy_gets_the_level_granted_to_them_not_the_patients() -> None:
         permissions=Permissions(True, True, RecordAccessLevel.FULL, date(2026, 1, 1)),
     )
     own = RecordAccess(RecordGrants(summary=True, detailed_coded=True, historic=True))
-    # Proxy levels nest (summary < detailed coded < full); full runs from the proxy's own date.
-    assert record_grants(full_proxy, own) == RecordGrants(
-        summary=True, detailed_coded=True, full_from=date(2026, 1, 1)
-    )
+    # The grants are independent: full access from a date is the summary and everything
+    # from that date, not the detailed coded record's older coded entries.
+    assert record_grants(full_proxy, own) == RecordGrants(summary=True, full_from=date(2026, 1, 1))
     summary_proxy = relationship(
         RelationshipKind.PARENT, permissions=Permissions(True, True, RecordAccessLevel.SUMMARY)
     )
@@ -307,3 +307,113 @@ def test_property_paging_returns_every_visible_entry_exactly_once(
         after = Position.decode(page.next_cursor)
     assert [e.entry_id for e in seen] == [e.entry_id for e in shown]
     assert [e.recorded_on for e in seen] == sorted((e.recorded_on for e in seen), reverse=True)
+
+
+proxies = st.sampled_from([k for k in RelationshipKind if k is not RelationshipKind.SELF])
+practices = st.builds(
+    replace,
+    st.just(PRACTICE),
+    record_enabled=st.booleans(),
+    appointments_enabled=st.booleans(),
+    prescriptions_enabled=st.booleans(),
+)
+
+
+def access_of(
+    kind: RelationshipKind,
+    permissions: Permissions,
+    settings_reported: RecordAccess | None,
+    practice: PracticeSettings = PRACTICE,
+) -> RecordGrants:
+    """The grants `effective_access` gives, or none where it refuses the record."""
+    access = effective_access(
+        relationship(kind, born=date(1980, 1, 1), permissions=permissions),
+        today=TODAY,
+        review_age=REVIEW_AGE,
+        practice=practice,
+        patient_record_access=settings_reported,
+    )
+    assert access.record.allowed == (access.record_grants != RecordGrants())
+    return access.record_grants
+
+
+@settings(max_examples=400)
+@given(
+    record=st.lists(entries, max_size=40),
+    own=grants_st,
+    granted=levels,
+    record_from=st.one_of(st.none(), days),
+    historic=st.booleans(),
+    kind=proxies,
+)
+def test_property_a_proxy_never_sees_what_the_patient_could_not_under_the_same_settings(
+    record: list[RecordEntry],
+    own: RecordGrants,
+    granted: RecordAccessLevel,
+    record_from: date | None,
+    historic: bool,
+    kind: RelationshipKind,
+) -> None:
+    permissions = Permissions(True, True, granted, record_from, historic)
+    grants = access_of(kind, permissions, RecordAccess(own))
+    record = list({e.entry_id: e for e in record}.values())  # ids are unique in a record
+    patient_view = {e.entry_id: e for e in visible_entries(record, own)}
+    for shown in visible_entries(record, grants):
+        # Not an entry the patient could not see, nor free text they could not read.
+        assert shown.entry_id in patient_view
+        assert shown.detail is None or patient_view[shown.entry_id].detail is not None
+    # Each grant within the patient's, and the full record never starting earlier.
+    assert not grants.detailed_coded or own.detailed_coded
+    assert not grants.historic or own.historic
+    if grants.full_from is not None and not own.historic:
+        assert own.full_from is not None and grants.full_from >= own.full_from
+    if record_from is not None and grants.full_from is not None and not grants.historic:
+        assert grants.full_from >= record_from
+
+
+@settings(max_examples=300)
+@given(
+    own=grants_st,
+    declined=st.booleans(),
+    enhanced=st.booleans(),
+    granted=levels,
+    record_from=st.one_of(st.none(), days),
+    historic=st.booleans(),
+    kind=kinds,
+    practice=practices,
+)
+def test_property_the_patients_refusals_bind_everyone_acting_for_them(
+    own: RecordGrants,
+    declined: bool,
+    enhanced: bool,
+    granted: RecordAccessLevel,
+    record_from: date | None,
+    historic: bool,
+    kind: RelationshipKind,
+    practice: PracticeSettings,
+) -> None:
+    settings_reported = RecordAccess(own, declined=declined, enhanced_review=enhanced)
+    permissions = Permissions(True, True, granted, record_from, historic)
+    grants = access_of(kind, permissions, settings_reported, practice)
+    if declined or enhanced:
+        assert grants == RecordGrants()
+
+
+@settings(max_examples=300)
+@given(
+    granted=levels,
+    record_from=st.one_of(st.none(), days),
+    historic=st.booleans(),
+    kind=kinds,
+    practice=practices,
+)
+def test_property_settings_the_gp_system_did_not_report_show_nothing(
+    granted: RecordAccessLevel,
+    record_from: date | None,
+    historic: bool,
+    kind: RelationshipKind,
+    practice: PracticeSettings,
+) -> None:
+    permissions = Permissions(True, True, granted, record_from, historic)
+    assert access_of(kind, permissions, None, practice) == RecordGrants()
+    assert record_grants(relationship(kind, permissions=permissions), None) == RecordGrants()

@@ -1,6 +1,6 @@
-"""`python -m app.adapters.sandbox seed|personas|dump`: tools for tests and demos.
+"""`python -m app.adapters.sandbox seed|personas|dump|practice`: tools for tests and demos.
 
-All three use the sandbox database from the settings (`SANDBOX_DATABASE_URL`,
+All of them use the sandbox database from the settings (`SANDBOX_DATABASE_URL`,
 else `DATABASE_URL`).
 """
 
@@ -17,6 +17,7 @@ from app.adapters.sandbox import sandbox_practices
 from app.adapters.sandbox.dump import dump
 from app.adapters.sandbox.personas import persona_catalogue
 from app.adapters.sandbox.seed import bootstrap, build_seed_rows, load
+from app.adapters.sandbox.switches import SERVICES, UnknownPractice, switch_services
 from app.clock import clock_for, today
 from app.config import Settings
 from app.db import create_engine
@@ -49,6 +50,19 @@ async def _dump(settings: Settings) -> dict[str, Any]:
         await engine.dispose()
 
 
+async def _switch(settings: Settings, ods_code: str, switches: dict[str, bool]) -> None:
+    engine = create_engine(settings.sandbox_url)
+    try:
+        await bootstrap(
+            engine,
+            today(clock_for(settings)),
+            sandbox_practices(load_practices(settings.practices_file)),
+        )
+        await switch_services(engine, ods_code, switches)
+    finally:
+        await engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m app.adapters.sandbox", description="The simulated GP systems."
@@ -60,8 +74,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     personas.add_argument("--json", action="store_true", help="Print JSON.")
     dumped = commands.add_parser("dump", help="Print the whole simulated GP data.")
     dumped.add_argument("--json", action="store_true", help="Print JSON (the only format).")
+    practice = commands.add_parser(
+        "practice",
+        help="Switch a practice's online services on or off, as the practice would in its "
+        "GP system (each worker sees it within PRACTICE_SETTINGS_SECONDS).",
+    )
+    practice.add_argument("ods_code", help="The practice's ODS code, e.g. A81001.")
+    for service in SERVICES:
+        practice.add_argument(f"--{service}", choices=("on", "off"), help=f"Offer {service}?")
     args = parser.parse_args(argv)
     settings = Settings()
+
+    if args.command == "practice":
+        switches = {s: getattr(args, s) == "on" for s in SERVICES if getattr(args, s)}
+        if not switches:
+            parser.error("say which service to switch, e.g. --record off")
+        try:
+            asyncio.run(_switch(settings, args.ods_code, switches))
+        except UnknownPractice:
+            print(f"sandbox: no practice {args.ods_code} in the sandbox", file=sys.stderr)
+            return 2
+        said = ", ".join(f"{s} {'on' if on else 'off'}" for s, on in switches.items())
+        print(f"sandbox: {args.ods_code.strip().upper()} {said}")
+        return 0
 
     if args.command == "seed":
         outcome = asyncio.run(_seed(settings, reset=args.reset))

@@ -174,7 +174,10 @@ class _Person:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-_NO_RECORD_ACCESS: dict[str, Any] = {"record_summary": False, "prospective_from": None}
+# A child's own settings as a practice records them: summary information, and no
+# automatic prospective access (that is for patients aged 16 and over). A proxy sees at
+# most what these settings allow, so they bound a parent's access too.
+_CHILD_RECORD_ACCESS: dict[str, Any] = {"prospective_from": None}
 
 # The order is part of the contract: it fixes each person's NHS number.
 _PEOPLE: tuple[_Person, ...] = (
@@ -182,7 +185,7 @@ _PEOPLE: tuple[_Person, ...] = (
             options={"nominated_pharmacy": "FAA01"}),
     _Person("james", EMIS_PRACTICE, "James", "Okafor", 38, 120, ("proxy-parent",)),
     _Person("lily", EMIS_PRACTICE, "Lily", "Okafor", 7, 200, ("child-under-11",),
-            identity_level=None, options=_NO_RECORD_ACCESS),
+            identity_level=None, options=_CHILD_RECORD_ACCESS),
     _Person("priya", EMIS_PRACTICE, "Priya", "Shah", 55, 64, ("declined",),
             options={"declined": True, "record_detailed_coded": True}),
     _Person("daniel", EMIS_PRACTICE, "Daniel", "Brooks", 29, 15, ("p5-identity",),
@@ -197,10 +200,10 @@ _PEOPLE: tuple[_Person, ...] = (
             options={"historic_access": True}),
     _Person("emma", TPP_PRACTICE, "Emma", "Wilson", 44, 222, ("parent-of-14",)),
     _Person("noah", TPP_PRACTICE, "Noah", "Wilson", 14, 100, ("age-14",),
-            identity_level=None, options=_NO_RECORD_ACCESS),
+            identity_level=None, options=_CHILD_RECORD_ACCESS),
     _Person("susan", TPP_PRACTICE, "Susan", "Reid", 52, 300, ("carer",)),
     _Person("edith", TPP_PRACTICE, "Edith", "Barnes", 89, 58, ("care-home-resident",),
-            identity_level=None, options={**_NO_RECORD_ACCESS, "nominated_pharmacy": "FDD04"}),
+            identity_level=None, options={"nominated_pharmacy": "FDD04"}),
     _Person("ryan", TPP_PRACTICE, "Ryan", "Cole", 36, 45, ("background",), identity_level=None),
     _Person("zara", TPP_PRACTICE, "Zara", "Hussain", 27, 80, ("background",),
             identity_level=None),
@@ -261,7 +264,17 @@ _RECORD_PEOPLE: tuple[_Person, ...] = (
     _Person("arthur", TPP_PRACTICE, "Arthur", "Pryce", 88, 10, ("proxy-not-started",),
             identity_level=None),
 )  # fmt: skip
-_EVERYONE = _PEOPLE + _LOAD_TEST_PEOPLE + _RECORD_PEOPLE
+
+# Proxies whose view the patient's own settings must bound: of a patient who declined
+# online access, of one flagged for enhanced review (the proxy may be why), and a
+# full-record proxy with no start date of their own for a patient who registered after
+# the automatic rollout. After `_RECORD_PEOPLE`, so that no earlier number moves.
+_SAFETY_PEOPLE: tuple[_Person, ...] = (
+    _Person("tom", EMIS_PRACTICE, "Tom", "Shah", 57, 20, ("proxy-of-declined",)),
+    _Person("lucy", VISION_PRACTICE, "Lucy", "Evans", 58, 110, ("proxy-of-enhanced-review",)),
+    _Person("nadia", EMIS_PRACTICE, "Nadia", "Ahmed", 30, 70, ("proxy-of-late-registered",)),
+)  # fmt: skip
+_EVERYONE = _PEOPLE + _LOAD_TEST_PEOPLE + _RECORD_PEOPLE + _SAFETY_PEOPLE
 
 
 def patient_ref_for(key: str) -> str:
@@ -327,6 +340,8 @@ def seed_relationships(today: date) -> list[SeedRelationship]:
             starts_on=today - timedelta(days=400), ends_on=today + timedelta(days=365),
         ),
         # An adult's relative with the full record from the day the practice granted it.
+        # Rose's own settings give her no detailed coded record, so Ben sees none of her
+        # older coded entries either: the full record does not include them.
         SeedRelationship(
             ref("ben"), ref("rose"), RelationshipKind.RELATIVE,
             appointments=True, prescriptions=True, record_level=RecordAccessLevel.FULL,
@@ -355,6 +370,25 @@ def seed_relationships(today: date) -> list[SeedRelationship]:
             ref("margaret"), ref("ryan"), RelationshipKind.RELATIVE,
             appointments=False, prescriptions=False, record_level=RecordAccessLevel.SUMMARY,
             starts_on=today - timedelta(days=200),
+        ),
+        # Full record proxies of a patient who declined online access and of one flagged
+        # for enhanced review: the patient's refusal and flag bind them, so no record.
+        SeedRelationship(
+            ref("tom"), ref("priya"), RelationshipKind.RELATIVE,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.FULL,
+            starts_on=today - timedelta(days=300), record_historic=True,
+        ),
+        SeedRelationship(
+            ref("lucy"), ref("robert"), RelationshipKind.RELATIVE,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.FULL,
+            starts_on=today - timedelta(days=300), record_from=date(2020, 1, 1),
+        ),
+        # Full record with no start date of the proxy's own: it starts where Kai's does,
+        # on his registration, never on 1 November 2023.
+        SeedRelationship(
+            ref("nadia"), ref("kai"), RelationshipKind.RELATIVE,
+            appointments=True, prescriptions=True, record_level=RecordAccessLevel.FULL,
+            starts_on=today - timedelta(days=120),
         ),
     ]  # fmt: skip
 

@@ -81,3 +81,25 @@ def test_seed_and_dump(
     entry = data["record_entries"][0]
     assert {"hidden", "third_party", "harmful", "filed", "recorded_on"} <= set(entry)
     assert all(r["course_ids"] for r in data["prescription_requests"])
+
+
+def test_a_practice_switches_its_online_services_while_the_sandbox_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SANDBOX_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    assert main(["seed"]) == 0
+    assert main(["practice", "a81001", "--record", "off", "--appointments", "off"]) == 0
+    assert (
+        capsys.readouterr().out.splitlines()[-1] == "sandbox: A81001 appointments off, record off"
+    )
+    assert main(["dump", "--json"]) == 0
+    practices = {p["ods_code"]: p for p in json.loads(capsys.readouterr().out)["practices"]}
+    emis = practices["A81001"]
+    assert (emis["record_enabled"], emis["appointments_enabled"]) == (False, False)
+    assert emis["prescriptions_enabled"] is True
+    assert practices["B82002"]["record_enabled"] is True
+    assert main(["practice", "A81001", "--record", "on"]) == 0
+    assert main(["practice", "Z99999", "--record", "on"]) == 2
+    assert "no practice Z99999" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["practice", "A81001"])  # says which service to switch
