@@ -231,6 +231,13 @@ class Settings(BaseSettings):
         return derived.hexdigest()
 
     @property
+    def cursor_secret(self) -> str:
+        """The key page cursors are signed with (app.cursors): derived from SECRET_KEY,
+        so rotating it ends every cursor, under a label no other signed value uses."""
+        derived = hmac.new(self.secret_key.encode(), b"gp-online:page-cursor", hashlib.sha256)
+        return derived.hexdigest()
+
+    @property
     def audit_tip_secret(self) -> str | None:
         """AUDIT_TIP_KEY, else (outside prod) one derived from SECRET_KEY."""
         if self.audit_tip_key is not None:

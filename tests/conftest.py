@@ -40,7 +40,7 @@ from app.config import Settings
 from app.db import create_engine
 from app.devtools.sessions import sign_in_persona
 from app.main import create_app
-from app.patients.ids import patient_id
+from app.patients.ids import IdKind, patient_id, shown_id
 from app.tables import metadata
 from tests.frozen import SUITE_NOW, SUITE_TODAY
 
@@ -273,6 +273,13 @@ class SignedInUser:
         """The patient id of the person this persona acts for who carries `tag`."""
         other = next(o for o in self.persona.acts_for if tag in o.tags)
         return self.patient_id(other.patient_ref)
+
+    def shown_id(self, kind: IdKind, gp_id: str, patient_ref: str | None = None) -> str:
+        """The id the API shows for the GP system's `gp_id` of this persona's (or of a
+        patient's they act for, by `patient_ref`) entries, documents, courses, requests."""
+        ref = patient_ref or self.persona.patient_ref
+        # Proxies act for patients at their own practice (as `patient_id` assumes).
+        return shown_id(self.patient_id_key, self.persona.ods_code, ref, kind, gp_id)
 
 
 SignIn = Callable[..., Awaitable[SignedInUser]]

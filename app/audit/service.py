@@ -6,8 +6,6 @@ and its audit row commit (or roll back) together.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 
@@ -20,6 +18,7 @@ from app.audit.chain import GENESIS_HASH, ChainFields, chain_hash
 from app.audit.models import AuditRecord
 from app.audit.types import REQUEST_ID_PATTERN, AuditEntry, AuditEvent, AuditPage
 from app.clock import Clock
+from app.cursors import ListCursors
 from app.problems import InvalidCursor
 
 logger = logging.getLogger(__name__)
@@ -30,7 +29,6 @@ CHAIN_LOCK_KEY = 0x6770_6F6E_6175_6474  # "gponaudt"
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-_CURSOR_PREFIX = "a1."
 
 
 async def record(session: AsyncSession, event: AuditEvent, *, clock: Clock) -> None:
@@ -105,6 +103,7 @@ async def list_for_patient(
     session: AsyncSession,
     patient_id: str,
     *,
+    cursors: ListCursors,
     limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> AuditPage:
@@ -112,18 +111,19 @@ async def list_for_patient(
 
     Newest means most recently recorded (chain order), which is stable even when
     clocks of concurrent requests disagree. `cursor` is `next_cursor` from the
-    previous page.
+    previous page, issued by `cursors` (this patient's log, as this viewer reads it):
+    signed, so that it names no position in the service-wide chain.
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     query = select(AuditRecord).where(AuditRecord.patient_id == patient_id)
     if cursor is not None:
-        query = query.where(AuditRecord.sequence < _decode_cursor(cursor))
+        query = query.where(AuditRecord.sequence < _before(cursors, cursor))
     rows = (
         await session.scalars(query.order_by(AuditRecord.sequence.desc()).limit(limit + 1))
     ).all()
     page = rows[:limit]
-    next_cursor = _encode_cursor(page[-1].sequence) if len(rows) > limit else None
+    next_cursor = cursors.issue(str(page[-1].sequence)) if len(rows) > limit else None
     return AuditPage(entries=[_entry(row) for row in page], next_cursor=next_cursor)
 
 
@@ -139,22 +139,11 @@ def _entry(row: AuditRecord) -> AuditEntry:
     )
 
 
-def _encode_cursor(before_sequence: int) -> str:
-    raw = f"{_CURSOR_PREFIX}{before_sequence}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    # The cursor only narrows a query already limited to this patient, so a
-    # forged one can reveal nothing; it is checked to give a clear error.
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor from exc
-    number = raw.removeprefix(_CURSOR_PREFIX)
-    if number == raw or not (number.isascii() and number.isdigit()) or len(number) > 18:
-        raise InvalidCursor
-    return int(number)
+def _before(cursors: ListCursors, cursor: str) -> int:
+    position = cursors.read(cursor)
+    if len(position) != 1 or not (position[0].isascii() and position[0].isdigit()):
+        raise InvalidCursor()
+    return int(position[0])
 
 
 AUDIT_ATTEMPTS = 2

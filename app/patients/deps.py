@@ -100,6 +100,7 @@ async def acting_for(
             signed_in,
             patient_id,
             secret_key=settings.patient_id_secret,
+            cursor_secret=settings.cursor_secret,
             today=today(clock),
             review_age=settings.proxy_review_age,
         )

@@ -1,4 +1,4 @@
-"""Opaque patient ids: stable, unguessable, and not the NHS number.
+"""Opaque ids: of patients, and of everything the API shows that a GP system numbers.
 
 `patient_id` is an HMAC of the practice and the GP system's own reference for
 the patient, keyed by PATIENT_ID_KEY (not SECRET_KEY: rotating the session
@@ -6,6 +6,16 @@ secret must not change every id and cut patients off from their access
 history; see docs/decisions/0004). The id reveals nothing, cannot be forged for
 a patient the user does not already hold a relationship with, and needs no
 table: it is resolved by matching against the signed-in user's relationships.
+
+The ids the API shows for a patient's record entries, documents, courses and
+prescription requests (`ShownIds`) are made the same way, from the practice, the
+patient, the kind of thing and the GP system's own id. GP systems number these in
+sequence, so passing their ids through would show a viewer the order of what they
+see and the gaps where the practice withheld something. A shown id reveals no
+order, count or gap, carries no GP-system reference, is stable for that patient
+(across sessions and SECRET_KEY rotation) and differs between patients. It is
+mapped back by hashing the candidates the service already holds for the patient
+(`ShownIds.find`): an id of another patient, or a made-up one, matches nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +23,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 PATIENT_ID_LENGTH = 26
+SHOWN_ID_LENGTH = 26
+
+T = TypeVar("T")
 
 
 def patient_id(secret_key: str, ods_code: str, patient_ref: str) -> str:
@@ -25,3 +42,47 @@ def patient_id(secret_key: str, ods_code: str, patient_ref: str) -> str:
 
 def same_id(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+class IdKind(StrEnum):
+    """What a shown id names: part of its hash, so no id names two kinds of thing."""
+
+    ENTRY = "entry"
+    DOCUMENT = "document"
+    COURSE = "course"
+    PRESCRIPTION_REQUEST = "prescription-request"
+
+
+def _part(value: str) -> str:
+    # Length-prefixed, so that no two different tuples of parts read the same.
+    return f"{len(value)}:{value}"
+
+
+def shown_id(secret_key: str, ods_code: str, patient_ref: str, kind: IdKind, gp_id: str) -> str:
+    """The id the API shows for the GP system's `gp_id` of one patient's `kind` of thing."""
+    parts = "".join(_part(value) for value in (ods_code, patient_ref, kind.value, gp_id))
+    message = f"shown-id:v1:{parts}".encode()
+    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
+    return base64.b32encode(digest[:16]).decode().rstrip("=").lower()
+
+
+@dataclass(frozen=True, slots=True)
+class ShownIds:
+    """Shown ids for one patient: `of` makes one, `find` maps one back."""
+
+    secret_key: str
+    ods_code: str
+    patient_ref: str
+
+    def of(self, kind: IdKind, gp_id: str) -> str:
+        return shown_id(self.secret_key, self.ods_code, self.patient_ref, kind, gp_id)
+
+    def find(
+        self, kind: IdKind, shown: str, candidates: Iterable[T], gp_id: Callable[[T], str]
+    ) -> T | None:
+        """The candidate whose shown id is `shown`, or None: unknown, withheld and another
+        patient's ids all look alike."""
+        for candidate in candidates:
+            if same_id(self.of(kind, gp_id(candidate)), shown):
+                return candidate
+        return None

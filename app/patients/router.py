@@ -149,12 +149,14 @@ async def get_access_log(
     acting: ActingForSelf,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> AccessLog:
     """Who viewed or acted on this person's GP data through this service, newest first, a page
     at a time (`next_cursor`). For the patient themself only; proxies get `403`.
     """
-    page = await list_for_patient(session, acting.patient_id, limit=limit, cursor=cursor)
+    page = await list_for_patient(
+        session, acting.patient_id, cursors=acting.cursors("access-log"), limit=limit, cursor=cursor
+    )
     return AccessLog(
         items=[
             AccessLogEntry(

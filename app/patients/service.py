@@ -8,11 +8,12 @@ from datetime import date
 
 from app.audit.types import AuditAction, AuditEvent
 from app.auth.deps import SignedIn
+from app.cursors import CursorKey, ListCursors
 from app.gp.port import GPSystem
 from app.gp.registry import GPSystemRegistry
 from app.gp.types import Patient, PracticeSettings, RelationshipKind
 from app.patients.context import ActingContext, linkage
-from app.patients.ids import patient_id, same_id
+from app.patients.ids import ShownIds, patient_id, same_id
 from app.patients.rules import Access, effective_access
 from app.problems import Problem
 
@@ -49,10 +50,18 @@ class ActingFor:
     actor_ref: str  # the GP system's id for the person acting
     profile: Profile
     system: GPSystem  # the patient's practice's GP system
+    ids: ShownIds  # the ids the API shows for this patient's entries, documents, medicines
+    cursor_key: CursorKey
 
     @property
     def patient_id(self) -> str:
         return self.profile.patient_id
+
+    def cursors(self, name: str, *filters: object | None) -> ListCursors:
+        """The cursors of one list of this patient's, as this viewer pages it."""
+        return self.cursor_key.bind(
+            name, patient_id=self.patient_id, viewer_id=self.actor.account_id, filters=filters
+        )
 
     @property
     def patient_ref(self) -> str:
@@ -113,6 +122,7 @@ def resolve_acting_for(
     requested_id: str,
     *,
     secret_key: str,
+    cursor_secret: str,
     today: date,
     review_age: int,
 ) -> ActingFor:
@@ -125,6 +135,8 @@ def resolve_acting_for(
                 actor_ref=linkage(signed_in)[1],
                 profile=profile,
                 system=registry.for_practice(profile.patient.ods_code),
+                ids=ShownIds(secret_key, profile.patient.ods_code, profile.patient.patient_ref),
+                cursor_key=CursorKey(cursor_secret),
             )
     raise PatientNotAvailable()
 

@@ -164,12 +164,12 @@ class NominationIn(RequestBody):
 REQUEST_EXAMPLES: dict[str, Example] = {
     "one": {
         "summary": "One medicine",
-        "value": {"course_ids": ["A81001-P0001-C1"]},
+        "value": {"course_ids": ["k3q7m2x9d4r8t1w6z5c0v2b7na"]},
     },
     "with_note": {
         "summary": "With a note (where `prescription_note_required`)",
         "value": {
-            "course_ids": ["C83003-P0001-C1", "C83003-P0001-C2"],
+            "course_ids": ["k3q7m2x9d4r8t1w6z5c0v2b7na", "p8f2j6s1h4l9g3y7e5u0i2o6ma"],
             "note": "Going on holiday on the 12th, could I collect before then?",
         },
     },

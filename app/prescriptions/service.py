@@ -13,8 +13,6 @@ supplier does not.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit.service import record_completed
 from app.audit.types import AuditAction
 from app.clock import Clock
+from app.cursors import ListCursors
 from app.gp.errors import (
     CourseNotOrderable,
     NotFoundInGPSystem,
@@ -44,6 +43,7 @@ from app.gp.types import (
     PrescriptionRequestStatus,
 )
 from app.idempotency.locks import one_at_a_time
+from app.patients.ids import IdKind, ShownIds
 from app.patients.service import ActingFor
 from app.pharmacies.port import PharmacyDirectory
 from app.problems import InvalidCursor, Problem, ProblemKind
@@ -181,6 +181,46 @@ def shown_online(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class OnlineView:
+    """A patient's courses and requests as shown online: without the medicines the
+    practice withheld, and with the ids the API shows (`ShownIds`), never the GP
+    system's own, whose sequence would show where something was left out."""
+
+    courses: list[Course]
+    requests: list[PrescriptionRequest]
+    withheld: frozenset[str]  # GP course ids
+    gp_ids: dict[str, str]  # a shown id (course or request) → the GP system's id
+
+    @classmethod
+    def of(
+        cls, ids: ShownIds, courses: list[Course], requests: list[PrescriptionRequest]
+    ) -> OnlineView:
+        withheld = withheld_course_ids(courses)
+        courses, requests = shown_online(courses, requests, withheld)
+        gp_ids: dict[str, str] = {}
+        for course in courses:
+            gp_ids[ids.of(IdKind.COURSE, course.course_id)] = course.course_id
+        for request in requests:
+            gp_ids[ids.of(IdKind.PRESCRIPTION_REQUEST, request.request_id)] = request.request_id
+        shown_courses = [
+            replace(course, course_id=ids.of(IdKind.COURSE, course.course_id)) for course in courses
+        ]
+        return cls(shown_courses, [shown_request(ids, r) for r in requests], withheld, gp_ids)
+
+
+def shown_request(ids: ShownIds, request: PrescriptionRequest) -> PrescriptionRequest:
+    """A request (already without withheld medicines) with the ids the API shows."""
+    return replace(
+        request,
+        request_id=ids.of(IdKind.PRESCRIPTION_REQUEST, request.request_id),
+        course_ids=tuple(ids.of(IdKind.COURSE, c) for c in request.course_ids),
+        items=tuple(
+            replace(item, course_id=ids.of(IdKind.COURSE, item.course_id)) for item in request.items
+        ),
+    )
+
+
 def pending_course_ids(requests: list[PrescriptionRequest]) -> set[str]:
     """Courses with a request the practice has not dealt with yet."""
     return {
@@ -273,20 +313,18 @@ async def _gp_courses_and_requests(
     return courses.result(), requests.result()
 
 
-async def _courses_and_requests(
-    acting: ActingFor,
-) -> tuple[list[Course], list[PrescriptionRequest]]:
+async def _courses_and_requests(acting: ActingFor) -> OnlineView:
     """What may be shown online: a medicine the practice withheld is in neither."""
     courses, requests = await _gp_courses_and_requests(acting)
-    return shown_online(courses, requests, withheld_course_ids(courses))
+    return OnlineView.of(acting.ids, courses, requests)
 
 
 async def list_courses(acting: ActingFor, *, today: date) -> list[CourseView]:
     """Repeat and repeat-dispensing courses, each with whether it can be ordered now."""
-    courses, requests = await _courses_and_requests(acting)
-    pending = pending_course_ids(requests)
+    online = await _courses_and_requests(acting)
+    pending = pending_course_ids(online.requests)
     views = []
-    for course in courses:
+    for course in online.courses:
         if course.kind not in ORDERABLE_KINDS:
             continue
         reason, orderable_from = orderability(course, acting.profile.practice, pending, today)
@@ -319,79 +357,71 @@ async def request_repeats(
     # One request at a time per patient: two at once for the same course (different
     # Idempotency-Keys, different workers) cannot both find it not yet pending.
     async with one_at_a_time(sessions, f"prescriptions:{acting.patient_id}", clock):
-        courses, requests = await _courses_and_requests(acting)
-        by_id = {course.course_id: course for course in courses}
+        online = await _courses_and_requests(acting)
+        by_id = {course.course_id: course for course in online.courses}
         unknown = [course_id for course_id in wanted if course_id not in by_id]
         if unknown:
             raise PrescriptionProblem(
                 UNKNOWN_COURSE,
                 course_ids=unknown,
             )
-        pending = pending_course_ids(requests)
+        pending = pending_course_ids(online.requests)
         for course_id in wanted:
             reason, orderable_from = orderability(by_id[course_id], practice, pending, today)
             if reason is not None:
                 raise CourseNotOrderable(reason, course_id=course_id, orderable_from=orderable_from)
         try:
-            created = await acting.system.request_prescription(
-                acting.patient_ref, wanted, note=note, actor_ref=acting.actor_ref
+            placed = await acting.system.request_prescription(
+                acting.patient_ref,
+                [online.gp_ids[course_id] for course_id in wanted],
+                note=note,
+                actor_ref=acting.actor_ref,
             )
+        except CourseNotOrderable as refused:
+            # The GP system names the course by its own id; the patient knows the shown one.
+            if refused.course_id is not None:
+                refused.course_id = acting.ids.of(IdKind.COURSE, refused.course_id)
+            raise
         except OrderPartlyPlaced as partly:
             # What was placed stands: it is audited like any request, then the patient
-            # is told what was and was not requested.
+            # is told what was and was not requested (by the ids they were shown).
+            partly.placed = shown_request(acting.ids, partly.placed)
             await record_completed(
                 session,
                 clock,
                 acting.audit_event(AuditAction.PRESCRIPTION_REQUESTED, partly.placed.request_id),
             )
             raise
+    created = shown_request(acting.ids, placed)
     await record_completed(
         session, clock, acting.audit_event(AuditAction.PRESCRIPTION_REQUESTED, created.request_id)
     )
-    return _view(acting, created, courses)
+    return _view(acting, created, online.courses)
 
 
 def _sort_key(request: PrescriptionRequest) -> tuple[str, str]:
     return request.requested_at.isoformat(), request.request_id
 
 
-_CURSOR_PREFIX = "p1."
-
-
-def _encode_cursor(request: PrescriptionRequest) -> str:
-    at, request_id = _sort_key(request)
-    raw = f"{_CURSOR_PREFIX}{at}|{request_id}".encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    # It only narrows this patient's own list, so a forged cursor reveals nothing.
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor from exc
-    at, separator, request_id = raw.removeprefix(_CURSOR_PREFIX).partition("|")
-    if not raw.startswith(_CURSOR_PREFIX) or not separator or not request_id:
-        raise InvalidCursor
-    return at, request_id
-
-
 def page_requests(
-    requests: list[PrescriptionRequest], *, cursor: str | None, limit: int
+    requests: list[PrescriptionRequest], cursors: ListCursors, *, cursor: str | None, limit: int
 ) -> tuple[list[PrescriptionRequest], str | None]:
     """Newest first; each page starts after the cursor's request, so none is shown twice."""
     ordered = sorted(requests, key=_sort_key, reverse=True)
     if cursor is not None:
-        after = _decode_cursor(cursor)
+        after = cursors.read(cursor)
+        if len(after) != 2:
+            raise InvalidCursor()
         ordered = [request for request in ordered if _sort_key(request) < after]
     page = ordered[:limit]
-    return page, _encode_cursor(page[-1]) if len(ordered) > limit else None
+    return page, cursors.issue(*_sort_key(page[-1])) if len(ordered) > limit else None
 
 
 async def list_requests(acting: ActingFor, *, cursor: str | None, limit: int) -> RequestPage:
-    courses, requests = await _courses_and_requests(acting)
-    page, next_cursor = page_requests(requests, cursor=cursor, limit=limit)
-    return RequestPage([_view(acting, request, courses) for request in page], next_cursor)
+    online = await _courses_and_requests(acting)
+    cursors = acting.cursors("prescription-requests")
+    page, next_cursor = page_requests(online.requests, cursors, cursor=cursor, limit=limit)
+    return RequestPage([_view(acting, request, online.courses) for request in page], next_cursor)
 
 
 def _find(requests: list[PrescriptionRequest], request_id: str) -> PrescriptionRequest:
@@ -403,8 +433,8 @@ def _find(requests: list[PrescriptionRequest], request_id: str) -> PrescriptionR
 
 
 async def get_request(acting: ActingFor, request_id: str) -> RequestView:
-    courses, requests = await _courses_and_requests(acting)
-    return _view(acting, _find(requests, request_id), courses)
+    online = await _courses_and_requests(acting)
+    return _view(acting, _find(online.requests, request_id), online.courses)
 
 
 async def cancel_request(
@@ -412,22 +442,21 @@ async def cancel_request(
 ) -> RequestView:
     """Withdraw a request the practice has not dealt with yet, where its system allows."""
     require(acting.system, Capability.CANCEL_PRESCRIPTION_REQUEST)
-    courses, requests = await _gp_courses_and_requests(acting)
-    withheld = withheld_course_ids(courses)
-    courses, requests = shown_online(courses, requests, withheld)
-    request = _find(requests, request_id)
+    online = await _courses_and_requests(acting)
+    request = _find(online.requests, request_id)
     if request.status is not PrescriptionRequestStatus.REQUESTED:
         raise PrescriptionProblem(
             REQUEST_NOT_CANCELLABLE,
         )
     cancelled = await acting.system.cancel_prescription_request(
-        acting.patient_ref, request_id, actor_ref=acting.actor_ref
+        acting.patient_ref, online.gp_ids[request_id], actor_ref=acting.actor_ref
     )
     await record_completed(
         session, clock, acting.audit_event(AuditAction.PRESCRIPTION_REQUEST_CANCELLED, request_id)
     )
     # Shown as it was found: without the medicines the practice withheld.
-    return _view(acting, without_withheld(cancelled, withheld) or request, courses)
+    shown = without_withheld(cancelled, online.withheld)
+    return _view(acting, shown_request(acting.ids, shown) if shown else request, online.courses)
 
 
 # --- the nominated pharmacy ------------------------------------------------------------------

@@ -21,8 +21,6 @@ Withheld entries are simply absent: nothing counts or marks them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -131,29 +129,13 @@ def in_range(recorded_on: date, start: date | None, end: date | None) -> bool:
     return (start is None or recorded_on >= start) and (end is None or recorded_on <= end)
 
 
-class InvalidCursor(ValueError):
-    """A cursor this service did not issue."""
-
-
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where a page ended: the last item's date and id (the order is newest first, then id)."""
+    """Where a page ended: the last item's date and (shown) id, in the list's order
+    (newest first, then id). A cursor carries it, signed (`app.cursors`)."""
 
     recorded_on: date
     item_id: str
-
-    def encode(self) -> str:
-        raw = f"{self.recorded_on.isoformat()}|{self.item_id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, cursor: str) -> Position:
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-            day, item_id = raw.split("|", 1)
-            return cls(date.fromisoformat(day), item_id)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-            raise InvalidCursor(cursor) from error
 
     def key(self) -> tuple[int, str]:
         return (-self.recorded_on.toordinal(), self.item_id)
@@ -162,7 +144,7 @@ class Position:
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
-    next_cursor: str | None
+    next_after: Position | None  # where the next page starts, if there is one
 
 
 def page_of(
@@ -183,8 +165,7 @@ def page_of(
         )
     chosen = list(items[start : start + limit])
     more = start + limit < len(items)
-    next_cursor = None
+    next_after = None
     if more and chosen:
-        day, item_id = dated[start + limit - 1]
-        next_cursor = Position(day, item_id).encode()
-    return Page(chosen, next_cursor)
+        next_after = Position(*dated[start + limit - 1])
+    return Page(chosen, next_after)

@@ -124,7 +124,9 @@ class ResultOut(ResponseBody):
 
 
 class RecordEntryOut(ResponseBody):
-    entry_id: str = Field(description="The GP system's id, to name it in a correction.")
+    entry_id: str = Field(
+        description="The entry's id: opaque, stable for this patient; quote it in a correction."
+    )
     recorded_on: date
     term: str = Field(examples=["Essential hypertension"])
     code: str | None = Field(description="SNOMED CT concept id, where coded.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -23,6 +23,7 @@ from app.audit.service import record as record_audit
 from app.audit.service import record_completed
 from app.audit.types import AuditAction
 from app.clock import Clock
+from app.cursors import ListCursors
 from app.gp.errors import GPError, NotFoundInGPSystem, SectionUnavailable
 from app.gp.port import require
 from app.gp.types import (
@@ -35,6 +36,7 @@ from app.gp.types import (
     RecordGrants,
     RecordSection,
 )
+from app.patients.ids import IdKind, ShownIds
 from app.patients.rules import EXPLANATIONS, Unavailable
 from app.patients.service import ActingFor
 from app.problems import InvalidCursor, Problem, ProblemKind
@@ -195,13 +197,26 @@ class DateRange:
         return policy.in_range(day, self.start, self.end)
 
 
-def _position(cursor: str | None) -> policy.Position | None:
+def _after(cursors: ListCursors, cursor: str | None) -> policy.Position | None:
+    """Where the page starts: after the position a cursor of this very list holds."""
     if cursor is None:
         return None
+    position = cursors.read(cursor)
+    if len(position) != 2:
+        raise InvalidCursor()
+    day, item_id = position
     try:
-        return policy.Position.decode(cursor)
-    except policy.InvalidCursor:
+        return policy.Position(date.fromisoformat(day), item_id)
+    except ValueError:
         raise InvalidCursor() from None
+
+
+def _next_cursor(cursors: ListCursors, after: policy.Position | None) -> str | None:
+    return None if after is None else cursors.issue(after.recorded_on.isoformat(), after.item_id)
+
+
+def _section_cursors(acting: ActingFor, section: RecordSection, dates: DateRange) -> ListCursors:
+    return acting.cursors(f"record:{section.value}", dates.start, dates.end)
 
 
 def _grants(acting: ActingFor) -> RecordGrants:
@@ -217,8 +232,24 @@ async def _audit_read(
 
 
 async def _visible_section(acting: ActingFor, section: RecordSection) -> list[RecordEntry]:
+    """What this viewer may see of a section, as the GP system identifies it."""
     entries = await acting.system.list_record_entries(acting.patient_ref, section)
     return policy.visible_entries(entries, _grants(acting))
+
+
+def shown_entries(ids: ShownIds, entries: list[RecordEntry]) -> list[RecordEntry]:
+    """Visible entries with the ids the API shows, newest first, then by that id: neither
+    the GP system's ids nor their order (which would show where something was withheld)."""
+    shown = [replace(e, entry_id=ids.of(IdKind.ENTRY, e.entry_id)) for e in entries]
+    return policy.newest_first(shown)
+
+
+def shown_documents(
+    ids: ShownIds, documents: list[Document], grants: RecordGrants
+) -> list[Document]:
+    """The documents these grants show, with the ids the API shows, in the same order."""
+    shown = [replace(d, document_id=ids.of(IdKind.DOCUMENT, d.document_id)) for d in documents]
+    return policy.visible_documents(shown, grants)
 
 
 async def read_section(
@@ -232,12 +263,13 @@ async def read_section(
     cursor: str | None,
 ) -> SectionPage:
     """One page of a section, newest first, as this viewer may see it."""
-    after = _position(cursor)
+    cursors = _section_cursors(acting, section, dates)
+    after = _after(cursors, cursor)
     as_of = clock.now()
     if not policy.section_offered(section, _grants(acting)):
         return SectionPage(section, as_of, SectionNotShown.NOT_IN_YOUR_ACCESS, None)
     try:
-        visible = await _visible_section(acting, section)
+        visible = shown_entries(acting.ids, await _visible_section(acting, section))
     except SectionUnavailable:
         return SectionPage(section, as_of, SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM, None)
     chosen = [entry for entry in visible if dates.holds(entry.recorded_on)]
@@ -245,7 +277,7 @@ async def read_section(
         chosen, dated=[(e.recorded_on, e.entry_id) for e in chosen], limit=limit, after=after
     )
     await _audit_read(acting, session, clock, AuditAction.RECORD_SECTION_VIEWED, section.value)
-    return SectionPage(section, as_of, None, page.items, page.next_cursor)
+    return SectionPage(section, as_of, None, page.items, _next_cursor(cursors, page.next_after))
 
 
 async def read_documents(
@@ -257,7 +289,8 @@ async def read_documents(
     limit: int,
     cursor: str | None,
 ) -> DocumentPage:
-    after = _position(cursor)
+    cursors = _section_cursors(acting, RecordSection.DOCUMENTS, dates)
+    after = _after(cursors, cursor)
     as_of = clock.now()
     if not policy.section_offered(RecordSection.DOCUMENTS, _grants(acting)):
         return DocumentPage(as_of, SectionNotShown.NOT_IN_YOUR_ACCESS, None)
@@ -269,7 +302,7 @@ async def read_documents(
         return DocumentPage(as_of, SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM, None)
     chosen = [
         d
-        for d in policy.visible_documents(documents, _grants(acting))
+        for d in shown_documents(acting.ids, documents, _grants(acting))
         if dates.holds(d.recorded_on)
     ]
     page = policy.page_of(
@@ -278,7 +311,7 @@ async def read_documents(
     await _audit_read(
         acting, session, clock, AuditAction.RECORD_SECTION_VIEWED, RecordSection.DOCUMENTS.value
     )
-    return DocumentPage(as_of, None, page.items, page.next_cursor)
+    return DocumentPage(as_of, None, page.items, _next_cursor(cursors, page.next_after))
 
 
 # --- one test over time ------------------------------------------------------------------
@@ -301,7 +334,7 @@ async def result_series(
     if not policy.section_offered(section, _grants(acting)):
         return ResultSeries(code, as_of, SectionNotShown.NOT_IN_YOUR_ACCESS, None)
     try:
-        visible = await _visible_section(acting, section)
+        visible = shown_entries(acting.ids, await _visible_section(acting, section))
     except SectionUnavailable:
         return ResultSeries(code, as_of, SectionNotShown.NOT_AVAILABLE_FROM_GP_SYSTEM, None)
     results = [
@@ -338,20 +371,19 @@ async def open_document(
         documents = await acting.system.list_documents(acting.patient_ref)
     except SectionUnavailable:
         raise not_found from None
-    document = next(
-        (
-            d
-            for d in policy.visible_documents(documents, _grants(acting))
-            if d.document_id == document_id
-        ),
-        None,
+    document = acting.ids.find(
+        IdKind.DOCUMENT,
+        document_id,
+        policy.visible_documents(documents, _grants(acting)),
+        lambda d: d.document_id,
     )
     if document is None:
         raise not_found
-    content = await acting.system.get_document_content(acting.patient_ref, document_id)
+    content = await acting.system.get_document_content(acting.patient_ref, document.document_id)
     if len(content.data) > MAX_DOCUMENT_BYTES:
         raise DocumentTooLarge()
     await _audit_read(acting, session, clock, AuditAction.DOCUMENT_OPENED, document_id)
+    document = replace(document, document_id=document_id)
     return OpenedDocument(document, content)
 
 
@@ -394,13 +426,16 @@ async def submit_correction(
     still listed, as `not_sent`, rather than lost.
     """
     require(acting.system, Capability.PRACTICE_MESSAGES)
+    gp_entry_id = None
     if entry_id is not None:
         if section is None or section is RecordSection.DOCUMENTS:
             raise InvalidRecordRequest(SECTION_REQUIRED)
         # Only an entry this viewer can see can be named: hidden and unknown look alike.
-        shown = await _visible_section(acting, section)
-        if entry_id not in {entry.entry_id for entry in shown}:
+        visible = await _visible_section(acting, section)
+        entry = acting.ids.find(IdKind.ENTRY, entry_id, visible, lambda e: e.entry_id)
+        if entry is None:
             raise InvalidRecordRequest(UNKNOWN_ENTRY)
+        gp_entry_id = entry.entry_id
     row = RecordCorrection(
         id=str(uuid.uuid4()),
         patient_id=acting.patient_id,
@@ -420,8 +455,10 @@ async def submit_correction(
     }
     if section is not None:
         attributes["section"] = section.value
-    if entry_id is not None:
-        attributes["entry_id"] = entry_id
+    if gp_entry_id is not None:
+        # The practice finds the entry by its GP system's id; the patient keeps the id
+        # they were shown.
+        attributes["entry_id"] = gp_entry_id
     message = PracticeMessage(
         kind=MessageKind.RECORD_CORRECTION,
         subject="Possible inaccuracy in the GP record, reported online",

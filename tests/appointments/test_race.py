@@ -284,6 +284,23 @@ async def test_a_retry_storm_books_once(server: Server, http: httpx.AsyncClient)
     assert fetched.json() == appointment
 
 
+async def _gp_course_named(server: Server, patient_ref: str, name: str) -> str:
+    """The GP system's id of the patient's course whose name starts with `name`."""
+    engine = create_engine(server.sandbox_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.scalars(
+                select(sandbox.courses.c.course_id).where(
+                    sandbox.courses.c.patient_ref == patient_ref,
+                    sandbox.courses.c.name.startswith(name),
+                )
+            )
+            (course_id,) = rows.all()
+            return course_id
+    finally:
+        await engine.dispose()
+
+
 async def _pending_requests_for(server: Server, course_id: str) -> int:
     engine = create_engine(server.sandbox_url)
     try:
@@ -329,4 +346,7 @@ async def test_one_course_ordered_at_once_on_both_workers_is_ordered_once(
         a.text for a in answers if a.status_code >= 500
     ]
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"request_pending"}
-    assert await _pending_requests_for(server, course["course_id"]) == 1
+    # The API shows its own id for the course; the GP system holds it by its own.
+    gp_course = await _gp_course_named(server, racer.persona.patient_ref, "Amlodipine")
+    assert gp_course != course["course_id"]
+    assert await _pending_requests_for(server, gp_course) == 1

@@ -32,6 +32,7 @@ from app.audit.models import AuditRecord
 from app.audit.types import AuditAction
 from app.auth.types import SignedIn
 from app.clock import LONDON
+from app.cursors import CursorKey
 from app.db import create_sessionmaker
 from app.gp.errors import (
     BookingLimitReached,
@@ -55,6 +56,7 @@ from app.gp.types import (
     RelationshipKind,
     Slot,
 )
+from app.patients.ids import ShownIds
 from app.patients.rules import ALLOWED, Access
 from app.patients.service import ActingFor, Profile
 from app.problems import ProblemKind
@@ -163,7 +165,14 @@ def acting(gp: LenientGP, practice: PracticeSettings = PRACTICE) -> ActingFor:
         idle_expires_at=NOW + timedelta(minutes=30),
         via="bearer",
     )
-    return ActingFor(actor, "actor-ref-1", profile, gp)  # type: ignore[arg-type]
+    return ActingFor(
+        actor,
+        "actor-ref-1",
+        profile,
+        gp,  # type: ignore[arg-type]
+        ids=ShownIds("test-secret", patient.ods_code, patient.patient_ref),
+        cursor_key=CursorKey("test-cursor-secret"),
+    )
 
 
 @pytest.fixture

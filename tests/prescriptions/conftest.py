@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.patients.ids import IdKind
 from tests.conftest import FakeClock, SignedInUser, SignIn
 
 EMIS, TPP, VISION = "A81001", "B82002", "C83003"
@@ -41,11 +42,28 @@ class Orderer:
     user: SignedInUser
     ods_code: str
     patient_id: str
+    patient_ref: str  # the GP system's reference for the patient
     clock: FakeClock
 
     @property
     def base(self) -> str:
         return f"/v1/patients/{self.patient_id}"
+
+    def gp_course(self, n: int) -> str:
+        """The GP system's id of the patient's seeded course number `n`."""
+        return f"{self.patient_ref}-C{n}"
+
+    def gp_request(self, n: int) -> str:
+        """The GP system's id of the patient's seeded request number `n`."""
+        return f"{self.patient_ref}-R{n}"
+
+    def shown_course(self, gp_id: str) -> str:
+        """The id the API shows for the GP system's course `gp_id`."""
+        return self.user.shown_id(IdKind.COURSE, gp_id, self.patient_ref)
+
+    def shown_request(self, gp_id: str) -> str:
+        """The id the API shows for the GP system's prescription request `gp_id`."""
+        return self.user.shown_id(IdKind.PRESCRIPTION_REQUEST, gp_id, self.patient_ref)
 
     async def get(self, path: str, **params: Any) -> httpx.Response:
         return await self.client.get(f"{self.base}{path}", params=params, headers=self.user.headers)
@@ -91,7 +109,10 @@ def orderer(client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock) -> Mak
         tag: str, ods_code: str | None = None, *, acts_for: str | None = None
     ) -> Orderer:
         user = await sign_in(tag, ods_code=ods_code)
-        patient_id = user.acts_for(acts_for) if acts_for else user.patient_id()
-        return Orderer(client, user, user.persona.ods_code, patient_id, clock)
+        patient_ref = user.persona.patient_ref
+        if acts_for:
+            patient_ref = next(o for o in user.persona.acts_for if acts_for in o.tags).patient_ref
+        patient_id = user.patient_id(patient_ref)
+        return Orderer(client, user, user.persona.ods_code, patient_id, patient_ref, clock)
 
     return make

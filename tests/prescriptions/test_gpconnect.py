@@ -18,10 +18,12 @@ import pytest
 import respx
 from fastapi import FastAPI
 
+from app.adapters.gpconnect.fhir_prescriptions import task_group
 from app.audit.types import AuditAction
 from app.auth import service as auth_service
 from app.auth.oidc import identity_from_claims
 from app.config import Settings
+from app.patients.ids import IdKind, shown_id
 from tests.adapters.gpconnect import fake_server as fake
 from tests.adapters.gpconnect.conftest import (
     BASE_URL,
@@ -98,6 +100,21 @@ async def patient(
     yield {"headers": headers, "base": f"/v1/patients/{me['patient_id']}"}
 
 
+def shown(app: FastAPI, kind: IdKind, gp_id: str) -> str:
+    """The id the API shows the patient for the GP system's `gp_id`."""
+    secret = app.state.settings.patient_id_secret
+    return shown_id(secret, ODS_CODE, fake.PATIENT_ID, kind, gp_id)
+
+
+def shown_course(app: FastAPI, gp_id: str) -> str:
+    return shown(app, IdKind.COURSE, gp_id)
+
+
+def ordered_plans(server: fake.FakeGPConnect) -> list[str]:
+    """The GP system's course ids the practice received orders (Tasks) for."""
+    return [task["focus"]["reference"].split("/")[-1] for task in server.tasks.values()]
+
+
 async def order(
     client: httpx.AsyncClient, patient: dict[str, Any], course_ids: list[str], key: str
 ) -> httpx.Response:
@@ -112,19 +129,24 @@ async def test_ordering_over_gp_connect(
     client: httpx.AsyncClient, patient: dict[str, Any], server: fake.FakeGPConnect, app: FastAPI
 ) -> None:
     headers, base = patient["headers"], patient["base"]
+    plan_1, plan_3 = shown_course(app, "mr-plan-1"), shown_course(app, "mr-plan-3")
     courses = (await client.get(f"{base}/prescriptions/courses", headers=headers)).json()
-    # The acute course is not listed.
-    assert [c["course_id"] for c in courses["items"]] == ["mr-plan-1", "mr-plan-3"]
+    # The acute course is not listed; the others by the ids the API shows.
+    assert [c["course_id"] for c in courses["items"]] == [plan_1, plan_3]
     assert all(c["orderable"] for c in courses["items"])
 
-    made = await order(client, patient, ["mr-plan-1", "mr-plan-3"], new_key())
+    made = await order(client, patient, [plan_1, plan_3], new_key())
 
     assert made.status_code == 201, made.text
     body = made.json()
     assert [(i["course_id"], i["status"]) for i in body["items"]] == [
-        ("mr-plan-1", "requested"),
-        ("mr-plan-3", "requested"),
+        (plan_1, "requested"),
+        (plan_3, "requested"),
     ]
+    # The practice was sent its own ids.
+    assert ordered_plans(server) == ["mr-plan-1", "mr-plan-3"]
+    (group,) = {task_group(task) for task in server.tasks.values()}
+    assert body["request_id"] == shown(app, IdKind.PRESCRIPTION_REQUEST, group)
     assert body["requested_by"] == "you"
     # The patient-facing API defines no cancel: said up front, refused without a call.
     assert (body["cancellable"], body["not_cancellable_reason"]) == (
@@ -142,7 +164,7 @@ async def test_ordering_over_gp_connect(
     assert len(await audit_rows(app, AuditAction.PRESCRIPTION_REQUESTED, body["request_id"])) == 1
 
     # Now pending: a second order for it is refused by the service.
-    again = await order(client, patient, ["mr-plan-1"], new_key())
+    again = await order(client, patient, [plan_1], new_key())
     assert (again.status_code, again.json()["code"]) == (409, "request_pending")
     after = (await client.get(f"{base}/prescriptions/courses", headers=headers)).json()
     assert {c["reason"] for c in after["items"]} == {"request_pending"}
@@ -153,26 +175,31 @@ async def test_an_order_broken_part_way_says_what_was_requested(
 ) -> None:
     server.task_faults = [None, httpx.Response(503)]
     key = new_key()
+    plan_1, plan_3 = shown_course(app, "mr-plan-1"), shown_course(app, "mr-plan-3")
 
-    broken = await order(client, patient, ["mr-plan-1", "mr-plan-3"], key)
+    broken = await order(client, patient, [plan_1, plan_3], key)
 
     assert broken.status_code == 502, broken.text
     problem = broken.json()
     assert problem["code"] == "order_partly_placed"
-    assert problem["course_ids"] == ["mr-plan-1"]
+    # Named by the ids the patient was shown, never the GP system's.
+    assert problem["course_ids"] == [plan_1]
+    assert ordered_plans(server) == ["mr-plan-1"]
     assert problem["detail"].startswith("1 of the 2 medicines you asked for were requested")
     # What was placed is the patient's to see, and audited like any request.
     listed = (
         await client.get(f"{patient['base']}/prescriptions/requests", headers=patient["headers"])
     ).json()["items"]
-    assert [i["course_id"] for r in listed for i in r["items"]] == ["mr-plan-1"]
+    assert [i["course_id"] for r in listed for i in r["items"]] == [plan_1]
+    assert [r["request_id"] for r in listed] == [problem["request_id"]]
     assert len(await audit_rows(app, AuditAction.PRESCRIPTION_REQUESTED, problem["request_id"]))
     # A retry with the same key replays the answer rather than ordering again.
-    replay = await order(client, patient, ["mr-plan-1", "mr-plan-3"], key)
+    replay = await order(client, patient, [plan_1, plan_3], key)
     assert replay.json() == problem
     # A new attempt for both is refused for the one already requested.
-    fresh = await order(client, patient, ["mr-plan-1", "mr-plan-3"], new_key())
-    assert (fresh.status_code, fresh.json()["course_id"]) == (409, "mr-plan-1")
+    fresh = await order(client, patient, [plan_1, plan_3], new_key())
+    assert (fresh.status_code, fresh.json()["course_id"]) == (409, plan_1)
+    assert ordered_plans(server) == ["mr-plan-1"]
 
 
 async def test_the_nominated_pharmacy_is_not_offered_over_gp_connect(

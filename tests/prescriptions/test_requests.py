@@ -87,7 +87,7 @@ async def test_unknown_and_other_patients_courses_are_named(orderer: MakeOrderer
 
 async def test_an_acute_course_is_not_a_repeat(orderer: MakeOrderer) -> None:
     patient = await orderer("adult-full", EMIS)
-    acute = f"{patient.user.persona.patient_ref}-C5"  # the seeded Amoxicillin course
+    acute = patient.shown_course(patient.gp_course(5))  # the seeded Amoxicillin course
 
     response = await patient.order([acute])
 
@@ -100,7 +100,7 @@ async def test_the_practices_item_limit(orderer: MakeOrderer) -> None:
     patient = await orderer("adult-full", TPP)
     practice = (await patient.get("/practice")).json()
     assert practice["max_prescription_items"] == 4
-    ids = [f"{patient.user.persona.patient_ref}-C{n}" for n in range(1, 6)]
+    ids = [patient.shown_course(patient.gp_course(n)) for n in range(1, 6)]
 
     response = await patient.order(ids)
 

@@ -8,21 +8,18 @@ the service runs, as a practice would change it in its GP system.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.adapters.sandbox.switches import switch_services
 from app.clock import today
 from app.config import Settings
 from app.db import create_engine
-from app.main import create_app
 from tests.conftest import FakeClock, SignedInUser, SignIn
+from tests.patients.test_gp_calls import second_instance
 from tests.records.conftest import EMIS, VISION, Viewer, days_ago
 
 # The declined and late-registered patients are at the EMIS practice, the
@@ -40,19 +37,6 @@ async def switch_record(settings: Settings, ods_code: str, *, on: bool) -> None:
         await switch_services(engine, ods_code, {"record": on})
     finally:
         await engine.dispose()
-
-
-@asynccontextmanager
-async def second_instance(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    """Another instance of the service on the same databases (as behind a load balancer)."""
-    other = create_app(settings, clock=clock)
-    async with (
-        LifespanManager(other) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://other"
-        ) as client,
-    ):
-        yield client
 
 
 async def record_state(client: httpx.AsyncClient, user: SignedInUser, patient_id: str) -> dict:
@@ -126,7 +110,7 @@ async def test_a_refusal_holds_on_an_instance_that_reads_the_practice_afresh(
     )
     await switch_record(settings, ods_code, on=True)
     clock.advance(timedelta(seconds=5))
-    async with second_instance(settings, clock) as other_client:
+    async with second_instance(settings, clock) as (_, other_client):
         # The stored context, read with newer practice settings than it was built with.
         await assert_refused(Viewer(other_client, user, first.patient_id), reason)
 
@@ -141,7 +125,7 @@ async def test_a_late_registered_patients_full_record_starts_at_registration_aft
     await switch_record(settings, EMIS, on=True)
     clock.advance(timedelta(seconds=5))
     registered = days_ago(today(clock), 150)
-    async with second_instance(settings, clock) as other_client:
+    async with second_instance(settings, clock) as (_, other_client):
         overview = (await Viewer(other_client, user, viewer.patient_id).get()).json()
     assert overview["available"] is True
     assert overview["prospective_from"] == registered.isoformat()

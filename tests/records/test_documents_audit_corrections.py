@@ -17,10 +17,11 @@ from app.adapters.sandbox.profiles import Refusal
 from app.adapters.sandbox.supplier import SimulatedSupplier, SupplierError
 from app.audit.types import AuditAction
 from app.gp.types import Capability, PracticeMessage
+from app.patients.ids import IdKind
 from app.records import service
 from tests.audit.test_audited_actions import account_id, audit_rows
 from tests.conftest import SignIn
-from tests.records.conftest import HBA1C, Viewer
+from tests.records.conftest import HBA1C, Viewer, gp_document_id, gp_entry_id
 from tests.records.test_record_api import own_record, proxy_record
 
 # --- documents ------------------------------------------------------------------------------
@@ -30,8 +31,7 @@ async def test_a_document_downloads_with_its_type_and_no_store(
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
-    ref = viewer.user.persona.patient_ref
-    response = await viewer.get(f"/documents/{ref}-D1/content")
+    response = await viewer.get(f"/documents/{viewer.document_id(1)}/content")
     assert response.status_code == 200
     assert response.content.startswith(b"Discharge summary")
     assert response.headers["content-type"].startswith("text/plain")
@@ -46,8 +46,7 @@ async def test_an_older_pdf_opens_with_historic_access(
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "historic-access")
-    ref = viewer.user.persona.patient_ref
-    response = await viewer.get(f"/documents/{ref}-D2/content")
+    response = await viewer.get(f"/documents/{viewer.document_id(2)}/content")
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
     assert response.headers["content-type"] == "application/pdf"
 
@@ -58,12 +57,17 @@ async def test_withheld_unknown_and_other_peoples_documents_look_the_same(
     viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
     ref = viewer.user.persona.patient_ref
     parent = await sign_in("proxy-parent")
+    parents_ref = parent.persona.patient_ref
     others = [
-        f"{ref}-D2",  # before the access start
-        f"{ref}-D3",  # about a family member
-        f"{ref}-D4",  # hidden and potentially harmful
-        f"{ref}-D9",  # does not exist
-        f"{parent.persona.patient_ref}-D1",  # another patient's
+        viewer.document_id(2),  # before the access start
+        viewer.document_id(3),  # about a family member
+        viewer.document_id(4),  # hidden and potentially harmful
+        viewer.document_id(9),  # does not exist
+        parent.shown_id(IdKind.DOCUMENT, gp_document_id(parents_ref, 1)),  # another patient's
+        # Another patient's document, as their id would be shown to this patient.
+        viewer.shown(IdKind.DOCUMENT, gp_document_id(parents_ref, 1)),
+        gp_document_id(ref, 1),  # a shown document, by the GP system's id
+        viewer.entry_id(2),  # a shown entry's id, not a document's
     ]
     bodies = []
     for document_id in others:
@@ -74,8 +78,31 @@ async def test_withheld_unknown_and_other_peoples_documents_look_the_same(
     assert len(set(bodies)) == 1 and bodies[0][0] == "not_found"
     # Someone with no document access gets the same.
     summary = await own_record(client, sign_in, "detailed-only")
-    response = await summary.get(f"/documents/{summary.user.persona.patient_ref}-D1/content")
+    response = await summary.get(f"/documents/{summary.document_id(1)}/content")
     assert (response.status_code, response.json()["detail"]) == (404, bodies[0][1])
+
+
+async def test_a_document_opens_by_its_shown_id_and_not_by_the_gp_systems_id(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "historic-access")
+    ref = viewer.patient_ref
+    listed = (await viewer.section("documents"))["items"]
+    assert [d["document_id"] for d in listed] == viewer.document_ids(1, 2)
+    for document, starts in zip(listed, [b"Discharge summary", b"%PDF"], strict=True):
+        response = await viewer.get(f"/documents/{document['document_id']}/content")
+        assert response.status_code == 200 and response.content.startswith(starts)
+    unknown = await viewer.get(f"/documents/{viewer.document_id(9)}/content")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
+    # The GP system's id of a document she can open is as unknown as one that does not exist.
+    for gp_id in (gp_document_id(ref, 1), gp_document_id(ref, 2)):
+        response = await viewer.get(f"/documents/{gp_id}/content")
+        assert response.status_code == 404, gp_id
+        assert (response.json()["code"], response.json()["detail"]) == (
+            unknown.json()["code"], unknown.json()["detail"],
+        ), gp_id  # fmt: skip
+    rows = await audit_rows(app, AuditAction.DOCUMENT_OPENED)
+    assert [r.target for r in rows] == viewer.document_ids(1, 2)
 
 
 async def test_a_document_over_the_size_limit_is_refused(
@@ -83,7 +110,7 @@ async def test_a_document_over_the_size_limit_is_refused(
 ) -> None:
     monkeypatch.setattr(service, "MAX_DOCUMENT_BYTES", 10)
     viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
-    response = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    response = await viewer.get(f"/documents/{viewer.document_id(1)}/content")
     assert (response.status_code, response.json()["code"]) == (422, "document_too_large")
 
 
@@ -94,13 +121,12 @@ async def test_each_section_read_and_document_opened_is_audited_without_content(
     app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "adult-full", ods_code="B82002")
-    ref = viewer.user.persona.patient_ref
     await viewer.section("allergies")
     await viewer.section("test-results", limit=2)
     await viewer.get(f"/test-results/{HBA1C}/series")
     await viewer.section("documents")
-    assert (await viewer.get(f"/documents/{ref}-D1/content")).status_code == 200
-    assert (await viewer.get(f"/documents/{ref}-D3/content")).status_code == 404
+    assert (await viewer.get(f"/documents/{viewer.document_id(1)}/content")).status_code == 200
+    assert (await viewer.get(f"/documents/{viewer.document_id(3)}/content")).status_code == 404
     await viewer.get()  # the overview reads no record content
     rows = await audit_rows(app, AuditAction.RECORD_SECTION_VIEWED, AuditAction.DOCUMENT_OPENED)
     assert [(r.action, r.target) for r in rows] == [
@@ -108,7 +134,8 @@ async def test_each_section_read_and_document_opened_is_audited_without_content(
         (AuditAction.RECORD_SECTION_VIEWED, "test_results"),
         (AuditAction.RECORD_SECTION_VIEWED, "test_results"),
         (AuditAction.RECORD_SECTION_VIEWED, "documents"),
-        (AuditAction.DOCUMENT_OPENED, f"{ref}-D1"),
+        # By the id the patient was shown: the audit trail is theirs to read.
+        (AuditAction.DOCUMENT_OPENED, viewer.document_id(1)),
     ]
     me = await account_id(app, viewer.user)
     assert all(r.actor_id == me and r.patient_id == viewer.patient_id for r in rows)
@@ -158,16 +185,16 @@ async def test_a_correction_reaches_the_practice_and_is_listed_with_its_status(
     viewer = await own_record(client, sign_in, "adult-full", ods_code="A81001")
     ref = viewer.user.persona.patient_ref
     response = await post_correction(
-        viewer, {"section": "allergies", "entry_id": f"{ref}-E02", "description": SECRET}
+        viewer, {"section": "allergies", "entry_id": viewer.entry_id(2), "description": SECRET}
     )
     assert response.status_code == 201, response.text
     sent = response.json()
     assert (sent["status"], sent["section"], sent["entry_id"]) == (
-        "sent", "allergies", f"{ref}-E02",
+        "sent", "allergies", viewer.entry_id(2),
     )  # fmt: skip
     listed = (await viewer.get("/corrections")).json()["items"]
-    assert [(c["correction_id"], c["description"]) for c in listed] == [
-        (sent["correction_id"], SECRET)
+    assert [(c["correction_id"], c["description"], c["entry_id"]) for c in listed] == [
+        (sent["correction_id"], SECRET, viewer.entry_id(2))
     ]
     # The practice's GP system has it, with what it is about.
     sandbox = find_sandbox(app.state.gp_registry.for_practice("A81001"))
@@ -179,7 +206,8 @@ async def test_a_correction_reaches_the_practice_and_is_listed_with_its_status(
         ).one()
     assert message.kind == "record_correction" and message.body == SECRET
     attributes = json.loads(message.attributes)
-    assert attributes["entry_id"] == f"{ref}-E02"
+    # The practice finds the entry by its own GP system's id.
+    assert attributes["entry_id"] == gp_entry_id(ref, 2)
     assert attributes["correction_id"] == sent["correction_id"]
     # Audited by id only; the text is in no audit row and no log line.
     [row] = await audit_rows(app, AuditAction.CORRECTION_SUBMITTED)
@@ -192,13 +220,14 @@ async def test_a_correction_can_name_only_an_entry_the_viewer_can_see(
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
-    ref = viewer.user.persona.patient_ref
-    for entry_id in (f"{ref}-E14", f"{ref}-E99"):  # hidden; does not exist
+    for entry_id in (viewer.entry_id(14), viewer.entry_id(99)):  # hidden; does not exist
         response = await post_correction(
             viewer, {"section": "consultations", "entry_id": entry_id, "description": "Wrong"}
         )
         assert (response.status_code, response.json()["code"]) == (422, "unknown_entry")
-    no_section = await post_correction(viewer, {"entry_id": f"{ref}-E13", "description": "x"})
+    no_section = await post_correction(
+        viewer, {"entry_id": viewer.entry_id(13), "description": "x"}
+    )
     assert (no_section.status_code, no_section.json()["code"]) == (422, "section_required")
     too_long = await post_correction(viewer, {"description": "x" * 2001})
     assert too_long.status_code == 422
@@ -206,6 +235,44 @@ async def test_a_correction_can_name_only_an_entry_the_viewer_can_see(
     empty = await post_correction(viewer, {"description": "   "})
     assert empty.status_code == 422
     assert (await viewer.get("/corrections")).json()["items"] == []
+
+
+async def test_a_correction_names_an_entry_by_its_shown_id_and_the_practice_gets_its_own(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    viewer = await own_record(client, sign_in, "historic-access")
+    ref = viewer.patient_ref
+    # The 2009 asthma, which she sees: not by the GP system's id ...
+    by_gp_id = await post_correction(
+        viewer, {"section": "problems", "entry_id": gp_entry_id(ref, 3), "description": "Wrong"}
+    )
+    assert (by_gp_id.status_code, by_gp_id.json()["code"]) == (422, "unknown_entry")
+    # ... but by the id she was shown.
+    shown = viewer.entry_id(3)
+    assert shown in (await viewer.ids("problems") or [])
+    response = await post_correction(
+        viewer, {"section": "problems", "entry_id": shown, "description": "Never had asthma"}
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["status"], response.json()["entry_id"]) == ("sent", shown)
+    listed = (await viewer.get("/corrections")).json()["items"]
+    assert [(c["correction_id"], c["entry_id"]) for c in listed] == [
+        (response.json()["correction_id"], shown)
+    ]
+    # The practice gets the one correction, naming the entry as its GP system knows it.
+    sandbox = find_sandbox(app.state.gp_registry.for_practice(viewer.user.persona.ods_code))
+    async with sandbox.database.engine.connect() as connection:
+        message = (
+            await connection.execute(
+                select(tables.messages).where(
+                    tables.messages.c.patient_ref == ref,
+                    tables.messages.c.kind == "record_correction",
+                )
+            )
+        ).one()
+    attributes = json.loads(message.attributes)
+    assert (attributes["section"], attributes["entry_id"]) == ("problems", gp_entry_id(ref, 3))
+    assert message.body == "Never had asthma" and shown not in message.attributes
 
 
 async def test_a_correction_the_gp_system_could_not_take_is_kept_as_not_sent(
@@ -253,7 +320,7 @@ async def test_a_practice_whose_system_lacks_documents_and_messages_says_so(
     assert available["documents"] is False and available["allergies"] is True
     documents = await viewer.section("documents")
     assert (documents["available"], documents["reason"]) == (False, "not_offered_at_practice")
-    content = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    content = await viewer.get(f"/documents/{viewer.document_id(1)}/content")
     assert (content.status_code, content.json()["code"]) == (403, "not_available_at_practice")
     correction = await post_correction(viewer, {"description": "Wrong"})
     assert (correction.status_code, correction.json()["code"]) == (403, "not_available_at_practice")
@@ -269,5 +336,5 @@ async def test_when_the_audit_cannot_be_written_nothing_is_shown(
     response = await viewer.get("/allergies")
     assert response.status_code == 500
     assert "Penicillin" not in response.text and "entry_id" not in response.text
-    document = await viewer.get(f"/documents/{viewer.user.persona.patient_ref}-D1/content")
+    document = await viewer.get(f"/documents/{viewer.document_id(1)}/content")
     assert document.status_code == 500 and b"Discharge" not in document.content

@@ -21,6 +21,7 @@ from app.adapters.gpconnect import GPConnectAdapter
 from app.adapters.gpconnect.people import default_settings
 from app.auth.deps import SignedIn
 from app.clock import today
+from app.cursors import CursorKey
 from app.db import create_sessionmaker
 from app.gp.errors import NotAvailableAtPractice
 from app.gp.types import (
@@ -29,6 +30,7 @@ from app.gp.types import (
     RecordSection,
     RelationshipKind,
 )
+from app.patients.ids import IdKind, ShownIds
 from app.patients.rules import ALLOWED, Access, Unavailable, effective_access
 from app.patients.service import ActingFor, Profile
 from app.records import service
@@ -39,6 +41,8 @@ from tests.frozen import SUITE_NOW
 
 S = RecordSection
 ANY_DATE = service.DateRange(None, None)
+ID_KEY = "i" * 64
+CURSOR_KEY = "c" * 64
 
 
 @pytest.fixture
@@ -87,7 +91,14 @@ def acting(adapter: GPConnectAdapter, grants: RecordGrants) -> ActingFor:
         access=access,
         practice=default_settings(adapter.ods_code, "GP Connect practice"),
     )
-    return ActingFor(actor=signed_in, actor_ref="2", profile=profile, system=adapter)
+    return ActingFor(
+        actor=signed_in,
+        actor_ref="2",
+        profile=profile,
+        system=adapter,
+        ids=ShownIds(ID_KEY, adapter.ods_code, patient.patient_ref),
+        cursor_key=CursorKey(CURSOR_KEY),
+    )
 
 
 DETAILED = RecordGrants(summary=True, detailed_coded=True)
@@ -114,7 +125,9 @@ async def test_allergies_from_the_official_example_with_the_ended_one_marked(
     page = await read(adapter, session, clock, PROSPECTIVE, S.ALLERGIES)
     assert page.not_shown is None and page.entries is not None
     assert len(page.entries) == 4
-    assert [e.entry_id for e in page.entries if e.resolved] == ["Resolved-1"]
+    # Shown by the id the API makes of the provider's own ("Resolved-1"), not by that.
+    ids = ShownIds(ID_KEY, adapter.ods_code, "2")
+    assert [e.entry_id for e in page.entries if e.resolved] == [ids.of(IdKind.ENTRY, "Resolved-1")]
 
 
 async def test_results_before_the_access_start_show_to_the_detailed_coded_record_only(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -21,11 +23,11 @@ from app.gp.types import (
     RecordSection,
     RelationshipKind,
 )
+from app.patients.ids import SHOWN_ID_LENGTH, ShownIds
 from app.patients.rules import effective_access, record_grants
 from app.records.policy import (
     CODED_SECTIONS,
     SUMMARY_SECTIONS,
-    InvalidCursor,
     Position,
     never_shown,
     page_of,
@@ -34,6 +36,7 @@ from app.records.policy import (
     visible_entries,
     visible_entry,
 )
+from app.records.service import shown_entries
 from tests.patients.test_rules import PRACTICE, REVIEW_AGE, TODAY, relationship
 
 START = AUTOMATIC_ACCESS_START
@@ -172,14 +175,6 @@ def test_a_patient_sees_their_own_grants_capped_by_the_relationship_level() -> N
     assert record_grants(me_full, own) == HISTORIC
 
 
-def test_a_cursor_this_service_did_not_issue_is_refused() -> None:
-    with pytest.raises(InvalidCursor):
-        Position.decode("not a cursor!")
-    with pytest.raises(InvalidCursor):
-        Position.decode("bm8tc2VwYXJhdG9y")  # "no-separator"
-    assert Position.decode(Position(START, "E|1").encode()) == Position(START, "E|1")
-
-
 # --- properties ---------------------------------------------------------------------------
 
 days = st.dates(min_value=date(1990, 1, 1), max_value=date(2027, 12, 31))
@@ -301,10 +296,10 @@ def test_property_paging_returns_every_visible_entry_exactly_once(
         )
         assert len(page.items) <= limit
         seen += page.items
-        if page.next_cursor is None:
+        if page.next_after is None:
             break
         assert page.items, "a page with a next cursor is never empty"
-        after = Position.decode(page.next_cursor)
+        after = page.next_after
     assert [e.entry_id for e in seen] == [e.entry_id for e in shown]
     assert [e.recorded_on for e in seen] == sorted((e.recorded_on for e in seen), reverse=True)
 
@@ -367,7 +362,8 @@ def test_property_a_proxy_never_sees_what_the_patient_could_not_under_the_same_s
     assert not grants.historic or own.historic
     if grants.full_from is not None and not own.historic:
         assert own.full_from is not None and grants.full_from >= own.full_from
-    if record_from is not None and grants.full_from is not None and not grants.historic:
+    if record_from is not None and grants.full_from is not None and not historic:
+        # Without historic access of their own, nothing before the proxy's own start.
         assert grants.full_from >= record_from
 
 
@@ -417,3 +413,44 @@ def test_property_settings_the_gp_system_did_not_report_show_nothing(
     permissions = Permissions(True, True, granted, record_from, historic)
     assert access_of(kind, permissions, None, practice) == RecordGrants()
     assert record_grants(relationship(kind, permissions=permissions), None) == RecordGrants()
+
+
+SHOWN = ShownIds("k" * 40, "A81001", "P0001")
+
+
+@settings(max_examples=300)
+@given(
+    record=st.lists(entries, max_size=40),
+    order=st.randoms(use_true_random=False),
+    g=grants_st,
+    limit=st.integers(min_value=1, max_value=7),
+)
+def test_property_no_shown_id_lets_a_viewer_order_or_count_what_they_cannot_see(
+    record: list[RecordEntry], order: random.Random, g: RecordGrants, limit: int
+) -> None:
+    # The GP system numbers entries in sequence, withheld ones among them.
+    numbered = [replace(e, entry_id=f"P0001-E{n:03d}") for n, e in enumerate(record, 1)]
+    order.shuffle(numbered)  # as the GP system happens to return them
+    view = shown_entries(SHOWN, visible_entries(numbered, g))
+    # What the viewer gets is the same whether or not anything was withheld: the same
+    # ids, in the same order, paged the same way.
+    without_withheld = [e for e in numbered if may_see(e, g)]
+    assert view == shown_entries(SHOWN, visible_entries(without_withheld, g))
+    # No shown id is, or holds, the GP system's id: no sequence to find gaps in.
+    gp_ids = {e.entry_id for e in numbered}
+    for shown in view:
+        assert shown.entry_id not in gp_ids and len(shown.entry_id) == SHOWN_ID_LENGTH
+        assert "p0001" not in shown.entry_id and "e0" not in shown.entry_id
+    # Within a day the order is by shown id, never by the GP system's.
+    for earlier, later in itertools.pairwise(view):
+        assert (later.recorded_on, earlier.entry_id) <= (earlier.recorded_on, later.entry_id)
+    pages, after = [], None
+    while True:
+        page = page_of(view, dated=[(e.recorded_on, e.entry_id) for e in view], limit=limit,
+                       after=after)  # fmt: skip
+        pages += page.items
+        if page.next_after is None:
+            break
+        assert page.next_after.item_id in {e.entry_id for e in view}
+        after = page.next_after
+    assert pages == view

@@ -7,6 +7,7 @@ Expected entries are written out from the seed (app/adapters/sandbox/seed.py:
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import httpx
@@ -15,15 +16,18 @@ import pytest
 from app.adapters.sandbox.seed import SeedRows
 from app.clock import today
 from app.gp.types import AUTOMATIC_ACCESS_START
+from app.patients.ids import IdKind
 from tests.conftest import FakeClock, SignIn
+from tests.forged_cursors import altered, b64, decodings
 from tests.records.conftest import (
+    EMIS,
     ENTRY_SECTIONS,
     HBA1C,
     TPP,
     Viewer,
     days_ago,
-    entry_ids,
     withheld_entry_ids,
+    withheld_shown_ids,
 )
 
 
@@ -46,7 +50,6 @@ async def test_prospective_access_shows_summary_of_any_date_and_the_rest_from_th
     client: httpx.AsyncClient, sign_in: SignIn, ods_code: str
 ) -> None:
     viewer = await own_record(client, sign_in, "adult-full", ods_code=ods_code)
-    ref = viewer.user.persona.patient_ref
     overview = (await viewer.get()).json()
     assert overview["available"] and overview["reason"] is None
     assert (overview["level"], overview["summary"], overview["detailed_coded"]) == (
@@ -60,21 +63,21 @@ async def test_prospective_access_shows_summary_of_any_date_and_the_rest_from_th
     # an old allergy's free-text note is for the full record only, a dosage is kept.
     allergies = (await viewer.section("allergies"))["items"]
     assert [(e["entry_id"], e["detail"]) for e in allergies] == [
-        (f"{ref}-E02", None), (f"{ref}-E01", None),
+        (viewer.entry_id(2), None), (viewer.entry_id(1), None),
     ]  # fmt: skip
     medicines = (await viewer.section("medications"))["items"]
     assert medicines[1]["detail"] == "Two puffs when required"
-    assert await viewer.ids("medications") == entry_ids(ref, 7, 8)
+    assert await viewer.ids("medications") == viewer.entry_ids(7, 8)
     # Coded entries only from 1 November 2023: not the 2009 asthma or 2021 vaccination.
-    assert await viewer.ids("problems") == entry_ids(ref, 4)
-    assert await viewer.ids("immunisations") == entry_ids(ref, 6)
+    assert await viewer.ids("problems") == viewer.entry_ids(4)
+    assert await viewer.ids("immunisations") == viewer.entry_ids(6)
     # Results: not the 2022 cholesterol, the unfiled count, the hidden or harmful ones.
-    assert await viewer.ids("test-results") == entry_ids(ref, 9, 18, 19, 20, 21)
+    assert await viewer.ids("test-results") == viewer.entry_ids(9, 18, 19, 20, 21)
     # Consultations from the start date itself on, with their free text.
     consultations = await viewer.section("consultations")
-    assert [e["entry_id"] for e in consultations["items"]] == entry_ids(ref, 13, 17)
+    assert [e["entry_id"] for e in consultations["items"]] == viewer.entry_ids(13, 17)
     assert consultations["items"][0]["detail"] == "BP 132/84. Continue amlodipine."
-    assert await viewer.ids("documents") == [f"{ref}-D1"]
+    assert await viewer.ids("documents") == viewer.document_ids(1)
 
 
 async def test_results_carry_values_units_and_reference_ranges(
@@ -100,12 +103,11 @@ async def test_summary_only_shows_allergies_and_medications_and_says_the_rest_is
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "summary-only")
-    ref = viewer.user.persona.patient_ref
     overview = (await viewer.get()).json()
     assert overview["level"] == "summary" and overview["prospective_from"] is None
     offered = {s["section"] for s in overview["sections"] if s["available"]}
     assert offered == {"allergies", "medications"}
-    assert await viewer.ids("allergies") == entry_ids(ref, 2, 1)
+    assert await viewer.ids("allergies") == viewer.entry_ids(2, 1)
     for name in ["problems", "immunisations", "test-results", "consultations", "documents"]:
         body = await viewer.section(name)
         assert body["available"] is False and body["items"] is None
@@ -116,16 +118,15 @@ async def test_the_detailed_coded_record_shows_older_coded_entries_without_free_
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "detailed-only")
-    ref = viewer.user.persona.patient_ref
     overview = (await viewer.get()).json()
     assert (overview["level"], overview["detailed_coded"]) == ("detailed", True)
-    assert await viewer.ids("problems") == entry_ids(ref, 4, 3)
+    assert await viewer.ids("problems") == viewer.entry_ids(4, 3)
     # Coded consultation items of any date; the uncoded annual review is free text only.
     consultations = (await viewer.section("consultations"))["items"]
-    assert [e["entry_id"] for e in consultations] == entry_ids(ref, 13, 12)
+    assert [e["entry_id"] for e in consultations] == viewer.entry_ids(13, 12)
     assert all(e["detail"] is None for e in consultations)
     results = (await viewer.section("test-results"))["items"]
-    assert [e["entry_id"] for e in results] == entry_ids(ref, 9, 18, 19, 20, 21, 10)
+    assert [e["entry_id"] for e in results] == viewer.entry_ids(9, 18, 19, 20, 21, 10)
     assert all(e["detail"] is None and e["result"] for e in results)
     documents = await viewer.section("documents")
     assert documents["available"] is False and documents["reason"] == "not_in_your_access"
@@ -135,24 +136,22 @@ async def test_detailed_and_prospective_show_older_coded_entries_and_newer_free_
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "detailed-and-prospective")
-    ref = viewer.user.persona.patient_ref
     consultations = (await viewer.section("consultations"))["items"]
     by_id = {e["entry_id"]: e for e in consultations}
-    assert list(by_id) == entry_ids(ref, 13, 17, 12)
-    assert by_id[f"{ref}-E12"]["detail"] is None  # 2020: coded record only
-    assert by_id[f"{ref}-E13"]["detail"] == "BP 132/84. Continue amlodipine."
+    assert list(by_id) == viewer.entry_ids(13, 17, 12)
+    assert by_id[viewer.entry_id(12)]["detail"] is None  # 2020: coded record only
+    assert by_id[viewer.entry_id(13)]["detail"] == "BP 132/84. Continue amlodipine."
 
 
 async def test_historic_access_shows_the_full_record_of_any_date(
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "historic-access")
-    ref = viewer.user.persona.patient_ref
     assert (await viewer.get()).json()["historic"] is True
     consultations = {e["entry_id"]: e for e in (await viewer.section("consultations"))["items"]}
-    assert consultations[f"{ref}-E12"]["detail"].startswith("Productive cough")
-    assert await viewer.ids("documents") == [f"{ref}-D1", f"{ref}-D2"]
-    assert await viewer.ids("problems") == entry_ids(ref, 4, 3)
+    assert consultations[viewer.entry_id(12)]["detail"].startswith("Productive cough")
+    assert await viewer.ids("documents") == viewer.document_ids(1, 2)
+    assert await viewer.ids("problems") == viewer.entry_ids(4, 3)
     allergies = (await viewer.section("allergies"))["items"]
     assert allergies[1]["detail"] == "Rash"  # 2012, with historic access
 
@@ -161,12 +160,11 @@ async def test_a_registration_after_the_rollout_starts_full_access_at_registrati
     client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
 ) -> None:
     viewer = await own_record(client, sign_in, "registered-after-rollout")
-    ref = viewer.user.persona.patient_ref
     registered = days_ago(today(clock), 150)
     assert (await viewer.get()).json()["prospective_from"] == registered.isoformat()
-    assert await viewer.ids("test-results") == entry_ids(ref, 9)  # not 240 days ago
-    assert await viewer.ids("consultations") == entry_ids(ref, 13)
-    assert await viewer.ids("allergies") == entry_ids(ref, 2, 1)  # summary: any date
+    assert await viewer.ids("test-results") == viewer.entry_ids(9)  # not 240 days ago
+    assert await viewer.ids("consultations") == viewer.entry_ids(13)
+    assert await viewer.ids("allergies") == viewer.entry_ids(2, 1)  # summary: any date
 
 
 # --- where the GP system cannot say ----------------------------------------------------------
@@ -176,7 +174,6 @@ async def test_a_section_the_gp_system_cannot_provide_is_not_available_never_emp
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     viewer = await own_record(client, sign_in, "record-in-transit")
-    ref = viewer.user.persona.patient_ref
     for name in ["problems", "test-results", "documents"]:
         body = await viewer.section(name)
         assert body["available"] is False and body["items"] is None
@@ -184,7 +181,7 @@ async def test_a_section_the_gp_system_cannot_provide_is_not_available_never_emp
         assert "does not mean nothing is recorded" in body["explanation"]
     series = (await viewer.get(f"/test-results/{HBA1C}/series")).json()
     assert series["available"] is False and series["items"] is None
-    assert await viewer.ids("allergies") == entry_ids(ref, 2, 1)
+    assert await viewer.ids("allergies") == viewer.entry_ids(2, 1)
 
 
 # --- no access at all ----------------------------------------------------------------------------
@@ -217,9 +214,10 @@ async def test_a_parent_with_summary_access_sees_the_childs_summary_only(
 ) -> None:
     viewer = await proxy_record(client, sign_in, "proxy-parent", "child-under-11")
     child = next(o for o in viewer.user.persona.acts_for if "child-under-11" in o.tags)
+    assert viewer.patient_ref == child.patient_ref
     overview = (await viewer.get()).json()
     assert overview["level"] == "summary"
-    assert await viewer.ids("allergies") == entry_ids(child.patient_ref, 3)
+    assert await viewer.ids("allergies") == viewer.entry_ids(3)
     assert await viewer.ids("consultations") is None
     assert await viewer.ids("documents") is None
 
@@ -229,16 +227,16 @@ async def test_a_full_record_proxy_sees_from_their_own_grant_not_the_patients(
 ) -> None:
     viewer = await proxy_record(client, sign_in, "relative-proxy", "proxied-adult")
     rose = next(o for o in viewer.user.persona.acts_for if "proxied-adult" in o.tags)
-    ref = rose.patient_ref
+    assert viewer.patient_ref == rose.patient_ref
     granted = days_ago(today(clock), 100)
     assert (await viewer.get()).json()["prospective_from"] == granted.isoformat()
     consultations = {e["entry_id"]: e for e in (await viewer.section("consultations"))["items"]}
     # Everything from the proxy's own start; nothing older, not even coded entries: full
     # access from a date does not include the detailed coded record (Rose's own settings
     # show her those, but the proxy was not granted them).
-    assert consultations[f"{ref}-E13"]["detail"] == "BP 132/84. Continue amlodipine."
-    assert f"{ref}-E12" not in consultations
-    assert f"{ref}-E17" not in consultations
+    assert consultations[viewer.entry_id(13)]["detail"] == "BP 132/84. Continue amlodipine."
+    assert viewer.entry_id(12) not in consultations
+    assert viewer.entry_id(17) not in consultations
     # The discharge letter (120 days ago) predates the proxy's access: not shown.
     documents = await viewer.section("documents")
     assert documents["available"] is True and documents["items"] == []
@@ -311,13 +309,17 @@ async def test_no_viewer_ever_sees_a_withheld_entry_or_a_hint_of_one(
             viewer = await own_record(client, sign_in, tag, **({"ods_code": ods} if ods else {}))
         else:
             viewer = await proxy_record(client, sign_in, tag, patient_tag)
+        # Neither the GP system's ids of what is withheld, nor the ids the API would show
+        # for them.
+        withheld_ids = withheld | withheld_shown_ids(viewer, sandbox_seed_rows)
+        assert len(withheld_ids) > len(withheld)
         for name in [*ENTRY_SECTIONS, "documents"]:
             for limit in (2, 100):
                 response = await viewer.get(f"/{name}", limit=limit)
                 assert response.status_code == 200, (tag, name, response.text)
                 body = response.json()
                 text = json.dumps(body)
-                assert not [i for i in withheld if f'"{i}"' in text], (tag, name)
+                assert not [i for i in withheld_ids if f'"{i}"' in text], (tag, name)
                 assert not [t for t in withheld_terms if t in text], (tag, name)
                 # No counts or markers: only these keys, whatever was withheld.
                 assert set(body) <= {
@@ -332,6 +334,85 @@ async def test_no_viewer_ever_sees_a_withheld_entry_or_a_hint_of_one(
     assert seen_any > 100  # the check above looked at real content
 
 
+# --- the ids the API shows ---------------------------------------------------------------
+
+SHOWN_ID = re.compile(r"[a-z2-7]{26}")
+# The GP system's own ids: practice, patient, entry or document (`B82002-P088-E12`).
+GP_ID = re.compile(r"[A-Z]\d{5}-P\d{3}(-[ED]\d+)?")
+
+
+async def test_shown_ids_are_opaque_and_name_exactly_what_the_viewer_may_see(
+    client: httpx.AsyncClient, sign_in: SignIn, sandbox_seed_rows: SeedRows
+) -> None:
+    viewer = await own_record(client, sign_in, "historic-access")
+    assert viewer.user.persona.ods_code == TPP
+    ref = viewer.patient_ref
+    rows = sandbox_seed_rows
+    withheld = withheld_entry_ids(rows)
+    entries = [r["entry_id"] for r in rows["sandbox_record_entries"] if r["patient_ref"] == ref]
+    documents = [r["document_id"] for r in rows["sandbox_documents"] if r["patient_ref"] == ref]
+    assert withheld & {*entries, *documents}, "the seed withholds some of her record"
+    # Historic access: everything of any date the practice has not withheld.
+    may_see = {viewer.shown(IdKind.ENTRY, e) for e in entries if e not in withheld} | {
+        viewer.shown(IdKind.DOCUMENT, d) for d in documents if d not in withheld
+    }
+    listed: list[str] = []
+    for name in [*ENTRY_SECTIONS, "documents"]:
+        key = "document_id" if name == "documents" else "entry_id"
+        cursor = None
+        while True:
+            body = await viewer.section(name, limit=2, **({"cursor": cursor} if cursor else {}))
+            text = json.dumps(body)
+            assert ref not in text and not GP_ID.search(text), (name, text)
+            listed += [item[key] for item in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+            # Nor does a cursor carry one, or anything else readable.
+            assert not any(GP_ID.search(text) for text in decodings(cursor)), (name, cursor)
+            assert not any(shown in text for text in decodings(cursor) for shown in listed)
+    for shown in listed:
+        assert SHOWN_ID.fullmatch(shown), shown
+        assert ref.lower() not in shown
+    assert len(listed) == len(set(listed))
+    # Exactly what she may see, no more: no id to count, order or guess the rest by.
+    assert set(listed) == may_see
+    series = (await viewer.get(f"/test-results/{HBA1C}/series")).json()["items"]
+    assert series and {point["entry_id"] for point in series} <= may_see
+
+
+async def test_an_entry_has_the_same_shown_id_at_every_sign_in_and_for_a_proxy(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    patient = await own_record(client, sign_in, "registered-after-rollout")
+    again = await own_record(client, sign_in, "registered-after-rollout")
+    assert again.user.token != patient.user.token
+    proxy = await proxy_record(
+        client, sign_in, "proxy-of-late-registered", "registered-after-rollout"
+    )
+    assert proxy.patient_id == patient.patient_id
+    assert await patient.ids("allergies") == patient.entry_ids(2, 1)
+    seen = 0
+    for name in [*ENTRY_SECTIONS, "documents"]:
+        ids = await patient.ids(name)
+        assert ids is not None, name
+        assert await again.ids(name) == ids, name
+        # The id is the practice's, the patient's and the entry's: the same to a proxy.
+        assert await proxy.ids(name) == ids, name
+        seen += len(ids)
+    assert seen >= 5
+    # Other patients' entries of the same numbers (E02, E01), at the same practice: the
+    # proxy's own, and someone else's, have ids of their own.
+    proxys_own = Viewer(client, proxy.user, proxy.user.patient_id())
+    someone_else = await own_record(client, sign_in, "adult-full", ods_code=EMIS)
+    theirs = set(await patient.ids("allergies") or [])
+    for other in (proxys_own, someone_else):
+        assert other.patient_ref != patient.patient_ref
+        other_ids = await other.ids("allergies")
+        assert other_ids == other.entry_ids(2, 1)
+        assert theirs.isdisjoint(other_ids)
+
+
 # --- pages, dates and the series ----------------------------------------------------------
 
 
@@ -339,24 +420,85 @@ async def test_pages_follow_the_cursor_and_date_filters_are_inclusive(
     client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
 ) -> None:
     viewer = await own_record(client, sign_in, "detailed-only")
-    ref = viewer.user.persona.patient_ref
     first = await viewer.section("test-results", limit=2)
-    assert [e["entry_id"] for e in first["items"]] == entry_ids(ref, 9, 18)
+    assert [e["entry_id"] for e in first["items"]] == viewer.entry_ids(9, 18)
     second = await viewer.section("test-results", limit=2, cursor=first["next_cursor"])
-    assert [e["entry_id"] for e in second["items"]] == entry_ids(ref, 19, 20)
-    assert await viewer.ids("test-results", limit=1) == entry_ids(ref, 9, 18, 19, 20, 21, 10)
+    assert [e["entry_id"] for e in second["items"]] == viewer.entry_ids(19, 20)
+    assert await viewer.ids("test-results", limit=1) == viewer.entry_ids(9, 18, 19, 20, 21, 10)
     current = today(clock)
     dated = await viewer.ids(
         "test-results",
         **{"from": days_ago(current, 600).isoformat(), "to": days_ago(current, 240).isoformat()},
     )
-    assert dated == entry_ids(ref, 18, 19, 20)
+    assert dated == viewer.entry_ids(18, 19, 20)
     backwards = await viewer.get("/test-results", **{"from": "2025-01-02", "to": "2025-01-01"})
     assert (backwards.status_code, backwards.json()["code"]) == (422, "invalid_range")
     bad = await viewer.get("/test-results", cursor="not-a-cursor")
     assert (bad.status_code, bad.json()["code"]) == (400, "invalid_cursor")
     unknown = await viewer.get("/operations")
     assert unknown.status_code == 422
+
+
+async def test_a_cursor_is_refused_by_every_list_but_the_one_that_issued_it(
+    client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
+) -> None:
+    viewer = await own_record(client, sign_in, "historic-access")
+    current = today(clock)
+    window = {"from": days_ago(current, 800).isoformat(), "to": days_ago(current, 50).isoformat()}
+    first = await viewer.section("test-results", limit=2)
+    dated = await viewer.section("test-results", limit=1, **window)
+    documents = await viewer.section("documents", limit=1)
+    cursor, dated_cursor = first["next_cursor"], dated["next_cursor"]
+    assert cursor and dated_cursor and documents["next_cursor"]
+    # In its own list, each carries on where its page ended.
+    following = await viewer.section("test-results", limit=2, cursor=cursor)
+    assert [e["entry_id"] for e in following["items"]] == viewer.entry_ids(19, 20)
+    dated_following = await viewer.section("test-results", limit=1, cursor=dated_cursor, **window)
+    assert [e["entry_id"] for e in dated_following["items"]] == viewer.entry_ids(18)
+
+    moved = json.dumps([days_ago(current, 1000).isoformat(), viewer.entry_id(10)])
+    last_day = first["items"][-1]["recorded_on"]
+    refused = {
+        "another section's": ("/problems", {"cursor": cursor}),
+        "a section's, for documents": ("/documents", {"cursor": cursor}),
+        "the documents', for a section": ("/test-results", {"cursor": documents["next_cursor"]}),
+        "undated, with dates": ("/test-results", {"cursor": cursor, **window}),
+        "dated, without its dates": ("/test-results", {"cursor": dated_cursor}),
+        "dated, with other dates": (
+            "/test-results", {"cursor": dated_cursor, **window, "to": current.isoformat()},
+        ),
+        "a position in the clear": ("/test-results", {"cursor": b64(moved)}),
+        "made up": ("/test-results", {"cursor": b64(f"{last_day}|{viewer.entry_id(18)}")}),
+        **{
+            f"altered ({n})": ("/test-results", {"cursor": forged})
+            for n, forged in enumerate(altered(cursor))
+        },
+    }  # fmt: skip
+    for why, (path, params) in refused.items():
+        response = await viewer.get(path, **params)
+        assert (response.status_code, response.json()["code"]) == (400, "invalid_cursor"), why
+
+    # Another viewer's cursor, even of the same patient's same list, and the same viewer's
+    # cursor of another patient's record.
+    patient = await own_record(client, sign_in, "registered-after-rollout")
+    proxy = await proxy_record(
+        client, sign_in, "proxy-of-late-registered", "registered-after-rollout"
+    )
+    proxys_own = Viewer(client, proxy.user, proxy.user.patient_id())
+    patients_cursor = (await patient.section("allergies", limit=1))["next_cursor"]
+    proxys_cursor = (await proxys_own.section("allergies", limit=1))["next_cursor"]
+    assert patients_cursor and proxys_cursor
+    for reader, other_cursor in [
+        (proxy, patients_cursor),  # the patient's own, on the same list, by their proxy
+        (patient, proxys_cursor),  # the proxy's, of their own record, by the patient
+        (proxy, proxys_cursor),  # the proxy's, of their own record, on the patient's
+        (viewer, patients_cursor),  # another patient's, at another practice
+    ]:
+        response = await reader.get("/allergies", limit=1, cursor=other_cursor)
+        assert (response.status_code, response.json()["code"]) == (400, "invalid_cursor")
+    for reader, own_cursor in [(patient, patients_cursor), (proxys_own, proxys_cursor)]:
+        page = await reader.section("allergies", limit=1, cursor=own_cursor)
+        assert [e["entry_id"] for e in page["items"]] == reader.entry_ids(1)
 
 
 @pytest.mark.parametrize(("tag", "ods"), [("adult-full", "A81001"), ("detailed-only", TPP)])
