@@ -117,16 +117,18 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
+                ours = [
                     (b"content-security-policy", csp.encode()),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"cross-origin-opener-policy", b"same-origin"),
                 ]
                 if self.hsts:
-                    headers.append((b"strict-transport-security", HSTS.encode()))
-                message["headers"] = headers
+                    ours.append((b"strict-transport-security", HSTS.encode()))
+                # Each of these once, and ours: a route's own copy would be sent twice.
+                names = {name for name, _ in ours}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message["headers"] = kept + ours
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -176,6 +176,10 @@ async def sign_in(
     return response
 
 
+# What NHS login sends back to the callback, each at most once.
+_CALLBACK_PARAMETERS = ("code", "state", "error", "iss")
+
+
 @router.get(
     "/callback",
     status_code=status.HTTP_303_SEE_OTHER,
@@ -198,6 +202,13 @@ async def finish_sign_in(
     iss: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> RedirectResponse:
     """NHS login sends the browser here; sets the session cookie and goes back to `return_to`."""
+    query = request.query_params
+    repeated = [name for name in _CALLBACK_PARAMETERS if len(query.getlist(name)) > 1]
+    if repeated:
+        # One answer from NHS login has each of these once: two `iss` (or two codes) is a
+        # response built to be read one way here and another way elsewhere (RFC 9207).
+        logger.info("sign-in failed: repeated %s", ",".join(repeated))
+        raise LoginFailed()
     raw = request.cookies.get(LOGIN_COOKIE)
     transaction = auth.login_cookie.loads(raw, now=clock.now()) if raw else None
     state_matches = bool(

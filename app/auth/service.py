@@ -176,6 +176,8 @@ async def _end_oldest_sessions(
     if not live:
         return
     await db.execute(update(AuthSession).where(AuthSession.id.in_(live)).values(revoked_at=now))
+    # Their cached acting-for context goes with them, as on sign-out.
+    await db.execute(delete(SessionContext).where(SessionContext.session_id.in_(live)))
     for _ in live:
         await record(
             db, AuditEvent(action=AuditAction.SESSION_REVOKED, actor_id=account_id), clock=clock

@@ -436,11 +436,8 @@ def _page(title: str, body: str, status: int) -> HTMLResponse:
     return HTMLResponse(
         document,
         status_code=status,
-        headers={
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-            "Cache-Control": "no-store",
-            "X-Frame-Options": "DENY",
-        },
+        # CSP (DEV_CSP) and framing come from the security headers on every response.
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -17,8 +17,21 @@ function M.install(spec)
     threads[#threads + 1] = thread
   end
 
+  -- Seeded from the system's entropy, not the clock: two scripts started in the same
+  -- second must not send the same Idempotency-Key for the same patient.
+  local function entropy()
+    local source = assert(io.open("/dev/urandom", "rb"))
+    local bytes = source:read(6)
+    source:close()
+    local n = 0
+    for i = 1, #bytes do
+      n = n * 256 + bytes:byte(i)
+    end
+    return n
+  end
+
   function init(args)
-    math.randomseed(os.time())
+    math.randomseed(entropy())
     for line in io.lines(args[1]) do
       local patient_id, token, slot_id, course_id = line:match("^(%S+) (%S+) (%S+) (%S+)")
       local user = { patient_id = patient_id, token = token, slot_id = slot_id,
@@ -41,7 +54,8 @@ function M.install(spec)
     if #free > 0 then
       local user = table.remove(free, 1)
       local h = headers(user)
-      h["Idempotency-Key"] = string.format("bench-%d-%d", sent, math.random(1, 1000000000))
+      h["Idempotency-Key"] = string.format(
+        "bench-%d-%d-%d", sent, math.random(1, 1000000000), math.random(1, 1000000000))
       return wrk.format("POST", spec.create_path(user), h, spec.create_body(user))
     end
     -- Every patient busy: should not happen with fewer connections than patients.

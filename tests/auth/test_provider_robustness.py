@@ -121,3 +121,19 @@ async def test_a_provider_without_what_nhs_login_offers_is_reported_on_readyz(
     assert state.startswith("mismatch:")
     for missing in ("RS512", "private_key_jwt", "S256"):
         assert missing in state
+
+
+@pytest.mark.parametrize("name", ["iss", "code", "state"])
+async def test_a_callback_that_repeats_a_parameter_is_refused(
+    rp: httpx.AsyncClient, mock_op: MockOP, name: str
+) -> None:
+    authorize = await begin(rp, mock_op)
+    params = [("code", "code-1"), ("state", authorize["state"]), ("iss", ISSUER)]
+    value = dict(params)[name]
+    # The same value twice, or another after it: either way not one answer from NHS login.
+    for second in (value, "https://other-op.example" if name == "iss" else value + "x"):
+        refused = await rp.get("/v1/auth/callback", params=[*params, (name, second)])
+        assert (refused.status_code, refused.json()["code"]) == (401, "login_failed")
+    assert mock_op.token_requests == []
+    done = await finish(rp, **dict(params))
+    assert done.status_code == 303, done.text

@@ -135,6 +135,9 @@ async def test_the_authorize_page_is_self_contained(web: httpx.AsyncClient) -> N
     page = await web.get("/dev/nhs-login/authorize?" + urlencode(_authorize_params()))
     assert page.status_code == 200
     assert "default-src 'none'" in page.headers["content-security-policy"]
+    # Each security header once: the page adds none of its own to the service's.
+    for name in ("content-security-policy", "x-frame-options", "referrer-policy"):
+        assert len(page.headers.get_list(name)) == 1, name
     assert "<script" not in page.text
     assert "http://" not in page.text and "src=" not in page.text
     assert "Cancel" in page.text

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction
-from tests.conftest import FakeClock, SignIn
+from app.auth.models import AuthSession, SessionContext
+from app.auth.service import hash_token
+from tests.conftest import FakeClock, SignedInUser, SignIn
 from tests.ratelimit.conftest import ACCOUNT_CEILING, BOOKINGS, MAX_SESSIONS, SIGN_INS
 
 
@@ -120,3 +122,39 @@ async def test_an_unreachable_shared_storage_lets_requests_through(
     )
     for _ in range(ACCOUNT_CEILING + 1):
         assert (await client.get("/v1/auth/session", headers=user.headers)).status_code == 200
+
+
+async def test_a_session_ended_by_the_cap_keeps_no_acting_for_context(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
+) -> None:
+    users = []
+    for _ in range(MAX_SESSIONS):
+        users.append(user := await sign_in("proxy-parent"))
+        # Each session builds (and stores) its context of who the user acts for.
+        assert (await client.get("/v1/me/patients", headers=user.headers)).status_code == 200
+        clock.advance(timedelta(seconds=1))
+    oldest_session = await _session_id(app, users[0])
+    assert await _contexts_of(app, oldest_session) == 1
+    await sign_in("proxy-parent")  # past the cap: the oldest session ends
+    assert (await client.get("/v1/auth/session", headers=users[0].headers)).status_code == 401
+    assert await _contexts_of(app, oldest_session) == 0
+    assert await _contexts_of(app, await _session_id(app, users[1])) == 1
+
+
+async def _session_id(app: FastAPI, user: SignedInUser) -> str:
+    async with app.state.sessionmaker() as db:
+        session_id = await db.scalar(
+            select(AuthSession.id).where(AuthSession.token_hash == hash_token(user.token))
+        )
+    assert session_id is not None
+    return session_id
+
+
+async def _contexts_of(app: FastAPI, session_id: str) -> int:
+    async with app.state.sessionmaker() as db:
+        count = await db.scalar(
+            select(func.count())
+            .select_from(SessionContext)
+            .where(SessionContext.session_id == session_id)
+        )
+    return count or 0
