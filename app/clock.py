@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,12 @@ from fastapi import Depends, Request
 from app.config import AppEnv, Settings, UnsafeSettings
 
 LONDON = ZoneInfo("Europe/London")
+
+
+def on_englands_clock(now: datetime, ahead: timedelta) -> datetime:
+    """`ahead` later by England's wall clock (in UTC): 28 days from 10:00 is 10:00 on the
+    28th day, even across the clocks changing, as a practice counts its booking window."""
+    return (now.astimezone(LONDON) + ahead).astimezone(UTC)
 
 
 class Clock(Protocol):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record_completed
 from app.audit.types import AuditAction
-from app.clock import LONDON, Clock
+from app.clock import LONDON, Clock, on_englands_clock
 from app.gp.errors import (
     BookingLimitReached,
     NotCancellable,
@@ -113,7 +113,7 @@ def search_window(
     start, end = _in_england(start), _in_england(end)
     if start is not None and end is not None and end <= start:
         raise InvalidRequest(INVALID_RANGE)
-    latest = now + practice.booking_window
+    latest = on_englands_clock(now, practice.booking_window)
     start = max(start or now, now)
     days = practice.booking_window.days
     if start >= latest or (end is not None and end > latest):
@@ -124,7 +124,7 @@ def search_window(
         raise OutsideBookingWindow(
             "Appointments can only be booked from now on. Choose a later date."
         )
-    end = end or min(start + practice.default_search_window, latest)
+    end = end or min(on_englands_clock(start, practice.default_search_window), latest)
     return start, end
 
 

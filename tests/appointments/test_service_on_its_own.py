@@ -31,7 +31,7 @@ from app.appointments.service import (
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction
 from app.auth.types import SignedIn
-from app.clock import LONDON
+from app.clock import LONDON, on_englands_clock
 from app.cursors import CursorKey
 from app.db import create_sessionmaker
 from app.gp.errors import (
@@ -330,11 +330,12 @@ async def test_a_refused_reason_never_reaches_the_gp_system(
 
 
 def test_the_default_search_is_the_practices_usual_window() -> None:
-    assert search_window(PRACTICE, NOW, None, None) == (NOW, NOW + timedelta(days=7))
+    week = on_englands_clock(NOW, timedelta(days=7))
+    assert search_window(PRACTICE, NOW, None, None) == (NOW, week)
     near_the_end = NOW + timedelta(days=25)
     assert search_window(PRACTICE, NOW, near_the_end, None) == (
         near_the_end,
-        NOW + timedelta(days=28),
+        on_englands_clock(NOW, timedelta(days=28)),
     )
 
 
@@ -353,8 +354,26 @@ def test_a_time_without_an_offset_is_england_time() -> None:
     assert end == datetime(2030, 7, 2, 12, 0, tzinfo=LONDON)
 
 
+def test_the_window_is_counted_on_englands_clock_across_the_clocks_changing() -> None:
+    # 10:00 on 10 October (BST): 28 days later is 10:00 on 7 November (GMT), an hour
+    # later in UTC than 28 days of hours.
+    before_autumn = datetime(2030, 10, 10, 10, 0, tzinfo=LONDON)
+    last = datetime(2030, 11, 7, 10, 0, tzinfo=LONDON)
+    assert search_window(PRACTICE, before_autumn, None, last)[1] == last
+    with pytest.raises(OutsideBookingWindow):
+        search_window(PRACTICE, before_autumn, None, last + timedelta(seconds=1))
+    # And in spring, 28 days of hours would run an hour past it.
+    before_spring = datetime(2030, 3, 20, 10, 0, tzinfo=LONDON)
+    with pytest.raises(OutsideBookingWindow):
+        search_window(PRACTICE, before_spring, None, datetime(2030, 4, 17, 10, 30, tzinfo=LONDON))
+    # The default search (7 days) ends at the same time of day too.
+    assert search_window(PRACTICE, datetime(2030, 10, 25, 9, 0, tzinfo=LONDON), None, None)[
+        1
+    ] == datetime(2030, 11, 1, 9, 0, tzinfo=LONDON)
+
+
 def test_the_last_moment_of_the_window_may_be_searched() -> None:
-    latest = NOW + PRACTICE.booking_window
+    latest = on_englands_clock(NOW, PRACTICE.booking_window)
     assert search_window(PRACTICE, NOW, NOW, latest) == (NOW, latest)
 
 

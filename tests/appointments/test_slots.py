@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from app.clock import on_englands_clock
 from tests.appointments.conftest import Adult
 from tests.conftest import FakeClock, SignIn
 
@@ -24,7 +25,8 @@ async def test_default_search_is_the_practices_usual_window(
     body = response.json()
     start, end = datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"])
     assert start == clock.now()
-    assert end - start == timedelta(days=practice["default_search_days"])
+    # The same time of day, that many days later, on England's clock.
+    assert end == on_englands_clock(start, timedelta(days=practice["default_search_days"]))
     items = body["items"]
     assert items, "the sandbox has free slots in the next weeks"
     starts = [datetime.fromisoformat(item["start"]) for item in items]
@@ -80,7 +82,8 @@ async def test_a_range_beyond_the_practice_maximum_is_refused(
 ) -> None:
     patient = await adult(ods_code)
     days = (await patient.practice())["booking_window_days"]
-    too_far = (clock.now() + timedelta(days=days, hours=1)).isoformat()
+    too_far = on_englands_clock(clock.now(), timedelta(days=days)) + timedelta(seconds=1)
+    too_far = too_far.isoformat()
     for params in ({"to": too_far}, {"from": too_far}):
         response = await patient.get("/slots", **params)
         assert response.status_code == 422

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.adapters.sandbox import tables
 from app.adapters.sandbox.profiles import CancellationReasons, Refusal, SupplierProfile
-from app.clock import Clock, today
+from app.clock import Clock, on_englands_clock, today
 from app.db import autocommit
 from app.gp.errors import NotAvailableAtPractice
 from app.gp.types import (
@@ -376,7 +376,7 @@ class SimulatedSupplier:
             ).first()
         if slot is None:
             self._refuse(Refusal.NOT_FOUND)
-        if slot.start <= now or slot.start > now + settings.booking_window:
+        if slot.start <= now or slot.start > on_englands_clock(now, settings.booking_window):
             self._refuse(Refusal.OUTSIDE_WINDOW)
         reason = (request.reason or "").strip() or None
         if settings.booking_reason is BookingReasonPolicy.MANDATORY and reason is None:
