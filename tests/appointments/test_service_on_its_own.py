@@ -357,19 +357,21 @@ def test_a_time_without_an_offset_is_england_time() -> None:
 def test_the_window_is_counted_on_englands_clock_across_the_clocks_changing() -> None:
     # 10:00 on 10 October (BST): 28 days later is 10:00 on 7 November (GMT), an hour
     # later in UTC than 28 days of hours.
-    before_autumn = datetime(2030, 10, 10, 10, 0, tzinfo=LONDON)
+    # (The clock gives UTC, as the service's own does.)
+    before_autumn = datetime(2030, 10, 10, 10, 0, tzinfo=LONDON).astimezone(UTC)
     last = datetime(2030, 11, 7, 10, 0, tzinfo=LONDON)
     assert search_window(PRACTICE, before_autumn, None, last)[1] == last
     with pytest.raises(OutsideBookingWindow):
         search_window(PRACTICE, before_autumn, None, last + timedelta(seconds=1))
     # And in spring, 28 days of hours would run an hour past it.
-    before_spring = datetime(2030, 3, 20, 10, 0, tzinfo=LONDON)
+    before_spring = datetime(2030, 3, 20, 10, 0, tzinfo=LONDON).astimezone(UTC)
     with pytest.raises(OutsideBookingWindow):
         search_window(PRACTICE, before_spring, None, datetime(2030, 4, 17, 10, 30, tzinfo=LONDON))
     # The default search (7 days) ends at the same time of day too.
-    assert search_window(PRACTICE, datetime(2030, 10, 25, 9, 0, tzinfo=LONDON), None, None)[
-        1
-    ] == datetime(2030, 11, 1, 9, 0, tzinfo=LONDON)
+    before_the_change = datetime(2030, 10, 25, 9, 0, tzinfo=LONDON).astimezone(UTC)
+    assert search_window(PRACTICE, before_the_change, None, None)[1] == datetime(
+        2030, 11, 1, 9, 0, tzinfo=LONDON
+    )
 
 
 def test_the_last_moment_of_the_window_may_be_searched() -> None:
