@@ -489,6 +489,7 @@ class Document:
     hidden: bool = False
     third_party: bool = False
     harmful: bool = False
+    size_bytes: int | None = None  # as the GP system declares it, where it does
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,6 +379,9 @@ async def open_document(
     )
     if document is None:
         raise not_found
+    if document.size_bytes is not None and document.size_bytes > MAX_DOCUMENT_BYTES:
+        # Refused on the size the GP system declares, before reading a byte of it.
+        raise DocumentTooLarge()
     content = await acting.system.get_document_content(acting.patient_ref, document.document_id)
     if len(content.data) > MAX_DOCUMENT_BYTES:
         raise DocumentTooLarge()

@@ -16,11 +16,12 @@ from app.adapters.sandbox.adapter import find_sandbox
 from app.adapters.sandbox.profiles import Refusal
 from app.adapters.sandbox.supplier import SimulatedSupplier, SupplierError
 from app.audit.types import AuditAction
-from app.gp.types import Capability, PracticeMessage
+from app.gp.types import Capability, Document, PracticeMessage
 from app.patients.ids import IdKind
 from app.records import service
 from tests.audit.test_audited_actions import account_id, audit_rows
 from tests.conftest import SignIn
+from tests.patients.test_gp_calls import gp_calls
 from tests.records.conftest import HBA1C, Viewer, gp_document_id, gp_entry_id
 from tests.records.test_record_api import own_record, proxy_record
 
@@ -105,11 +106,31 @@ async def test_a_document_opens_by_its_shown_id_and_not_by_the_gp_systems_id(
     assert [r.target for r in rows] == viewer.document_ids(1, 2)
 
 
-async def test_a_document_over_the_size_limit_is_refused(
+async def test_a_document_over_the_size_limit_is_refused_before_it_is_read(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "MAX_DOCUMENT_BYTES", 10)
+    viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
+    await viewer.get()  # the context, built before counting
+    path = f"/documents/{viewer.document_id(1)}/content"
+    # One GP call, the list: the sandbox declares each document's size, so the content
+    # (which could be many megabytes) is never read into memory.
+    assert await gp_calls(app, lambda: viewer.get(path), status=422) == 1
+    response = await viewer.get(path)
+    assert (response.status_code, response.json()["code"]) == (422, "document_too_large")
+
+
+async def test_a_document_whose_size_is_not_declared_is_still_refused_when_too_large(
     client: httpx.AsyncClient, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service, "MAX_DOCUMENT_BYTES", 10)
     viewer = await own_record(client, sign_in, "adult-full", ods_code="C83003")
+    listed = SimulatedSupplier.list_documents
+
+    async def undeclared(self: SimulatedSupplier, patient_ref: str) -> list[Document]:
+        return [replace(d, size_bytes=None) for d in await listed(self, patient_ref)]
+
+    monkeypatch.setattr(SimulatedSupplier, "list_documents", undeclared)
     response = await viewer.get(f"/documents/{viewer.document_id(1)}/content")
     assert (response.status_code, response.json()["code"]) == (422, "document_too_large")
 

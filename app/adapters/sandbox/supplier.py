@@ -796,6 +796,7 @@ class SimulatedSupplier:
                     t.documents.c.hidden,
                     t.documents.c.third_party,
                     t.documents.c.harmful,
+                    func.length(t.documents.c.data).label("size_bytes"),
                 )
                 .where(t.documents.c.patient_ref == patient_ref)
                 .order_by(t.documents.c.recorded_on.desc(), t.documents.c.document_id)
@@ -809,6 +810,7 @@ class SimulatedSupplier:
                     hidden=row.hidden,
                     third_party=row.third_party,
                     harmful=row.harmful,
+                    size_bytes=row.size_bytes,
                 )
                 for row in rows
             ]
