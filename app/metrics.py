@@ -9,7 +9,8 @@ worker's samples are summed at each scrape.
 Where `/metrics` is served is a setting: on a port of its own (`METRICS_PORT`,
 started by `python -m app`, bound to `METRICS_HOST`), and/or on the main port
 behind a bearer token (`METRICS_TOKEN`). With neither, `/metrics` is served on
-the main port only outside `prod`.
+the main port only outside `prod`. `/status/gp-systems` (each practice's circuit
+state, as JSON) is served on the main port with it, behind the same token.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import os
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -135,19 +137,37 @@ def serves_metrics_on_main_port(settings: Settings) -> bool:
     )
 
 
-router = APIRouter()
-
-
-@router.get("/metrics", include_in_schema=False)
-async def get_metrics(request: Request) -> Response:
-    """Prometheus text format; behind `METRICS_TOKEN` when it is set."""
+def require_metrics_token(request: Request) -> None:
+    """Behind `METRICS_TOKEN` when it is set: what operators see is not for everyone."""
     settings: Settings = request.app.state.settings
     if settings.metrics_token is not None:
         expected = f"Bearer {settings.metrics_token.get_secret_value()}"
         presented = request.headers.get("authorization", "")
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             raise NotFound()  # not "unauthorised": the endpoint's existence is not advertised
+
+
+# Served where `/metrics` is (`serves_metrics_on_main_port`), behind the same token.
+router = APIRouter(dependencies=[Depends(require_metrics_token)])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def get_metrics(request: Request) -> Response:
+    """Prometheus text format."""
     circuits = await request.app.state.gp_registry.circuit_states()
     for practice, state in circuits.items():
         observe_circuit(practice, state)
     return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/status/gp-systems", include_in_schema=False)
+async def get_gp_systems_status(request: Request) -> JSONResponse:
+    """Each practice's GP system as this worker sees it: its circuit breaker's state
+    (`closed`, `opened` while failing, `half-opened` while trying again). For operators;
+    readiness leaves GP systems out, so that one practice's outage cannot take every
+    instance out of the load balancer."""
+    circuits: dict[str, str] = await request.app.state.gp_registry.circuit_states()
+    return JSONResponse(
+        {"gp_systems": [{"ods_code": ods, "circuit": state} for ods, state in circuits.items()]},
+        headers={"Cache-Control": "no-store"},
+    )

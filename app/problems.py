@@ -31,6 +31,12 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
+# A validation problem lists this many bad fields at most, each name this long at most:
+# a body of a thousand unknown keys gets a short answer, not one larger than itself.
+MAX_FIELD_ERRORS = 20
+MAX_FIELD_NAME = 200
+
+
 class FieldError(BaseModel):
     field: str = Field(description="Where the bad value is, e.g. `body.slot_id` or `query.from`.")
     message: str = Field(description="What is wrong with it, in plain English.")
@@ -50,7 +56,14 @@ class ProblemDetail(BaseModel):
         default=None, description="The request id; quote it when contacting support."
     )
     errors: list[FieldError] | None = Field(
-        default=None, description="For validation problems: each bad field."
+        default=None,
+        description=f"For validation problems: each bad field, the first {MAX_FIELD_ERRORS} "
+        "at most.",
+    )
+    errors_omitted: int | None = Field(
+        default=None,
+        description="For validation problems with more bad fields than `errors` lists: "
+        "how many more there were.",
     )
 
 
@@ -215,26 +228,42 @@ async def _gp_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return problem_parts(error).response()
 
 
+async def _exception_group_handler(request: Request, exc: Exception) -> JSONResponse:
+    """GP calls made at once that failed together (`asyncio.TaskGroup`) answer as the one
+    GP error that tells the patient most, as a single call would: an outage is a 503 with
+    `Retry-After`, never a 500. Services normally do this themselves (`app.gp.at_once`);
+    this keeps a concurrent read written without it from answering 500."""
+    error = gp.most_telling(cast(ExceptionGroup[Exception], exc))
+    if error is None:
+        raise exc  # anything else in the group is unexpected: the 500 handler's
+    return await _gp_error_handler(request, error)
+
+
 async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
     return problem_parts(cast(Problem, exc)).response()
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in location)
+    name = ".".join(str(part) for part in location)
+    return name if len(name) <= MAX_FIELD_NAME else name[: MAX_FIELD_NAME - 1] + "…"
 
 
 async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     # Only the location and message: echoing the input could put patient data in logs.
+    found = cast(RequestValidationError, exc).errors()
     errors = [
         {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "Invalid")}
-        for err in cast(RequestValidationError, exc).errors()
+        for err in found[:MAX_FIELD_ERRORS]
     ]
+    extra: dict[str, Any] = {"errors": errors}
+    if len(found) > MAX_FIELD_ERRORS:
+        extra["errors_omitted"] = len(found) - MAX_FIELD_ERRORS
     return problem_response(
         status=422,
         code="validation_failed",
         title="Invalid request",
         detail="Some of the information sent was not valid. See `errors` for each field.",
-        extra={"errors": errors},
+        extra=extra,
     )
 
 
@@ -298,6 +327,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(gp.GPError, _gp_error_handler)
+    app.add_exception_handler(ExceptionGroup, _exception_group_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
 
 

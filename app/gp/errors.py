@@ -6,6 +6,7 @@ maps each to an HTTP problem in one table. `detail` is written for patients.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import ClassVar
 
@@ -231,3 +232,30 @@ class GPSystemUnavailable(GPError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(detail, supplier_code=supplier_code)
+
+
+def most_telling(group: BaseExceptionGroup[BaseException]) -> GPError | None:
+    """The one GP error that answers for GP calls made at once that failed together, or
+    None when the group holds anything else (that is a bug, not a GP system's answer).
+
+    A refusal (not found, sign in again…) tells the patient more than an outage: waiting
+    will not change it. Of outages, the one asking for the longest wait gives the honest
+    `Retry-After`.
+    """
+    errors, rest = group.split(GPError)
+    if errors is None or rest is not None:
+        return None
+    leaves = list(_leaves(errors))
+    refusals = [error for error in leaves if not isinstance(error, GPSystemUnavailable)]
+    if refusals:
+        return refusals[0]
+    outages = [error for error in leaves if isinstance(error, GPSystemUnavailable)]
+    return max(outages, key=lambda outage: outage.retry_after)
+
+
+def _leaves(group: BaseExceptionGroup[GPError]) -> Iterator[GPError]:
+    for member in group.exceptions:
+        if isinstance(member, BaseExceptionGroup):
+            yield from _leaves(member)
+        else:
+            yield member

@@ -20,31 +20,21 @@ async def get_liveness() -> Liveness:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Can the service handle requests (database and GP systems reachable)?",
-    responses={503: {"model": Readiness, "description": "A dependency is unavailable."}},
+    summary="Can this instance serve requests (its database answers)?",
+    responses={503: {"model": Readiness, "description": "The database is unavailable."}},
 )
 async def get_readiness(request: Request) -> JSONResponse:
-    """Whether the database answers and each practice's GP system is reachable (with its
-    circuit state); 503 when not ready.
+    """This instance's own dependencies: 503 while its database does not answer. Redis
+    (where rate limits use it) is reported but does not make the instance unready: limits
+    let requests through without it. GP systems are never checked here: one practice's
+    outage must not take every instance out of the load balancer; their health is in the
+    metrics.
     """
-    database_ok = await service.database_reachable(request.app.state.engine)
-    checks = {"database": "ok" if database_ok else "unavailable"}
-    # An open breaker means that practice's GP system is failing; the service
-    # still serves the others, so it stays ready and reports the state.
-    circuits = await request.app.state.gp_registry.circuit_states()
-    checks.update({f"gp:{ods_code}": state for ods_code, state in circuits.items()})
-    # What NHS login's discovery document does not offer (RS512, private_key_jwt, S256)
-    # is reported here; sign-in would fail, the rest of the service still serves.
-    relying_party = request.app.state.auth.relying_party
-    if relying_party is not None:
-        problems = relying_party.provider_problems
-        checks["nhs_login"] = (
-            "unchecked"
-            if problems is None
-            else "mismatch: does not offer " + ", ".join(problems)
-            if problems
-            else "ok"
-        )
-    ready = database_ok
-    body = Readiness(status="ok" if ready else "unavailable", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    state = request.app.state
+    body = await service.readiness(
+        state.engine,
+        limiter=state.rate_limiter,
+        uses_redis=bool(state.settings.rate_limit_storage_url),
+        relying_party=state.auth.relying_party,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)

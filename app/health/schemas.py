@@ -12,5 +12,7 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(
-        description="Each dependency and its state: `ok`, `unavailable`, or a circuit state."
+        description="Each of this instance's dependencies and its state, `ok` or "
+        "`unavailable`: `database`, `redis` where rate limits use it, and `nhs_login` "
+        "(what its discovery document does not offer, if anything)."
     )

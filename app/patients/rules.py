@@ -233,14 +233,16 @@ def effective_access(
     permissions = relationship.permissions
     grants, record = _record(relationship, practice, patient_record_access)
     self_only = ALLOWED if is_self else ServiceAccess.denied(Unavailable.PATIENT_ONLY)
-    # Proxies cannot change the nominated pharmacy (GP online services: proxy access).
+    prescriptions = _service(practice.prescriptions_enabled, permissions.prescriptions)
+    # Proxies cannot change the nominated pharmacy (GP online services: proxy access); the
+    # patient can where the practice offers prescriptions online, as for seeing it.
     pharmacy = (
-        ALLOWED if is_self else ServiceAccess.denied(Unavailable.PROXY_CANNOT_CHANGE_PHARMACY)
+        prescriptions if is_self else ServiceAccess.denied(Unavailable.PROXY_CANNOT_CHANGE_PHARMACY)
     )
     return Access(
         unavailable=None,
         appointments=_service(practice.appointments_enabled, permissions.appointments),
-        prescriptions=_service(practice.prescriptions_enabled, permissions.prescriptions),
+        prescriptions=prescriptions,
         record_level=grants.level,
         record=record,
         change_pharmacy=pharmacy,

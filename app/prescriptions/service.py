@@ -12,7 +12,6 @@ supplier does not.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -24,6 +23,7 @@ from app.audit.service import record_completed
 from app.audit.types import AuditAction
 from app.clock import Clock
 from app.cursors import ListCursors
+from app.gp.at_once import both
 from app.gp.errors import (
     CourseNotOrderable,
     NotFoundInGPSystem,
@@ -307,10 +307,10 @@ async def _gp_courses_and_requests(
 ) -> tuple[list[Course], list[PrescriptionRequest]]:
     """As the GP system holds them, withheld medicines included: never shown as they are."""
     # Two reads the GP system answers independently: ask at once.
-    async with asyncio.TaskGroup() as group:
-        courses = group.create_task(acting.system.list_courses(acting.patient_ref))
-        requests = group.create_task(acting.system.list_prescription_requests(acting.patient_ref))
-    return courses.result(), requests.result()
+    return await both(
+        acting.system.list_courses(acting.patient_ref),
+        acting.system.list_prescription_requests(acting.patient_ref),
+    )
 
 
 async def _courses_and_requests(acting: ActingFor) -> OnlineView:

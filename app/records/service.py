@@ -115,6 +115,17 @@ SECTION_REQUIRED = _invalid("section_required", "Say which section the entry is 
 UNKNOWN_ENTRY = _invalid(
     "unknown_entry", "We could not find that entry in this section of the record."
 )
+# A correction naming an entry in a section the GP system cannot provide now (a record in
+# transit, say): not the request's fault (so not 422), and not "unknown" (it may well be
+# there). Raised as the GP error, with what the person can do instead.
+ENTRY_NOT_CHECKED = ProblemKind(
+    503,
+    SectionUnavailable.code,
+    "Not available from the GP system",
+    "The practice's GP system cannot provide this part of the record just now, so we "
+    "cannot check the entry you named. You can send your report without naming the entry "
+    "(describe it in your own words), or try again later.",
+)
 
 
 class DocumentTooLarge(Problem):
@@ -434,7 +445,11 @@ async def submit_correction(
         if section is None or section is RecordSection.DOCUMENTS:
             raise InvalidRecordRequest(SECTION_REQUIRED)
         # Only an entry this viewer can see can be named: hidden and unknown look alike.
-        visible = await _visible_section(acting, section)
+        try:
+            visible = await _visible_section(acting, section)
+        except SectionUnavailable:
+            # The entry cannot be checked; the report can still be sent without naming it.
+            raise SectionUnavailable(ENTRY_NOT_CHECKED.detail) from None
         entry = acting.ids.find(IdKind.ENTRY, entry_id, visible, lambda e: e.entry_id)
         if entry is None:
             raise InvalidRecordRequest(UNKNOWN_ENTRY)

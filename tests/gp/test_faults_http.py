@@ -45,7 +45,8 @@ def faults(app: FastAPI):  # type: ignore[no-untyped-def]
 
 
 async def circuit(client: httpx.AsyncClient) -> str:
-    return str((await client.get("/readyz")).json()["checks"][f"gp:{ODS}"])
+    systems = (await client.get("/status/gp-systems")).json()["gp_systems"]
+    return str(next(system["circuit"] for system in systems if system["ods_code"] == ODS))
 
 
 def assert_unavailable(response: httpx.Response) -> None:

@@ -194,6 +194,17 @@ def test_services_the_practice_does_not_offer_are_unavailable_to_everyone() -> N
     assert access.record.unavailable is Unavailable.NOT_OFFERED_BY_PRACTICE
 
 
+def test_without_prescriptions_online_not_even_the_patient_changes_the_pharmacy() -> None:
+    access = effective_access(
+        relationship(RelationshipKind.SELF, born=years_ago(40)),
+        today=TODAY,
+        review_age=13,
+        practice=replace(PRACTICE, prescriptions_enabled=False),
+    )
+    assert access.prescriptions.unavailable is Unavailable.NOT_OFFERED_BY_PRACTICE
+    assert access.change_pharmacy.unavailable is Unavailable.NOT_OFFERED_BY_PRACTICE
+
+
 levels = st.sampled_from(list(RecordAccessLevel))
 
 

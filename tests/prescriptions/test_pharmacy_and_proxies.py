@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.adapters.sandbox import find_sandbox
+from app.adapters.sandbox.switches import switch_services
 from app.audit.types import AuditAction
+from app.config import Settings
+from app.db import create_engine
 from tests.appointments.conftest import audit_rows
 from tests.prescriptions.conftest import EMIS, MakeOrderer
 
@@ -44,6 +48,34 @@ async def test_an_unknown_pharmacy_is_refused_plainly(orderer: MakeOrderer) -> N
     assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_pharmacy")
     assert (malformed.status_code, malformed.json()["code"]) == (422, "validation_failed")
     assert (await patient.get("/pharmacy")).json() == before
+
+
+async def test_where_the_practice_does_not_offer_prescriptions_the_pharmacy_cannot_change(
+    orderer: MakeOrderer, app: FastAPI, settings: Settings
+) -> None:
+    """Seeing it is refused there, so changing it is too: it is part of prescriptions."""
+    engine = create_engine(settings.sandbox_url)
+    try:
+        await switch_services(engine, EMIS, {"prescriptions": False})
+    finally:
+        await engine.dispose()
+    patient = await orderer("adult-full", EMIS)
+
+    seen = await patient.get("/pharmacy")
+    changed = await patient.client.put(
+        f"{patient.base}/pharmacy", json={"ods_code": "FEE05"}, headers=patient.user.headers
+    )
+
+    for response in (seen, changed):
+        assert response.status_code == 403, response.text
+        problem = response.json()
+        assert (problem["code"], problem["reason"]) == (
+            "service_not_permitted",
+            "not_offered_by_practice",
+        )
+    assert not await audit_rows(app, AuditAction.PHARMACY_NOMINATED, "FEE05")
+    sandbox = find_sandbox(app.state.gp_registry.for_practice(EMIS))
+    assert (await sandbox.get_nominated_pharmacy(patient.patient_ref)).ods_code != "FEE05"
 
 
 async def test_a_proxy_sees_the_pharmacy_but_cannot_change_it(

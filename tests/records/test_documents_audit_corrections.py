@@ -311,6 +311,29 @@ async def test_a_correction_the_gp_system_could_not_take_is_kept_as_not_sent(
     assert listed["status"] == "not_sent"
 
 
+async def test_a_correction_naming_an_entry_the_gp_system_cannot_provide_says_what_to_do(
+    app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    """Its section is not available (a record in transit): the entry cannot be checked, so
+    the answer is the documented `section_unavailable`, and the report can be sent without
+    naming the entry."""
+    viewer = await own_record(client, sign_in, "record-in-transit")
+    named = await post_correction(
+        viewer, {"section": "problems", "entry_id": viewer.entry_id(3), "description": "Wrong"}
+    )
+    assert named.status_code == 503
+    assert named.headers["content-type"] == "application/problem+json"
+    assert named.json()["code"] == "section_unavailable"
+    assert "without naming the entry" in named.json()["detail"]
+    documented = app.openapi()["paths"]["/v1/patients/{patient_id}/record/corrections"]["post"]
+    examples = documented["responses"]["503"]["content"]["application/problem+json"]["examples"]
+    assert examples["section_unavailable"]["value"]["detail"] == named.json()["detail"]
+    assert (await viewer.get("/corrections")).json()["items"] == []
+
+    unnamed = await post_correction(viewer, {"section": "problems", "description": "Wrong"})
+    assert unnamed.status_code == 201, unnamed.text
+
+
 async def test_corrections_are_listed_only_to_the_person_who_made_them(
     client: httpx.AsyncClient, sign_in: SignIn
 ) -> None:

@@ -17,11 +17,11 @@ from tests.conftest import SignIn
 TRANSACTION = {"BEGIN", "ROLLBACK", "COMMIT"}
 
 
-async def test_readyz_lists_the_sandbox_practices(client: httpx.AsyncClient) -> None:
-    response = await client.get("/readyz")
+async def test_the_status_lists_the_sandbox_practices(client: httpx.AsyncClient) -> None:
+    response = await client.get("/status/gp-systems")
     assert response.status_code == 200
-    checks = response.json()["checks"]
-    assert {checks[f"gp:{ods}"] for ods in ("A81001", "B82002", "C83003")} == {"closed"}
+    circuits = {system["ods_code"]: system["circuit"] for system in response.json()["gp_systems"]}
+    assert circuits == dict.fromkeys(("A81001", "B82002", "C83003"), "closed")
 
 
 async def test_registry_serves_the_sandbox(app: FastAPI, client: httpx.AsyncClient) -> None:
