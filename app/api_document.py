@@ -34,6 +34,7 @@ from app.problems import (
     problem_kinds,
 )
 from app.ratelimit.service import RateLimited
+from app.storable import LINE_PATTERN, TEXT_PATTERN
 
 SESSION_SCHEMES = {scheme.scheme_name for scheme in SESSION_SECURITY_SCHEMES}
 RETRY_AFTER = {
@@ -47,10 +48,12 @@ _REPLACED = {"#/components/schemas/ProblemDetail", "#/components/schemas/HTTPVal
 
 def _session_security(method: str, operation: dict[str, Any]) -> None:
     """Where a route takes the session schemes as dependencies itself (signing out): the
-    same alternatives as behind `current_session`, not all three at once."""
+    same alternatives as behind `current_session`, not all three at once, and none at
+    all (`{}`): such a route answers without a session too."""
     schemes = {name for requirement in operation.get("security", []) for name in requirement}
-    if schemes == SESSION_SCHEMES:
-        operation["security"] = session_security(method)
+    required = session_security(method)  # as `_declare_session_security` set it
+    if schemes == SESSION_SCHEMES and operation["security"] != required:
+        operation["security"] = [{}, *required]
 
 
 def _depends_on(dependant: Dependant, call: Any) -> bool:
@@ -80,8 +83,11 @@ def common_problems(operation: dict[str, Any]) -> list[ProblemKind]:
     kinds = [REQUEST_TIMEOUT, REQUEST_HEADERS_TOO_LARGE, SERVER_BUSY, INTERNAL_ERROR]
     security = operation.get("security", [])
     if security:
-        for raised in (NotSignedIn, SessionExpired, RateLimited):
+        # A session that is optional (`{}`) is never asked for: no 401 for its absence.
+        required = {} not in security
+        for raised in (NotSignedIn, SessionExpired) if required else ():
             kinds += problem_kinds(raised)
+        kinds += problem_kinds(RateLimited)
         if any("CSRFToken" in requirement for requirement in security):
             kinds += problem_kinds(CSRFTokenInvalid) + problem_kinds(OriginNotAllowed)
     if "requestBody" in operation:
@@ -124,6 +130,37 @@ def _document_problems(operation: dict[str, Any], codes: set[str]) -> None:
             response.setdefault("headers", {}).update(RETRY_AFTER)
 
 
+def _with_storable_pattern(
+    schema: dict[str, Any], pattern: str, components: dict[str, Any]
+) -> None:
+    """Add `pattern` to each free string a request schema holds (app.storable's rule);
+    strings with a pattern, format or list of values of their own say more already."""
+    if "$ref" in schema:
+        target = components.get(schema["$ref"].rsplit("/", 1)[-1])
+        if target is not None:
+            _with_storable_pattern(target, pattern, components)
+        return
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+        schema["pattern"] = pattern
+    for key in ("anyOf", "oneOf", "allOf"):
+        for member in schema.get(key, []):
+            _with_storable_pattern(member, pattern, components)
+    if isinstance(schema.get("items"), dict):
+        _with_storable_pattern(schema["items"], pattern, components)
+    for member in schema.get("properties", {}).values():
+        _with_storable_pattern(member, pattern, components)
+
+
+def _document_storable_text(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """State in each request's strings what `app.storable` refuses: control characters
+    (in a body, all but tab and line breaks), U+FFFE and U+FFFF."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") in ("path", "query"):
+            _with_storable_pattern(parameter.get("schema", {}), LINE_PATTERN, components)
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        _with_storable_pattern(media.get("schema", {}), TEXT_PATTERN, components)
+
+
 def api_document(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, built once."""
     if app.openapi_schema:
@@ -138,6 +175,7 @@ def api_document(app: FastAPI) -> dict[str, Any]:
         for method, operation in path_item.items():
             _session_security(method, operation)
             _document_problems(operation, codes)
+            _document_storable_text(operation, components)
     problem_schema["properties"]["code"]["enum"] = sorted(codes)
     components["ProblemDetail"] = problem_schema
     for unused in ("HTTPValidationError", "ValidationError"):

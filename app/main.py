@@ -10,7 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -42,6 +42,7 @@ from app.problems import REQUEST_ID_HEADER, install_problem_handlers
 from app.ratelimit.service import RateLimiter
 from app.records.router import router as record_router
 from app.request_limits import RequestLimits, larger_body_routes
+from app.storable import refuse_unstorable_text
 
 DESCRIPTION = """
 GP Online lets patients in England use their GP practice online: sign in with
@@ -132,6 +133,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Swagger UI is this app's own page (app.docs_ui); ReDoc and the assets are
         # fastapi-offline's.
         docs_url=None,
+        # Before every route's own dependencies: text no GP system can store is refused
+        # before a session is read, a budget spent or a GP system called.
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     mount_docs(app, settings)
     app.state.settings = settings
@@ -160,13 +164,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     #   3. SecurityHeaders, PrivateResponseHeaders: CSP, framing, HSTS and no-store on
     #      every answer, refusals and CORS preflights included.
     #   4. CORSMiddleware: outside the limits, so a browser app can read a 413 or 503.
-    #   5. RequestLimits: concurrency, body size and body read time, before any parsing.
+    #   5. RequestLimits: concurrency (in all and per client address), body size and body
+    #      read time, before any parsing.
     # Header size and header read time are the HTTP server's (app.serving).
     app.add_middleware(
         RequestLimits,
         max_body_bytes=settings.max_body_bytes,
         read_timeout=settings.request_read_timeout_seconds,
         max_concurrent=settings.max_concurrent_requests,
+        max_concurrent_per_address=settings.max_concurrent_requests_per_address,
         larger_bodies=larger_body_routes(app.routes),
     )
     if settings.cors_allow_origins:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
@@ -38,6 +37,7 @@ from app.idempotency.service import CREATED_WITH_LOCATION, IDEMPOTENCY_PROBLEMS,
 from app.patients.deps import ACTING_FOR_PROBLEMS, ActingForAppointments, PatientID
 from app.problems import problem_responses
 from app.ratelimit.deps import Budget, RateLimited
+from app.schemas import IsoDateTime
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["appointments"])
 
@@ -56,8 +56,8 @@ MAX_SLOTS = 500
 async def search_slots(
     acting: ActingForAppointments,
     clock: ClockDep,
-    start: Annotated[datetime | None, Query(alias="from", description="Earliest start.")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Latest start.")] = None,
+    start: Annotated[IsoDateTime | None, Query(alias="from", description="Earliest start.")] = None,
+    end: Annotated[IsoDateTime | None, Query(alias="to", description="Latest start.")] = None,
     type: Annotated[AppointmentType | None, Query(description="Only this kind.")] = None,
     clinician: Annotated[str | None, Query(max_length=100, description="Name contains.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SLOTS, description="Most slots to return.")] = 100,

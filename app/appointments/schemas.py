@@ -1,15 +1,53 @@
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import datetime
+from typing import Annotated
 
+import phonenumbers
 from fastapi.openapi.models import Example
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from app.appointments.service import AppointmentView, NotCancellableReason
 from app.gp.types import AppointmentStatus, AppointmentType, CancellationReason, Slot
 from app.schemas import RequestBody, ResponseBody
 
-UK_PHONE_PATTERN = r"^\+?[0-9 ()-]{10,20}$"
+# What a telephone number may hold, so that the GP system can store it as given: groups
+# of digits, each set off by at most one space or hyphen, an area code in brackets, and a
+# leading + for another country's. At most 20 characters, which GP systems keep (an
+# international number has at most 15 digits).
+TELEPHONE_PATTERN = r"^\+?(?:\([0-9]+\)|[0-9]+)(?:[ -]?(?:\([0-9]+\)|[0-9]+))*$"
+TELEPHONE_MAX_LENGTH = 20
+
+
+_TELEPHONE = re.compile(TELEPHONE_PATTERN)
+
+
+def _telephone_number(value: str) -> str:
+    """As `TELEPHONE_PATTERN` allows, and of a length its country's numbers have
+    (libphonenumber's rules): a UK number as dialled in the UK, or another country's
+    after + and its code."""
+    number = None
+    if len(value) <= TELEPHONE_MAX_LENGTH and _TELEPHONE.fullmatch(value):
+        with contextlib.suppress(phonenumbers.NumberParseException):
+            number = phonenumbers.parse(value, "GB")
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise PydanticCustomError(
+            "telephone_number",
+            "Enter a UK telephone number, such as 07700 900123, or another country's "
+            "starting with + and its code, such as +33 1 23 45 67 89.",
+        )
+    return value
+
+
+TelephoneNumber = Annotated[
+    str,
+    AfterValidator(_telephone_number),
+    # Checked above, with one message a patient can act on; stated here for the document.
+    Field(json_schema_extra={"maxLength": TELEPHONE_MAX_LENGTH, "pattern": TELEPHONE_PATTERN}),
+]
 
 
 class ClinicianOut(ResponseBody):
@@ -84,10 +122,11 @@ class BookingIn(RequestBody):
         description="Why you need the appointment, if the practice asks "
         "(see `booking_reason` in `GET /v1/patients/{patient_id}/practice`).",
     )
-    telephone_number: str | None = Field(
+    telephone_number: TelephoneNumber | None = Field(
         default=None,
-        pattern=UK_PHONE_PATTERN,
-        description="The number to call for a telephone appointment.",
+        description="The number to call for a telephone appointment: a UK number "
+        "(`07700 900123`, `(0161) 496 0000`), or another country's after + and its code "
+        "(`+33 1 23 45 67 89`).",
     )
 
 

@@ -4,8 +4,9 @@
 - Idempotent reads are retried with backoff (stamina); bookings, cancellations
   and other writes are never retried, so a slow GP system cannot book twice.
 - One circuit breaker per practice (purgatory) opens after consecutive failures
-  and lets a trial call through after a cool-down. While open, calls fail at
-  once with `GPSystemUnavailable` and a `retry_after` of the time left.
+  of the GP system (never refusals: `shows_gp_system_failing`) and lets a trial
+  call through after a cool-down. While open, calls fail at once with
+  `GPSystemUnavailable` and a `retry_after` of the time left.
 """
 
 from __future__ import annotations
@@ -33,9 +34,20 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _business_error(exc: BaseException) -> bool:
-    """A refusal (slot taken, too late…) is the GP system working: not a breaker failure."""
-    return isinstance(exc, GPError) and not isinstance(exc, GPSystemUnavailable)
+def shows_gp_system_failing(exc: BaseException) -> bool:
+    """Whether an error of a call counts towards opening the practice's breaker.
+
+    Only what shows the GP system failing counts: a time-out, a connection that failed,
+    and `GPSystemUnavailable` (its 5xx, an answer it could not make sense of). A refusal
+    (slot taken, not found, a value it would not take) is the system working, and an
+    error of our own (a bug, a cancelled request) says nothing about it. Whatever one
+    patient sends, then, cannot open the breaker for the rest of the practice.
+    """
+    return isinstance(exc, GPSystemUnavailable | TimeoutError | OSError)
+
+
+def _not_a_failure(exc: BaseException) -> bool:
+    return not shows_gp_system_failing(exc)
 
 
 class BreakerBoard:
@@ -45,7 +57,8 @@ class BreakerBoard:
         self._factory = AsyncCircuitBreakerFactory(
             default_threshold=default_threshold,
             default_ttl=default_cooldown,
-            exclude=[(GPError, _business_error)],
+            # Excluded errors count as answers: they close a half-open breaker too.
+            exclude=[(BaseException, _not_a_failure)],
         )
         self._limits: dict[str, tuple[int, int]] = {}
 

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from app.auth.deps import CurrentSession
 from app.ratelimit.guard import enforce
 from app.ratelimit.service import Budget
+from app.request_body import body_will_be_refused
 
 __all__ = ["Budget", "RateLimited", "SignInRateLimit"]
 
@@ -25,6 +26,11 @@ class RateLimited:
         self.budget = Budget(budget)
 
     async def __call__(self, request: Request, signed_in: CurrentSession) -> None:
+        # FastAPI validates the body after the dependencies: a request it will refuse
+        # (422) does nothing, so it spends nothing (a mistyped report of an inaccuracy
+        # must not use up one of the day's few).
+        if await body_will_be_refused(request):
+            return
         await enforce(request, self.budget, signed_in.account_id, account_id=signed_in.account_id)
 
 

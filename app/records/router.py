@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
 from app.audit.types import OPAQUE_ID_PATTERN
@@ -20,6 +19,7 @@ from app.problems import InvalidCursor, problem_responses
 from app.ratelimit.deps import Budget, RateLimited
 from app.records import service
 from app.records.schemas import (
+    CORRECTION_EXAMPLES,
     CorrectionIn,
     CorrectionList,
     CorrectionOut,
@@ -29,6 +29,7 @@ from app.records.schemas import (
     RecordSectionOut,
     ResultSeriesOut,
 )
+from app.schemas import IsoDate
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/record", tags=["record"])
 
@@ -55,10 +56,12 @@ TestCode = Annotated[
     ),
 ]
 FromDate = Annotated[
-    date | None, Query(alias="from", description="Only entries recorded on or after this date.")
+    IsoDate | None,
+    Query(alias="from", description="Only entries recorded on or after this date."),
 ]
 ToDate = Annotated[
-    date | None, Query(alias="to", description="Only entries recorded on or before this date.")
+    IsoDate | None,
+    Query(alias="to", description="Only entries recorded on or before this date."),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Most items on a page.")]
 Cursor = Annotated[
@@ -206,11 +209,15 @@ async def list_corrections(acting: ActingForRecord, session: SessionDep) -> Corr
         gp.NotAvailableAtPractice,
         service.SECTION_REQUIRED,
         service.UNKNOWN_ENTRY,
+        service.ENTRY_NOT_CHECKED,
     ),
     dependencies=[Depends(RateLimited(Budget.RECORD_CORRECTION))],
 )
 async def submit_correction(
-    body: CorrectionIn, acting: ActingForRecord, session: SessionDep, clock: ClockDep
+    body: Annotated[CorrectionIn, Body(openapi_examples=CORRECTION_EXAMPLES)],
+    acting: ActingForRecord,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> CorrectionOut:
     section: RecordSection | None = body.section.section if body.section else None
     correction = await service.submit_correction(

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
+from fastapi.openapi.models import Example
 from pydantic import Field
 
 from app.gp.types import Document, RecordAccessLevel, RecordEntry, RecordSection, ResultValue
@@ -280,6 +281,22 @@ class CorrectionIn(RequestBody):
         max_length=DESCRIPTION_MAX_LENGTH,
         description="What is wrong, in your own words. Sent to the practice.",
     )
+
+
+CORRECTION_EXAMPLES: dict[str, Example] = {
+    "entry": {
+        "summary": "About one entry (its id from the section's list)",
+        "value": {
+            "section": "allergies",
+            "entry_id": "q4w8e2r6t0y3u7i1o5p9a2s6dg",
+            "description": "I am not allergic to penicillin: I had a rash once as a child.",
+        },
+    },
+    "general": {
+        "summary": "About the record in general",
+        "value": {"description": "My second name is spelled Ann, not Anne."},
+    },
+}
 
 
 class CorrectionOut(ResponseBody):

@@ -51,6 +51,16 @@ def test_errors_are_documented_as_problem_json() -> None:
                 )
 
 
+def test_signing_out_declares_its_session_optional_and_no_401() -> None:
+    [operation] = [o for p, m, o in _operations() if (p, m) == ("/v1/auth/logout", "post")]
+    # Signing out twice, or with a session already ended, is a 204 like the first time.
+    assert operation["security"] == [
+        {}, {"BearerSession": []}, {"SessionCookie": [], "CSRFToken": []},
+    ]  # fmt: skip
+    assert "401" not in operation["responses"]  # type: ignore[operator]
+    assert "204" in operation["responses"]  # type: ignore[operator]
+
+
 def test_session_security_reads_bearer_or_cookie_with_csrf_on_unsafe_methods() -> None:
     for path, method, operation in _operations():
         security = operation.get("security")

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 
+from app.appointments.schemas import BookingIn
 from app.audit.types import AuditAction
 from tests.appointments.conftest import (
     ACCEPTED_REASON,
@@ -90,6 +92,61 @@ async def test_a_telephone_appointment_keeps_the_number_to_call(
     bad = await patient.book(slot["slot_id"], telephone_number="call me maybe")
     assert bad.status_code == 422
     assert bad.json()["code"] == "validation_failed"
+
+
+# Numbers the GP system could not store as given (too long, stray characters, digits
+# of another script), or of a length no number has.
+UNSTORABLE_NUMBERS = [
+    "+970381 0-15 9  )50-6",
+    "07700 900123)",
+    "07700 900123 ext 4",
+    "0770090012345678901",
+    "\u0660\u0667\u0667\u0660\u0660 \u0669\u0660\u0660\u0661\u0662\u0663",
+    "123",
+]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "07700 900123",
+        "07700900123",
+        "(0161) 496 0000",
+        "0161-496-0000",
+        "+44 (0)20 7946 0958",
+        "+1 202-555-0143",
+        "+33 1 23 45 67 89",
+    ],
+)
+def test_telephone_numbers_as_people_write_them_are_taken_as_given(number: str) -> None:
+    assert BookingIn(slot_id="s1", telephone_number=number).telephone_number == number
+
+
+@pytest.mark.parametrize("number", UNSTORABLE_NUMBERS)
+def test_a_telephone_number_that_is_not_one_is_refused(number: str) -> None:
+    with pytest.raises(ValidationError):
+        BookingIn(slot_id="s1", telephone_number=number)
+
+
+async def test_a_telephone_number_the_gp_system_could_not_store_is_refused_before_booking(
+    adult: Adult, app: FastAPI
+) -> None:
+    patient = await adult(EMIS)
+    slot = (await patient.slots(type="telephone"))[0]
+    calls = app.state.gp_registry.calls
+    for number in UNSTORABLE_NUMBERS:
+        before = calls.total
+        response = await patient.book(
+            slot["slot_id"], reason=ACCEPTED_REASON[EMIS], telephone_number=number
+        )
+        assert response.status_code == 422, (number, response.text)
+        [error] = response.json()["errors"]
+        assert error["field"] == "body.telephone_number"
+        assert "07700 900123" in error["message"]  # says what a number looks like
+        assert calls.total == before, number
+    # UK numbers as people write them, and another country's, are booked as given.
+    booked = await patient.book_ok(slot, telephone_number="+44 (0)161 496 0000")
+    assert booked["telephone_number"] == "+44 (0)161 496 0000"
 
 
 # What each practice answers to a booking with no reason and with a short one.

@@ -11,13 +11,19 @@ from typing import Any
 import pytest
 import time_machine
 
-from app.gp.errors import GPSystemUnavailable, PatientNotFound, SlotUnavailable
+from app.gp.errors import (
+    GPForbidden,
+    GPSystemUnavailable,
+    NotFoundInGPSystem,
+    PatientNotFound,
+    SlotUnavailable,
+)
 from app.gp.registry import (
     GPSystemRegistry,
     PracticesFileInvalid,
     load_practices,
 )
-from app.gp.resilience import BreakerBoard, ResilientGPSystem
+from app.gp.resilience import BreakerBoard, ResilientGPSystem, shows_gp_system_failing
 from app.gp.types import BookingReasonPolicy, BookingRequest, PracticeSettings
 
 ODS = "Z99999"
@@ -37,7 +43,7 @@ class ScriptedGPSystem:
         outcome = self.outcomes.pop(0) if self.outcomes else "ok"
         if outcome == "hang":
             await asyncio.sleep(10)
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
@@ -94,6 +100,51 @@ async def test_refusals_pass_through_and_do_not_open_the_breaker() -> None:
             await system.book_appointment(BOOKING)
     assert await board.state(ODS) == "closed"
     assert len(inner.calls) == 5
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        NotFoundInGPSystem(),
+        GPForbidden(),
+        # Errors of our own making say nothing about the GP system either: a value it
+        # could not even be sent, a bug, a request its client gave up on.
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+        ValueError("A string literal cannot contain NUL (0x00) characters."),
+        KeyError("slot"),
+        asyncio.CancelledError(),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+async def test_only_failures_of_the_gp_system_count_towards_opening_the_breaker(
+    refusal: BaseException,
+) -> None:
+    board = BreakerBoard(default_threshold=2, default_cooldown=30)
+    inner = ScriptedGPSystem(*[refusal] * 6)
+    system = wrap(inner, board)
+    for _ in range(6):
+        with pytest.raises(type(refusal)):
+            await system.book_appointment(BOOKING)
+    assert await board.state(ODS) == "closed"
+    assert len(inner.calls) == 6
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [GPSystemUnavailable(), ConnectionRefusedError(), TimeoutError()],
+    ids=lambda error: type(error).__name__,
+)
+async def test_time_outs_connection_errors_and_outages_open_the_breaker(
+    failure: BaseException,
+) -> None:
+    assert shows_gp_system_failing(failure)
+    board = BreakerBoard(default_threshold=2, default_cooldown=30)
+    inner = ScriptedGPSystem(failure, failure)
+    system = wrap(inner, board)
+    for _ in range(2):
+        with pytest.raises((type(failure), GPSystemUnavailable)):
+            await system.book_appointment(BOOKING)
+    assert await board.state(ODS) == "opened"
 
 
 async def test_breaker_opens_fails_fast_then_half_opens_after_the_cooldown() -> None:

@@ -2,17 +2,18 @@
 
 The adapter's job is the one a real adapter has: call the supplier, translate
 its error codes into the port's domain errors (keeping the code in
-`supplier_code`), and turn a broken connection into `GPSystemUnavailable`.
+`supplier_code`), turn a broken connection into `GPSystemUnavailable`, and a
+value its database would not take into a refusal.
 It also injects the configured faults.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from app.adapters.sandbox.database import SandboxDatabase
 from app.adapters.sandbox.faults import SandboxFaults
@@ -49,12 +50,46 @@ class SandboxGPSystem(DelegatingGPSystem):
             return await operation()
         except SupplierError as exc:
             raise domain_error(self.profile, exc.code, exc.course_id) from None
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, UnicodeError) as exc:
+            if refused_what_was_sent(exc):
+                logger.info(
+                    "sandbox GP system database refused a value",
+                    extra={"ods_code": self.ods_code, "error": type(exc).__name__},
+                )
+                invalid = self.profile.code(Refusal.INVALID_REQUEST)
+                raise domain_error(self.profile, invalid) from None
             logger.warning(
                 "sandbox GP system database error",
                 extra={"ods_code": self.ods_code, "error": type(exc).__name__},
             )
             raise GPSystemUnavailable(supplier_code=unavailable) from exc
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The error, the driver's error it wraps, and what caused each."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+
+
+def refused_what_was_sent(exc: BaseException) -> bool:
+    """Whether the database refused a value the call carried: too long for its column,
+    not text it can encode, a broken constraint (SQLSTATE classes 22 and 23).
+
+    That is the simulated system's "bad request", a refusal: an outage would count
+    towards the practice's circuit breaker, and one patient's input must never open it.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, DataError | IntegrityError | UnicodeError):
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in {"22", "23"}:
+            return True
+    return False
 
 
 def find_sandbox(system: object) -> SandboxGPSystem:

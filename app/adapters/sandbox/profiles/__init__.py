@@ -62,6 +62,7 @@ class Refusal(StrEnum):
     LINKAGE_FAILED = "linkage_failed"
     NOT_FOUND = "not_found"
     SECTION_UNAVAILABLE = "section_unavailable"  # e.g. a record still in transit
+    INVALID_REQUEST = "invalid_request"  # a value the system cannot hold (too long, not text)
     UNAVAILABLE = "unavailable"
 
 
@@ -158,6 +159,11 @@ _WITH_DETAIL: dict[Refusal, tuple[type[GPError], str]] = {
     Refusal.NOTE_TOO_LONG: (
         GPForbidden,
         "Your note to the practice is longer than it accepts. Please shorten it.",
+    ),
+    Refusal.INVALID_REQUEST: (
+        GPForbidden,
+        "Your GP practice's system did not accept what was sent. Please check it and "
+        "try again, or contact your practice.",
     ),
 }
 

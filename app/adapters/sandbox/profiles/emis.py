@@ -37,6 +37,7 @@ CODES = {
     Refusal.LINKAGE_FAILED: "-1102",
     Refusal.NOT_FOUND: "-1104",
     Refusal.SECTION_UNAVAILABLE: "-1105",
+    Refusal.INVALID_REQUEST: "-1001",  # a value the system cannot hold
     Refusal.UNAVAILABLE: "-1000",
 }
 

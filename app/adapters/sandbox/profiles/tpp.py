@@ -41,6 +41,7 @@ CODES = {
     Refusal.LINKAGE_FAILED: "4",
     Refusal.NOT_FOUND: "6",
     Refusal.SECTION_UNAVAILABLE: "8",
+    Refusal.INVALID_REQUEST: "2",  # a value the system cannot hold
     Refusal.UNAVAILABLE: "99",
 }
 

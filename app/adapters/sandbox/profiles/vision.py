@@ -36,6 +36,7 @@ CODES = {
     Refusal.LINKAGE_FAILED: "-11",
     Refusal.NOT_FOUND: "-12",
     Refusal.SECTION_UNAVAILABLE: "-13",
+    Refusal.INVALID_REQUEST: "-2",  # a value the system cannot hold
     Refusal.UNAVAILABLE: "-1",
 }
 
