@@ -120,8 +120,12 @@ class Settings(BaseSettings):
     # a route that needs more declares it (`x-max-body-bytes` in its openapi_extra).
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     max_header_bytes: int = Field(default=16 * 1024, ge=4096)
+    # Time to send the headers, and then the whole body, however slowly it trickles in.
     request_read_timeout_seconds: float = Field(default=10.0, gt=0)
     max_concurrent_requests: int = Field(default=100, ge=1)
+    # Of those, the most one client address (an IPv6 /64) may hold, so that no one client
+    # can fill a worker. Behind a proxy, needs FORWARDED_ALLOW_IPS to tell clients apart.
+    max_concurrent_requests_per_address: int = Field(default=10, ge=1)
 
     # Rate limits (app.ratelimit), as `limits` strings ("10/hour", "5 per day"). In memory
     # per worker unless RATE_LIMIT_STORAGE_URL names Redis, shared by every instance.

@@ -3,10 +3,13 @@
 A body is refused from its `Content-Length` before a byte of it is read (413), or
 as soon as a chunked body passes the limit. The limit is small by default and
 larger only on routes that declare `x-max-body-bytes` in their `openapi_extra`
-(see `larger_body_routes`). A client that stops sending its body mid-way is
-answered 408 after the read timeout. Each worker serves at most a configured
-number of requests at once; past it, 503 with `Retry-After`, at once, rather
-than a queue that grows until the worker runs out of memory.
+(see `larger_body_routes`). The whole body must arrive within the read timeout of
+the request reaching the app, however it trickles in: past it, 408 and the
+connection closed, so a client sending a byte every few seconds cannot hold a
+request open. Each worker serves at most a configured number of requests at once,
+and at most a small share of them for one client address; past either, 503 with
+`Retry-After`, at once, rather than a queue that grows until the worker runs out
+of memory, or one client holding every slot.
 
 Header size and the time to send headers are guarded by the HTTP server itself
 (`app.serving`), as they must be checked before a request reaches any app.
@@ -14,8 +17,10 @@ Header size and the time to send headers are guarded by the HTTP server itself
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,7 +87,8 @@ def too_busy() -> ProblemParts:
         "server_busy",
         "Server busy",
         "We are handling a lot of requests at the moment. Please try again in a moment.",
-        {"Retry-After": str(CONCURRENCY_RETRY_AFTER)},
+        # Closed, or a client refused mid-body could keep its connection by trickling on.
+        {"Retry-After": str(CONCURRENCY_RETRY_AFTER), "Connection": "close"},
         {"retry_after": CONCURRENCY_RETRY_AFTER},
     )
 
@@ -99,6 +105,57 @@ async def send_problem(send: Send, problem: ProblemParts) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def client_address(scope: Scope) -> str | None:
+    """Whose share of the worker a request takes: the client's address, as uvicorn resolved it.
+
+    Behind a proxy this is the address from `X-Forwarded-For`, trusted only from
+    `FORWARDED_ALLOW_IPS`. An IPv6 client is its /64, the block one subscriber is
+    given, so that rotating addresses within it does not add shares. None when the
+    server knows no address (a Unix socket with no proxy headers).
+    """
+    client = scope.get("client")
+    if not client:
+        return None
+    host: str = client[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address), 64), strict=False))
+    return str(address)
+
+
+class InFlight:
+    """The requests a worker is serving, in all and by client address."""
+
+    def __init__(self, *, max_total: int, max_per_address: int) -> None:
+        self.max_total = max_total
+        self.max_per_address = max_per_address
+        self.total = 0
+        self.by_address: Counter[str] = Counter()
+
+    def try_take(self, address: str | None) -> bool:
+        """Take a slot for a request from `address`, unless the worker or its share is full."""
+        if self.total >= self.max_total:
+            return False
+        if address is not None and self.by_address[address] >= self.max_per_address:
+            return False
+        self.total += 1
+        if address is not None:
+            self.by_address[address] += 1
+        return True
+
+    def give_back(self, address: str | None) -> None:
+        self.total -= 1
+        if address is not None:
+            self.by_address[address] -= 1
+            if not self.by_address[address]:
+                del self.by_address[address]  # holds only addresses with requests in flight
+
+
 class RequestLimits:
     """The ASGI middleware: concurrency, body size and body read time, per worker."""
 
@@ -109,14 +166,16 @@ class RequestLimits:
         max_body_bytes: int,
         read_timeout: float,
         max_concurrent: int,
+        max_concurrent_per_address: int,
         larger_bodies: Sequence[LargerBody] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.read_timeout = read_timeout
-        self.max_concurrent = max_concurrent
+        self.in_flight = InFlight(
+            max_total=max_concurrent, max_per_address=max_concurrent_per_address
+        )
         self.larger_bodies = tuple(larger_bodies)
-        self.in_flight = 0
 
     def body_limit(self, method: str, path: str) -> int:
         for route in self.larger_bodies:
@@ -128,14 +187,14 @@ class RequestLimits:
         if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_concurrent:
+        address = client_address(scope)
+        if not self.in_flight.try_take(address):
             await send_problem(send, too_busy())
             return
-        self.in_flight += 1
         try:
             await self._limited(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.in_flight.give_back(address)
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.body_limit(scope["method"], scope["path"])
@@ -144,6 +203,9 @@ class RequestLimits:
             await send_problem(send, request_too_large(limit))
             return
 
+        # One deadline for the whole body, counted from now: a chunk arriving does not
+        # extend it, or a byte every few seconds would hold the request open for ever.
+        body_deadline = anyio.current_time() + self.read_timeout
         received = 0
         body_done = False
         response_started = False
@@ -164,7 +226,7 @@ class RequestLimits:
             if body_done:
                 # Waiting for the client to go away (streaming responses): no deadline.
                 return await receive()
-            with anyio.move_on_after(self.read_timeout) as timer:
+            with anyio.CancelScope(deadline=body_deadline) as timer:
                 message = await receive()
             if timer.cancelled_caught:
                 return await refuse(request_timeout())

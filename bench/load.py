@@ -120,8 +120,10 @@ def service_env(args: argparse.Namespace, practices: Path) -> dict[str, str]:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port}",
         # The load is the measurement, not an abuse: the per-account budgets would refuse it.
         "RATE_LIMIT_ENABLED": "false",
-        # More connections than the per-worker concurrency limit would turn into 503s.
+        # More connections than the per-worker concurrency limit would turn into 503s, and
+        # every connection comes from one address (the load generator, or HAProxy).
         "MAX_CONCURRENT_REQUESTS": "1000",
+        "MAX_CONCURRENT_REQUESTS_PER_ADDRESS": "1000",
     }
 
 

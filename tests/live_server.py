@@ -54,11 +54,16 @@ class LiveServer:
     log: Path
     sessions: dict[str, Session] = field(default_factory=dict)
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10, **kwargs)  # type: ignore[arg-type]
+    def client(self, *, source: str | None = None, **kwargs: object) -> httpx.Client:
+        """An HTTP client; `source` (e.g. `127.0.0.2`) makes it another client address."""
+        transport = httpx.HTTPTransport(local_address=source) if source else None
+        return httpx.Client(base_url=self.base_url, timeout=10, transport=transport, **kwargs)  # type: ignore[arg-type]
 
-    def connect(self, timeout: float = 10) -> socket.socket:
-        return socket.create_connection((self.host, self.port), timeout=timeout)
+    def connect(self, timeout: float = 10, *, source: str | None = None) -> socket.socket:
+        """A raw connection, from the loopback address `source` if given."""
+        return socket.create_connection(
+            (self.host, self.port), timeout=timeout, source_address=(source, 0) if source else None
+        )
 
 
 def free_port() -> int:

@@ -141,6 +141,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         # The storm is about idempotency; the booking budget has tests of its own.
         "RATE_LIMIT_BOOKING": "1000/hour",
         "RATE_LIMIT_PRESCRIPTION_REQUEST": "1000/hour",
+        # The racers stand for different patients, with addresses of their own in life;
+        # here they share loopback, which would hold only one client's share of a worker.
+        "MAX_CONCURRENT_REQUESTS_PER_ADDRESS": "1000",
     }
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module

@@ -7,6 +7,7 @@ which an HTTP client library will not do.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -15,13 +16,22 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 
-from app.request_limits import MAX_BODY_EXTENSION, RequestLimits, larger_body_routes
+from app.request_limits import (
+    MAX_BODY_EXTENSION,
+    InFlight,
+    RequestLimits,
+    client_address,
+    larger_body_routes,
+)
 from tests.live_server import LiveServer, live_server, read_response
 
 READ_TIMEOUT = 2
 MAX_BODY = 4096
 MAX_HEADERS = 8192
-MAX_CONCURRENT = 2
+MAX_CONCURRENT = 4
+MAX_PER_ADDRESS = 2
+# Client addresses on loopback: the server tells them apart as it would two patients.
+ONE_ADDRESS, ANOTHER_ADDRESS, A_THIRD_ADDRESS = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +41,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         "MAX_BODY_BYTES": str(MAX_BODY),
         "MAX_HEADER_BYTES": str(MAX_HEADERS),
         "MAX_CONCURRENT_REQUESTS": str(MAX_CONCURRENT),
+        "MAX_CONCURRENT_REQUESTS_PER_ADDRESS": str(MAX_PER_ADDRESS),
     }
-    with live_server(tmp_path_factory.mktemp("limits"), env=env) as running:
+    sign_in = {"patient": ("adult-full", "bearer")}
+    with live_server(tmp_path_factory.mktemp("limits"), env=env, sign_in=sign_in) as running:
         yield running
 
 
@@ -135,8 +147,32 @@ def test_a_client_that_stops_sending_its_body_is_timed_out(server: LiveServer) -
     assert headers["connection"] == "close"
 
 
-def _hold_a_request(server: LiveServer) -> socket.socket:
-    sock = server.connect(timeout=READ_TIMEOUT * 5)
+def test_a_body_trickling_in_is_cut_off_at_the_deadline(server: LiveServer) -> None:
+    # A byte every quarter of a second: the body never stalls for the read timeout, yet it
+    # must have arrived within it. The drip goes on for four times as long before giving up.
+    interval = 0.25
+    answered = False
+    with server.connect(timeout=READ_TIMEOUT * 5) as sock:
+        sock.sendall(
+            b"POST /v1/auth/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"code":"'
+        )
+        for _ in range(int(4 * READ_TIMEOUT / interval)):
+            readable, _, _ = select.select([sock], [], [], interval)
+            if readable:
+                answered = True
+                break
+            sock.sendall(b"x")
+        assert answered, "the server was still reading a body that kept trickling in"
+        status, headers, body = problem(read_response(sock))
+        assert sock.recv(1) == b""  # and the connection is closed
+    assert status == 408
+    assert body["code"] == "request_timeout"
+    assert headers["connection"] == "close"
+
+
+def _hold_a_request(server: LiveServer, source: str = ONE_ADDRESS) -> socket.socket:
+    sock = server.connect(timeout=READ_TIMEOUT * 5, source=source)
     sock.sendall(
         b"POST /v1/auth/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n{"
@@ -144,15 +180,25 @@ def _hold_a_request(server: LiveServer) -> socket.socket:
     return sock
 
 
+def _wait_until_busy(client: httpx.Client) -> httpx.Response:
+    # The held requests are in the app once their headers are parsed.
+    deadline = time.monotonic() + READ_TIMEOUT / 2
+    response = client.get("/v1/auth/session")
+    while response.status_code != 503 and time.monotonic() < deadline:
+        response = client.get("/v1/auth/session")
+    return response
+
+
 def test_past_the_concurrency_limit_a_worker_answers_503_at_once(server: LiveServer) -> None:
-    held = [_hold_a_request(server) for _ in range(MAX_CONCURRENT)]
+    # Two addresses, each within its share, fill the worker between them.
+    held = [
+        _hold_a_request(server, source)
+        for source in (ONE_ADDRESS, A_THIRD_ADDRESS)
+        for _ in range(MAX_PER_ADDRESS)
+    ]
     try:
-        with server.client() as client:
-            # The held requests are in the app once their headers are parsed.
-            deadline = time.monotonic() + READ_TIMEOUT / 2
-            response = client.get("/v1/auth/session")
-            while response.status_code != 503 and time.monotonic() < deadline:
-                response = client.get("/v1/auth/session")
+        with server.client(source=ANOTHER_ADDRESS) as client:
+            response = _wait_until_busy(client)
             assert response.status_code == 503
             assert response.headers["content-type"] == "application/problem+json"
             assert response.json()["code"] == "server_busy"
@@ -165,6 +211,33 @@ def test_past_the_concurrency_limit_a_worker_answers_503_at_once(server: LiveSer
             sock.close()
     with server.client() as client:
         assert client.get("/v1/auth/session").status_code == 401
+
+
+def test_one_address_holds_no_more_than_its_share_of_the_worker(server: LiveServer) -> None:
+    # Enough slow requests from one address to fill the whole worker.
+    held = [_hold_a_request(server) for _ in range(MAX_CONCURRENT + 1)]
+    answers = []
+    try:
+        with server.client(source=ONE_ADDRESS) as same_address:
+            refused = _wait_until_busy(same_address)
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "server_busy"
+        assert refused.headers["retry-after"] == "1"
+        # Everyone else is still served, readiness and signed-in requests alike.
+        token = server.sessions["patient"].token
+        auth = {"Authorization": f"Bearer {token}"}
+        with server.client(source=ANOTHER_ADDRESS, headers=auth) as another:
+            assert another.get("/readyz").status_code == 200
+            assert another.get("/v1/me").status_code == 200
+    finally:
+        for sock in held:
+            answers.append(read_response(sock))
+            sock.close()
+    # Its share was held until the read timeout; the rest were refused at once.
+    assert sorted(problem(answer)[2]["code"] for answer in answers) == sorted(
+        ["request_timeout"] * MAX_PER_ADDRESS
+        + ["server_busy"] * (MAX_CONCURRENT + 1 - MAX_PER_ADDRESS)
+    )
 
 
 @pytest.mark.parametrize("path", ["/v1/auth/session", "/healthz"])
@@ -194,6 +267,7 @@ async def test_routes_can_declare_a_larger_body() -> None:
         max_body_bytes=MAX_BODY,
         read_timeout=READ_TIMEOUT,
         max_concurrent=MAX_CONCURRENT,
+        max_concurrent_per_address=MAX_PER_ADDRESS,
         larger_bodies=larger_body_routes(app.routes),
     )
     body = b"x" * (2 * MAX_BODY)
@@ -203,3 +277,36 @@ async def test_routes_can_declare_a_larger_body() -> None:
         refused = await client.post("/v1/small", content=body)
         assert refused.status_code == 413
         assert refused.json()["detail"].endswith(f"({MAX_BODY} bytes).")
+
+
+@pytest.mark.parametrize(
+    ("client", "address"),
+    [
+        (("192.0.2.7", 5000), "192.0.2.7"),
+        # One subscriber's IPv6 block is one address: rotating within it adds no share.
+        (("2001:db8:1:2:aaaa::1", 5000), "2001:db8:1:2::/64"),
+        (("2001:db8:1:2:bbbb::9", 6000), "2001:db8:1:2::/64"),
+        (("::ffff:192.0.2.7", 5000), "192.0.2.7"),
+        (("proxy.internal", 0), "proxy.internal"),  # not an address: kept as given
+        (None, None),  # a Unix socket without proxy headers: the worker's limit only
+    ],
+)
+def test_the_address_a_share_is_counted_by(
+    client: tuple[str, int] | None, address: str | None
+) -> None:
+    assert client_address({"type": "http", "client": client}) == address
+
+
+def test_a_share_is_given_back_when_its_requests_end() -> None:
+    in_flight = InFlight(max_total=3, max_per_address=2)
+    assert in_flight.try_take("192.0.2.1")
+    assert in_flight.try_take("192.0.2.1")
+    assert not in_flight.try_take("192.0.2.1")  # its share is full
+    assert in_flight.try_take("192.0.2.2")
+    assert not in_flight.try_take("192.0.2.3")  # the worker is full
+    assert not in_flight.try_take(None)
+    for address in ("192.0.2.1", "192.0.2.1", "192.0.2.2"):
+        in_flight.give_back(address)
+    assert in_flight.total == 0
+    assert not in_flight.by_address  # no address is remembered once it has nothing in flight
+    assert in_flight.try_take("192.0.2.1")
