@@ -136,6 +136,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Before every route's own dependencies: text no GP system can store is refused
         # before a session is read, a budget spent or a GP system called.
         dependencies=[Depends(refuse_unstorable_text)],
+        # Paths are exact: `/metrics/` is not found like any other unknown path, rather than
+        # a redirect that tells anyone the path exists (and where).
+        redirect_slashes=False,
     )
     mount_docs(app, settings)
     app.state.settings = settings

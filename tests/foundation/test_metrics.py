@@ -117,6 +117,10 @@ async def test_a_metrics_token_hides_metrics_from_everyone_else(
         assert (await client.get("/metrics")).status_code == 404
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer guess"})
         assert wrong.status_code == 404
+        # Nor does another spelling of the path redirect to it.
+        for path in ("/metrics/", "/status/gp-systems/"):
+            answer = await client.get(path)
+            assert (answer.status_code, answer.headers.get("location")) == (404, None), path
         await scrape(client, Authorization="Bearer scrape-me-please")
 
 
