@@ -105,13 +105,18 @@ async def send_problem(send: Send, problem: ProblemParts) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+NOT_AN_ADDRESS = "not-an-address"
+
+
 def client_address(scope: Scope) -> str | None:
     """Whose share of the worker a request takes: the client's address, as uvicorn resolved it.
 
     Behind a proxy this is the address from `X-Forwarded-For`, trusted only from
     `FORWARDED_ALLOW_IPS`. An IPv6 client is its /64, the block one subscriber is
-    given, so that rotating addresses within it does not add shares. None when the
-    server knows no address (a Unix socket with no proxy headers).
+    given, so that rotating addresses within it does not add shares. Whatever is not an
+    address (a forwarded header holding any other text) counts as one and the same
+    client, so that inventing names adds no shares either. None when the server knows
+    no address (a Unix socket with no proxy headers).
     """
     client = scope.get("client")
     if not client:
@@ -120,7 +125,7 @@ def client_address(scope: Scope) -> str | None:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return host
+        return NOT_AN_ADDRESS
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)

@@ -15,6 +15,7 @@ from app.auth.deps import CurrentSession
 from app.ratelimit.guard import enforce
 from app.ratelimit.service import Budget
 from app.request_body import body_will_be_refused
+from app.request_limits import client_address
 
 __all__ = ["Budget", "RateLimited", "SignInRateLimit"]
 
@@ -35,8 +36,9 @@ class RateLimited:
 
 
 async def _sign_in_rate_limit(request: Request) -> None:
-    address = request.client.host if request.client else "unknown"
-    await enforce(request, Budget.SIGN_IN, address)
+    # Counted as the worker's share is (`client_address`): an IPv6 subscriber's /64 is one
+    # client, and so is every forwarded value that is not an address.
+    await enforce(request, Budget.SIGN_IN, client_address(request.scope) or "unknown")
 
 
 SignInRateLimit = Depends(_sign_in_rate_limit)

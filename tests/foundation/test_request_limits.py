@@ -287,7 +287,9 @@ async def test_routes_can_declare_a_larger_body() -> None:
         (("2001:db8:1:2:aaaa::1", 5000), "2001:db8:1:2::/64"),
         (("2001:db8:1:2:bbbb::9", 6000), "2001:db8:1:2::/64"),
         (("::ffff:192.0.2.7", 5000), "192.0.2.7"),
-        (("proxy.internal", 0), "proxy.internal"),  # not an address: kept as given
+        # Not an address (a forwarded header's free text): all such are one client.
+        (("proxy.internal", 0), "not-an-address"),
+        (("' OR 1=1", 0), "not-an-address"),
         (None, None),  # a Unix socket without proxy headers: the worker's limit only
     ],
 )

@@ -85,6 +85,25 @@ async def test_another_address_has_its_own_sign_in_budget(app: FastAPI, client: 
     assert await from_address("192.0.2.2") != 429
 
 
+async def test_forwarded_values_that_are_not_addresses_share_one_sign_in_budget(
+    app: FastAPI, client: object
+) -> None:
+    async def from_client(host: str) -> int:
+        transport = httpx.ASGITransport(app=app, client=(host, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return (await http.post("/v1/auth/session", json={"code": "bad"})).status_code
+
+    # Made-up names, as a trusted proxy may pass on from X-Forwarded-For: inventing a new
+    # one for each try gains no budget.
+    for attempt in range(SIGN_INS):
+        assert await from_client(f"client-{attempt}") != 429
+    assert await from_client("yet-another-name") == 429
+    # And an IPv6 subscriber's block is one client, whichever address within it.
+    for attempt in range(SIGN_INS):
+        assert await from_client(f"2001:db8:5:6::{attempt + 1:x}") != 429
+    assert await from_client("2001:db8:5:6:ffff::1") == 429
+
+
 async def test_signing_in_past_the_cap_ends_the_oldest_session(
     app: FastAPI, client: httpx.AsyncClient, sign_in: SignIn, clock: FakeClock
 ) -> None:
