@@ -15,6 +15,7 @@ frozen date (tests/frozen.py), which every `FakeClock` starts at.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,7 +37,7 @@ from app.adapters.sandbox.personas import Persona, find_persona
 from app.adapters.sandbox.seed import SeedRows, build_seed_rows, fingerprint, load
 from app.adapters.sandbox.tables import metadata as sandbox_metadata
 from app.clock import LONDON, today
-from app.config import Settings
+from app.config import DEFAULT_PRACTICES_FILE, Settings
 from app.db import create_engine
 from app.devtools.sessions import sign_in_persona
 from app.main import create_app
@@ -176,6 +177,18 @@ async def sandbox_database_url(
 
 
 # --- settings and the app -------------------------------------------------------
+
+
+def demo_practices_with(tmp_path: Path, ods_code: str | None = None, **changes: Any) -> Path:
+    """A practices file: the demo practices with `changes` (e.g. `resilience={…}`) made to
+    each of them, or to `ods_code`'s only."""
+    practices = json.loads(DEFAULT_PRACTICES_FILE.read_text())
+    for practice in practices["practices"]:
+        if ods_code is None or practice["ods_code"] == ods_code:
+            practice.update(changes)
+    path = tmp_path / "practices.json"
+    path.write_text(json.dumps(practices))
+    return path
 
 
 @pytest.fixture

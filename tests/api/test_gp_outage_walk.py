@@ -15,7 +15,6 @@ the GP system), then with it expired, when every patient route must ask again.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,10 +29,10 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from app.adapters.sandbox.adapter import find_sandbox
-from app.config import DEFAULT_PRACTICES_FILE, Settings
+from app.config import Settings
 from app.gp.errors import GPSystemUnavailable
 from app.problems import PROBLEM_MEDIA_TYPE
-from tests.conftest import FakeClock, SignedInUser, SignIn
+from tests.conftest import FakeClock, SignedInUser, SignIn, demo_practices_with
 
 UNAVAILABLE = GPSystemUnavailable.code
 
@@ -60,15 +59,10 @@ def settings(
     """The demo practices, with one try per read and breakers that never open (an open
     breaker answers 503 too, but without calling, so the walk could not tell the GP system
     was needed); no rate limits, so that every example reaches its route."""
-    practices = json.loads(DEFAULT_PRACTICES_FILE.read_text())
-    for practice in practices["practices"]:
-        practice["resilience"] = {
-            "read_attempts": 1,
-            "failure_threshold": 1_000_000,
-            "retry_wait_seconds": 0.0,
-        }
-    path = tmp_path / "practices.json"
-    path.write_text(json.dumps(practices))
+    path = demo_practices_with(
+        tmp_path,
+        resilience={"read_attempts": 1, "failure_threshold": 1_000_000, "retry_wait_seconds": 0.0},
+    )
     return make_settings(
         sandbox_database_url=sandbox_database_url, practices_file=path, rate_limit_enabled=False
     )

@@ -11,16 +11,15 @@ removed or shifted by one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from app.config import DEFAULT_PRACTICES_FILE, Settings
+from app.config import Settings
 from tests.appointments.conftest import EMIS, Adult, move_to, resign
-from tests.conftest import SignIn
+from tests.conftest import SignIn, demo_practices_with
 
 CUTOFF = timedelta(hours=3)
 
@@ -29,15 +28,14 @@ CUTOFF = timedelta(hours=3)
 def settings(
     make_settings: Callable[..., Settings], sandbox_database_url: str, tmp_path: Path
 ) -> Settings:
-    practices = json.loads(DEFAULT_PRACTICES_FILE.read_text())
-    for practice in practices["practices"]:
-        if practice["ods_code"] == EMIS:
-            practice["policy"] = {
-                "max_future_appointments": 1,
-                "cancellation_cutoff_minutes": int(CUTOFF.total_seconds() // 60),
-            }
-    path = tmp_path / "practices.json"
-    path.write_text(json.dumps(practices))
+    path = demo_practices_with(
+        tmp_path,
+        EMIS,
+        policy={
+            "max_future_appointments": 1,
+            "cancellation_cutoff_minutes": int(CUTOFF.total_seconds() // 60),
+        },
+    )
     return make_settings(sandbox_database_url=sandbox_database_url, practices_file=path)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,10 +14,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.adapters.sandbox.adapter import find_sandbox
-from app.config import DEFAULT_PRACTICES_FILE, Settings
+from app.config import Settings
 from app.gp.errors import GPSystemUnavailable
 from app.main import create_app
-from tests.conftest import LIFESPAN_TIMEOUT, FakeClock
+from tests.conftest import LIFESPAN_TIMEOUT, FakeClock, demo_practices_with
 from tests.foundation.test_metrics import samples, scrape
 
 DOWN = "B82002"  # the practice whose GP system fails in these tests
@@ -66,11 +65,7 @@ def settings(
     make_settings: Callable[..., Settings], sandbox_database_url: str, tmp_path: Path
 ) -> Settings:
     """The demo practices, each breaker opening at the first failure, behind a token."""
-    practices = json.loads(DEFAULT_PRACTICES_FILE.read_text())
-    for practice in practices["practices"]:
-        practice["resilience"] = {"read_attempts": 1, "failure_threshold": 1}
-    path = tmp_path / "practices.json"
-    path.write_text(json.dumps(practices))
+    path = demo_practices_with(tmp_path, resilience={"read_attempts": 1, "failure_threshold": 1})
     return make_settings(
         sandbox_database_url=sandbox_database_url, practices_file=path, metrics_token=TOKEN
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +12,8 @@ import time_machine
 from fastapi import FastAPI
 
 from app.adapters.sandbox.adapter import find_sandbox
-from app.config import DEFAULT_PRACTICES_FILE, Settings
-from tests.conftest import SignIn
+from app.config import Settings
+from tests.conftest import SignIn, demo_practices_with
 
 ODS = "A81001"
 THRESHOLD = 3
@@ -26,17 +25,16 @@ def settings(
     make_settings: Callable[..., Settings], sandbox_database_url: str, tmp_path: Path
 ) -> Settings:
     """The demo practices with a short deadline, no retry waits and a small breaker."""
-    practices = json.loads(DEFAULT_PRACTICES_FILE.read_text())
-    for practice in practices["practices"]:
-        practice["timeouts"] = {"connect": 1.0, "read": 0.5}
-        practice["resilience"] = {
+    path = demo_practices_with(
+        tmp_path,
+        timeouts={"connect": 1.0, "read": 0.5},
+        resilience={
             "read_attempts": 2,
             "failure_threshold": THRESHOLD,
             "cooldown_seconds": COOLDOWN,
             "retry_wait_seconds": 0.0,
-        }
-    path = tmp_path / "practices.json"
-    path.write_text(json.dumps(practices))
+        },
+    )
     return make_settings(sandbox_database_url=sandbox_database_url, practices_file=path)
 
 

@@ -57,6 +57,19 @@ async def assert_refused(viewer: Viewer, reason: str) -> None:
         )  # fmt: skip
 
 
+async def signed_in_while_the_record_is_off(
+    client: httpx.AsyncClient, sign_in: SignIn, settings: Settings, tag: str, ods_code: str
+) -> Viewer:
+    """`tag` signs in, and reads their profile, while their practice's record is off."""
+    await switch_record(settings, ods_code, on=False)
+    user = await sign_in(tag)
+    viewer = Viewer(client, user, user.patient_id())
+    assert (await record_state(client, user, viewer.patient_id))["reason"] == (
+        "not_offered_by_practice"
+    )
+    return viewer
+
+
 # --- 1: settings read while the practice's record was off -------------------------------
 
 
@@ -71,12 +84,8 @@ async def test_a_refusal_holds_when_the_record_is_switched_on_within_one_session
     ods_code: str,
     reason: str,
 ) -> None:
-    await switch_record(settings, ods_code, on=False)
-    user = await sign_in(tag)
-    viewer = Viewer(client, user, user.patient_id())
-    assert (await record_state(client, user, viewer.patient_id))["reason"] == (
-        "not_offered_by_practice"
-    )
+    viewer = await signed_in_while_the_record_is_off(client, sign_in, settings, tag, ods_code)
+    user = viewer.user
     # The context is built again while this instance still holds the practice's
     # settings with the record off ...
     clock.advance(timedelta(seconds=settings.practice_settings_seconds - 10))
@@ -102,12 +111,8 @@ async def test_a_refusal_holds_on_an_instance_that_reads_the_practice_afresh(
     ods_code: str,
     reason: str,
 ) -> None:
-    await switch_record(settings, ods_code, on=False)
-    user = await sign_in(tag)
-    first = Viewer(client, user, user.patient_id())
-    assert (await record_state(client, user, first.patient_id))["reason"] == (
-        "not_offered_by_practice"
-    )
+    first = await signed_in_while_the_record_is_off(client, sign_in, settings, tag, ods_code)
+    user = first.user
     await switch_record(settings, ods_code, on=True)
     clock.advance(timedelta(seconds=5))
     async with second_instance(settings, clock) as (_, other_client):

@@ -10,8 +10,11 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sandbox import sandbox_practices
 from app.adapters.sandbox.dump import dump
@@ -37,7 +40,9 @@ async def _seed(settings: Settings, *, reset: bool) -> str:
         await engine.dispose()
 
 
-async def _dump(settings: Settings) -> dict[str, Any]:
+@asynccontextmanager
+async def _seeded(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The sandbox database, seeded first if it is new."""
     engine = create_engine(settings.sandbox_url)
     try:
         await bootstrap(
@@ -45,22 +50,19 @@ async def _dump(settings: Settings) -> dict[str, Any]:
             today(clock_for(settings)),
             sandbox_practices(load_practices(settings.practices_file)),
         )
-        return await dump(engine)
+        yield engine
     finally:
         await engine.dispose()
+
+
+async def _dump(settings: Settings) -> dict[str, Any]:
+    async with _seeded(settings) as engine:
+        return await dump(engine)
 
 
 async def _switch(settings: Settings, ods_code: str, switches: dict[str, bool]) -> None:
-    engine = create_engine(settings.sandbox_url)
-    try:
-        await bootstrap(
-            engine,
-            today(clock_for(settings)),
-            sandbox_practices(load_practices(settings.practices_file)),
-        )
+    async with _seeded(settings) as engine:
         await switch_services(engine, ods_code, switches)
-    finally:
-        await engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
