@@ -24,7 +24,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
@@ -58,24 +58,40 @@ def _part(value: str) -> str:
     return f"{len(value)}:{value}"
 
 
+def _patients_mac(secret_key: str, ods_code: str, patient_ref: str) -> hmac.HMAC:
+    """The keyed hash with the patient's part of every shown id already fed in."""
+    prefix = f"shown-id:v1:{_part(ods_code)}{_part(patient_ref)}".encode()
+    return hmac.new(secret_key.encode(), prefix, hashlib.sha256)
+
+
+def _finish(mac: hmac.HMAC, kind: IdKind, gp_id: str) -> str:
+    mac.update(f"{_part(kind.value)}{_part(gp_id)}".encode())
+    return base64.b32encode(mac.digest()[:16]).decode().rstrip("=").lower()
+
+
 def shown_id(secret_key: str, ods_code: str, patient_ref: str, kind: IdKind, gp_id: str) -> str:
     """The id the API shows for the GP system's `gp_id` of one patient's `kind` of thing."""
-    parts = "".join(_part(value) for value in (ods_code, patient_ref, kind.value, gp_id))
-    message = f"shown-id:v1:{parts}".encode()
-    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
-    return base64.b32encode(digest[:16]).decode().rstrip("=").lower()
+    return _finish(_patients_mac(secret_key, ods_code, patient_ref), kind, gp_id)
 
 
 @dataclass(frozen=True, slots=True)
 class ShownIds:
-    """Shown ids for one patient: `of` makes one, `find` maps one back."""
+    """Shown ids for one patient: `of` makes one, `find` maps one back.
+
+    The patient's part of the hash is computed once and copied for each id: a section
+    of a few hundred entries is hashed on every read."""
 
     secret_key: str
     ods_code: str
     patient_ref: str
+    _mac: hmac.HMAC = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        mac = _patients_mac(self.secret_key, self.ods_code, self.patient_ref)
+        object.__setattr__(self, "_mac", mac)
 
     def of(self, kind: IdKind, gp_id: str) -> str:
-        return shown_id(self.secret_key, self.ods_code, self.patient_ref, kind, gp_id)
+        return _finish(self._mac.copy(), kind, gp_id)
 
     def find(
         self, kind: IdKind, shown: str, candidates: Iterable[T], gp_id: Callable[[T], str]
