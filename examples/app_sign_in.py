@@ -108,6 +108,8 @@ def sign_in(http: httpx.Client, persona: str | None) -> str:
             "redirect_uri": REDIRECT_URI,
             "code_verifier": verifier,
             "nonce": nonce,
+            # RFC 9207: NHS login's own name for itself, passed on as received.
+            **({"iss": returned["iss"]} if "iss" in returned else {}),
         },
     )
     if session.status_code != 201:

@@ -296,6 +296,7 @@ async def create_app_session(
         raise RedirectURINotAllowed()
     if relying_party.config.pkce and body.code_verifier is None:
         raise LoginFailed("This sign-in needs the PKCE code_verifier the app created.")
+    await relying_party.check_response_issuer(body.iss)  # RFC 9207, as on the web callback
     identity = await relying_party.complete(
         code=body.code,
         redirect_uri=body.redirect_uri,

@@ -31,6 +31,16 @@ class SessionExchange(RequestBody):
     nonce: str = Field(
         min_length=1, max_length=255, description="The nonce the app sent to NHS login."
     )
+    iss: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description=(
+            "The `iss` parameter of NHS login's redirect (RFC 9207), passed on as received. "
+            "Required where NHS login advertises it; compared with NHS login's issuer whenever "
+            "sent, so a code from another provider is never exchanged."
+        ),
+    )
 
 
 class BearerSession(ResponseBody):

@@ -12,7 +12,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from app.auth.oidc import JWKS_MAX_AGE
-from tests.auth.conftest import ISSUER, MockOP
+from tests.auth.conftest import APP_REDIRECT_URI, ISSUER, MockOP
 from tests.auth.test_relying_party import begin, finish
 from tests.conftest import FakeClock
 
@@ -51,6 +51,33 @@ async def test_an_iss_parameter_is_compared_even_when_not_advertised(
         rp, error="access_denied", state=authorize["state"], iss="https://other-op.example"
     )
     assert cancelled.status_code == 401
+
+
+def _app_exchange(code: str, iss: str | None) -> dict[str, str]:
+    body = {"code": code, "redirect_uri": APP_REDIRECT_URI, "nonce": "app-nonce",
+            "code_verifier": "v" * 43}  # fmt: skip
+    return body | ({"iss": iss} if iss is not None else {})
+
+
+@pytest.mark.parametrize("advertised", [True, False])
+async def test_an_app_passes_on_the_iss_it_was_sent_and_it_is_checked(
+    rp: httpx.AsyncClient, mock_op: MockOP, clock: FakeClock, advertised: bool
+) -> None:
+    mock_op.nonce = "app-nonce"
+    mock_op.discovery_override = {"authorization_response_iss_parameter_supported": advertised}
+    clock.advance(timedelta(hours=2))  # discovery is read again
+    refused = [("code-1", "https://other-op.example")] + ([("code-2", None)] if advertised else [])
+    for code, iss in refused:
+        answer = await rp.post("/v1/auth/session", json=_app_exchange(code, iss))
+        assert answer.status_code == 401, (iss, answer.text)
+        assert answer.json()["code"] == "login_failed"
+    assert mock_op.token_requests == []  # no code was exchanged for a mixed-up response
+
+    done = await rp.post("/v1/auth/session", json=_app_exchange("code-3", ISSUER))
+    assert done.status_code == 201, done.text
+    if not advertised:  # an app that does not send it still signs in where it is optional
+        again = await rp.post("/v1/auth/session", json=_app_exchange("code-4", None))
+        assert again.status_code == 201, again.text
 
 
 async def test_a_key_withdrawn_from_the_jwks_stops_being_trusted(
