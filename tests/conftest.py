@@ -130,6 +130,7 @@ class _PostgresSandbox:
 
 
 async def _create_database(server_url: str, name: str) -> bool:
+    """Make database `name` on `server_url`'s server unless it exists; False without the right."""
     engine = create_engine(server_url)
     try:
         async with engine.connect() as connection:
@@ -142,6 +143,17 @@ async def _create_database(server_url: str, name: str) -> bool:
         return True
     except SQLAlchemyError:
         return False
+    finally:
+        await engine.dispose()
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    """Drop database `name`, ending whatever sessions still use it."""
+    engine = create_engine(server_url)
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await engine.dispose()
 

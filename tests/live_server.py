@@ -1,8 +1,11 @@
 """A real server process (`python -m app`: uvicorn with the project's protocol) for tests
 of limits and headers that the in-process transport cannot show.
 
-The database is a SQLite file made for the server; personas can be signed in
-beforehand (bearer or cookie sessions), through the same code as a real sign-in.
+The database is a SQLite file made for the server, or, where the suite runs on
+PostgreSQL (`TEST_DATABASE_URL`), a database of its own there that the server uses
+as the production serving role (docs/app-database-role.sql), not as the owner: a
+route that needs a right the serving role lacks fails here. Personas can be signed
+in beforehand (bearer or cookie sessions), through the same code as a real sign-in.
 The server's clock stands at the suite's instant (`FROZEN_NOW`), like every other
 test's, and the sandbox is seeded for that date.
 """
@@ -10,6 +13,7 @@ test's, and the sandbox is seeded for that date.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
+from sqlalchemy.engine import make_url
 
 from app.adapters.sandbox.personas import find_persona
 from app.auth.types import Via
@@ -32,7 +37,8 @@ from app.config import Settings
 from app.db import create_engine
 from app.devtools.sessions import persona_patient_id, sign_in_persona
 from app.main import create_app
-from tests.conftest import reset_schema
+from tests.conftest import _create_database, drop_database, postgres_url, reset_schema
+from tests.database_role import as_serving_role, grant_serving_role
 from tests.frozen import SUITE_NOW
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -73,14 +79,21 @@ def free_port() -> int:
         return port
 
 
-async def _prepare(env: dict[str, str], sign_in: dict[str, tuple[str, Via]]) -> dict[str, Session]:
-    engine = create_engine(env["DATABASE_URL"])
-    await reset_schema(engine)
-    await engine.dispose()
+async def _prepare(
+    env: dict[str, str], sign_in: dict[str, tuple[str, Via]], *, owner_url: str
+) -> dict[str, Session]:
+    engine = create_engine(owner_url)
+    try:
+        await reset_schema(engine)
+        if owner_url != env["DATABASE_URL"]:
+            await grant_serving_role(engine)
+    finally:
+        await engine.dispose()
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         app_env="test",
         database_url=env["DATABASE_URL"],
+        sandbox_database_url=env.get("SANDBOX_DATABASE_URL"),
         secret_key=env.get("SECRET_KEY", Settings().secret_key),
     )
     clock = FrozenClock(datetime.fromisoformat(env["FROZEN_NOW"]))
@@ -110,6 +123,33 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
+def _own_database(directory: Path, port: int) -> Iterator[tuple[str, dict[str, str]]]:
+    """The owner's URL of the server's own database, and the server's settings for it.
+
+    On PostgreSQL the server signs in as the serving role, and the sandbox GP systems
+    (another system, not ours) keep their tables there under the owner.
+    """
+    server_url = postgres_url()
+    if not server_url or make_url(server_url).get_backend_name() != "postgresql":
+        url = f"sqlite+aiosqlite:///{directory / 'app.db'}"
+        yield url, {"DATABASE_URL": url}
+        return
+    name = f"{make_url(server_url).database}_live_{port}"
+    owner_url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_create_database(server_url, name))
+    try:
+        yield (
+            owner_url,
+            {
+                "DATABASE_URL": as_serving_role(owner_url),
+                "SANDBOX_DATABASE_URL": owner_url,
+            },
+        )
+    finally:
+        asyncio.run(drop_database(server_url, name))
+
+
+@contextmanager
 def live_server(
     directory: Path,
     *,
@@ -117,13 +157,34 @@ def live_server(
     sign_in: dict[str, tuple[str, Via]] | None = None,
     database_url: str | None = None,
 ) -> Iterator[LiveServer]:
-    """Start `python -m app` on a free port with `env`; stop it afterwards."""
+    """Start `python -m app` on a free port with `env`; stop it afterwards.
+
+    With `database_url` the server uses that database as it is given (servers sharing
+    one, say); otherwise a database of its own (`_own_database`).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    with contextlib.ExitStack() as stack:
+        if database_url:
+            owner_url, database = database_url, {"DATABASE_URL": database_url}
+        else:
+            owner_url, database = stack.enter_context(_own_database(directory, port))
+        yield stack.enter_context(_serve(directory, port, env, sign_in, owner_url, database))
+
+
+@contextmanager
+def _serve(
+    directory: Path,
+    port: int,
+    env: dict[str, str] | None,
+    sign_in: dict[str, tuple[str, Via]] | None,
+    owner_url: str,
+    database: dict[str, str],
+) -> Iterator[LiveServer]:
     server_env = {
         **os.environ,
         "APP_ENV": "test",
-        "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{directory / 'app.db'}",
+        **database,
         "LOG_LEVEL": "WARNING",
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -131,7 +192,7 @@ def live_server(
         "FROZEN_NOW": SUITE_NOW.isoformat(),
         **(env or {}),
     }
-    sessions = asyncio.run(_prepare(server_env, sign_in or {}))
+    sessions = asyncio.run(_prepare(server_env, sign_in or {}, owner_url=owner_url))
     log = directory / f"server-{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,17 +19,9 @@ from app.db import create_engine
 from app.devtools.sessions import sign_in_persona
 from app.main import create_app
 from tests.conftest import FakeClock
-
-GRANTS = Path(__file__).resolve().parents[2] / "docs" / "app-database-role.sql"
-ROLE = "gp_online_app_test"
+from tests.database_role import as_serving_role, grant_serving_role
 
 pytestmark = pytest.mark.postgres_only
-
-
-def grant_statements(role: str) -> list[str]:
-    lines = [line for line in GRANTS.read_text().splitlines() if not line.startswith("--")]
-    sql = "\n".join(lines).replace(':"role"', f'"{role}"')
-    return [statement.strip() for statement in sql.split(";") if statement.strip()]
 
 
 async def test_the_serving_role_can_run_the_app_but_not_rewrite_the_audit_trail(
@@ -42,16 +33,8 @@ async def test_the_serving_role_can_run_the_app_but_not_rewrite_the_audit_trail(
 ) -> None:
     if make_url(database_url).get_backend_name() != "postgresql":
         pytest.skip("database roles are PostgreSQL's")
-    async with engine.begin() as owner:
-        exists = await owner.scalar(
-            text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": ROLE}
-        )
-        if not exists:
-            await owner.exec_driver_sql(f'CREATE ROLE "{ROLE}" LOGIN')
-        for statement in grant_statements(ROLE):
-            await owner.exec_driver_sql(statement)
-
-    serving_url = make_url(database_url).set(username=ROLE, password=None)
+    await grant_serving_role(engine)
+    serving_url = make_url(as_serving_role(database_url))
     app = create_app(
         make_settings(
             database_url=serving_url.render_as_string(hide_password=False),
