@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test chaos lint typecheck install migrate openapi clean bench bench-scale e2e \
+.PHONY: run test chaos lint typecheck install migrate openapi clean bench bench-scale soak e2e \
 	browser-test mutation
 
 $(STAMP): pyproject.toml constraints.txt
@@ -56,6 +56,12 @@ browser-test: install
 bench: install
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+# An hour of mixed load on two workers, sampling each worker's memory (bench/soak.py); not
+# in CI. SOAK_ARGS="--minutes 120 --workers 1".
+soak: install
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 # One and two instances (one worker each) sharing PostgreSQL behind HAProxy from Debian.
 bench-scale: install
