@@ -3,10 +3,14 @@
 In memory by default (each worker counts alone); with `RATE_LIMIT_STORAGE_URL`
 pointing at Redis, every worker and instance spends one shared budget. A budget
 is a moving window: `10/hour` allows ten in any sixty minutes.
+
+While Redis cannot be reached, each worker counts alone again, in its own memory:
+limits fail open to the per-worker budget, never to no limit, and never closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
@@ -23,6 +27,15 @@ from app.config import Settings
 from app.problems import Problem
 
 logger = logging.getLogger(__name__)
+
+# A Redis that hangs (a paused process, a dropped route) would hold every request
+# for as long as the client waits, which is forever by default: coredis has no
+# socket timeouts unless the URL sets `connect_timeout` and `stream_timeout`, and
+# then retries twice. One deadline here bounds a hit whatever the URL says.
+STORAGE_SECONDS = 0.5
+# While Redis is unreachable, one request a worker tries it again this often; the
+# rest count locally without waiting for it.
+RETRY_SECONDS = 1.0
 
 
 class Budget(StrEnum):
@@ -68,15 +81,31 @@ class Refusal:
 
 
 class RateLimiter:
-    """Hits budgets; a refusal carries the seconds until the window lets the next one in."""
+    """Hits budgets; a refusal carries the seconds until the window lets the next one in.
+
+    Budgets are spent in the shared `storage`. While it cannot be reached they are
+    spent in this worker's memory instead, and the change is logged once each way.
+    """
 
     def __init__(
-        self, storage: Storage, budgets: dict[Budget, RateLimitItem], *, namespace: str
+        self,
+        storage: Storage,
+        budgets: dict[Budget, RateLimitItem],
+        *,
+        namespace: str,
+        storage_seconds: float = STORAGE_SECONDS,
+        retry_seconds: float = RETRY_SECONDS,
     ) -> None:
         self.storage = storage
         self.strategy = MovingWindowRateLimiter(storage)
+        self.local = MovingWindowRateLimiter(MemoryStorage())
         self.budgets = budgets
         self.namespace = namespace
+        self.storage_seconds = storage_seconds
+        self.retry_seconds = retry_seconds
+        self.storage_faults = storage_faults(storage)
+        self._unreachable = False
+        self._next_try = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -90,23 +119,68 @@ class RateLimiter:
     async def hit(self, budget: Budget, key: str) -> Refusal | None:
         """Spend one from `key`'s budget; a `Refusal` if none is left.
 
-        If the shared storage cannot be reached the request is let through (and
-        logged): an outage of the counter must not lock patients out.
+        If the shared storage cannot be reached, or does not answer within
+        `storage_seconds`, the budget is this worker's own until it is back: an outage
+        of the counter must not lock patients out, nor lift every limit.
         """
         item = self.budgets.get(budget)
         if item is None:
             return None
-        try:
-            if await self.strategy.hit(item, self.namespace, budget.value, key):
-                return None
-            stats = await self.strategy.get_window_stats(item, self.namespace, budget.value, key)
-        except Exception as error:
-            logger.warning("rate limit storage unavailable: %s", type(error).__name__)
+        if self._shared_storage_due():
+            try:
+                async with asyncio.timeout(self.storage_seconds):
+                    refusal = await self._spend(self.strategy, item, budget, key)
+            except self.storage_faults as fault:
+                self._storage_failed(fault)
+            else:
+                self._storage_answered()
+                return refusal
+        return await self._spend(self.local, item, budget, key)
+
+    async def _spend(
+        self, strategy: MovingWindowRateLimiter, item: RateLimitItem, budget: Budget, key: str
+    ) -> Refusal | None:
+        if await strategy.hit(item, self.namespace, budget.value, key):
             return None
+        stats = await strategy.get_window_stats(item, self.namespace, budget.value, key)
         return Refusal(budget, max(1, math.ceil(stats.reset_time - time.time())))
+
+    def _shared_storage_due(self) -> bool:
+        """Whether to use the shared storage now: always while it answers; while it does
+        not, once every `retry_seconds`, by one request (the others do not wait for it)."""
+        if not self._unreachable:
+            return True
+        now = time.monotonic()
+        if now < self._next_try:
+            return False
+        self._next_try = now + self.retry_seconds
+        return True
+
+    def _storage_failed(self, fault: BaseException) -> None:
+        self._next_try = time.monotonic() + self.retry_seconds
+        if self._unreachable:
+            return
+        self._unreachable = True
+        logger.warning(
+            "rate limit storage unavailable (%s): limits fail open to each worker's own "
+            "count until it is back",
+            type(fault).__name__,
+        )
+
+    def _storage_answered(self) -> None:
+        if self._unreachable:
+            self._unreachable = False
+            logger.info("rate limit storage available again: limits are shared again")
 
     async def check(self) -> bool:
         return bool(await self.storage.check())
+
+
+def storage_faults(storage: Storage) -> tuple[type[BaseException], ...]:
+    """What shows the storage cannot count now (refused, timed out, an error reply);
+    anything else is a bug, and stays one."""
+    base = storage.base_exceptions
+    return (TimeoutError, OSError, *(base if isinstance(base, tuple) else (base,)))
 
 
 def budgets_from_settings(settings: Settings) -> dict[Budget, RateLimitItem]:
