@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The app's tables, then the sandbox GP systems' (their own history, rows kept).
 migrate: install
 	$(BIN)/alembic upgrade head
+	$(BIN)/python -m app.adapters.sandbox migrate
 
 # The dev NHS login stand-in sends the browser back to PUBLIC_BASE_URL: follow HOST and PORT
 # unless the caller set it. The stand-in's RSA key is made under var/ on first start.

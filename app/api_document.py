@@ -4,7 +4,8 @@ Routes name what they can raise (`problem_responses(...)`, app.problems); this a
 what every request may meet, derived from each operation's security and body: the
 session checks (401), the CSRF and Origin checks on unsafe methods with the cookie
 (403), the limits before any route (408, 413, 431, 503), validation (422), the
-per-account rate limit (429) and 500. It then lists each status's codes in its
+per-account rate limit (429), 500, and for operations that use the database, 503 while
+it cannot be reached. It then lists each status's codes in its
 description, makes `code` an enum of every documented code, and documents the
 `Retry-After` and `Location` headers.
 """
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.auth.deps import SESSION_SECURITY_SCHEMES, current_session, session_security
 from app.auth.problems import CSRFTokenInvalid, NotSignedIn, OriginNotAllowed, SessionExpired
+from app.db import autocommit_engine, get_session, get_sessionmaker
 from app.problems import (
     BODY_NOT_PARSED,
     INTERNAL_ERROR,
@@ -29,6 +31,7 @@ from app.problems import (
     REQUEST_TOO_LARGE,
     SERVER_BUSY,
     VALIDATION_FAILED,
+    DatabaseUnavailable,
     ProblemDetail,
     ProblemKind,
     problem_kinds,
@@ -43,6 +46,9 @@ RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 0},
     }
 }
+# A route that depends on one of these uses this service's database, and so answers
+# 503 `database_unavailable` while the database cannot be reached.
+DATABASE_DEPENDENCIES = (current_session, get_session, get_sessionmaker, autocommit_engine)
 _REPLACED = {"#/components/schemas/ProblemDetail", "#/components/schemas/HTTPValidationError"}
 
 
@@ -78,9 +84,23 @@ def _declare_session_security(app: FastAPI, schema: dict[str, Any]) -> None:
             operation["security"] = session_security(method)
 
 
-def common_problems(operation: dict[str, Any]) -> list[ProblemKind]:
+def _database_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """The (path, method) of each operation that uses the database."""
+    found: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        path = route.path_format
+        if path and any(_depends_on(route.dependant, used) for used in DATABASE_DEPENDENCIES):
+            found.update((path, method.lower()) for method in route.methods or ())
+    return found
+
+
+def common_problems(operation: dict[str, Any], *, uses_database: bool = False) -> list[ProblemKind]:
     """What any request to this operation may meet, whatever the route does."""
     kinds = [REQUEST_TIMEOUT, REQUEST_HEADERS_TOO_LARGE, SERVER_BUSY, INTERNAL_ERROR]
+    if uses_database:
+        kinds += problem_kinds(DatabaseUnavailable)
     security = operation.get("security", [])
     if security:
         # A session that is optional (`{}`) is never asked for: no 401 for its absence.
@@ -109,9 +129,9 @@ def _problem_content(response: dict[str, Any]) -> dict[str, Any]:
     return media
 
 
-def _document_problems(operation: dict[str, Any], codes: set[str]) -> None:
+def _document_problems(operation: dict[str, Any], codes: set[str], *, uses_database: bool) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    for kind in common_problems(operation):
+    for kind in common_problems(operation, uses_database=uses_database):
         response = responses.setdefault(str(kind.status), {})
         examples = _problem_content(response)["examples"]
         examples.setdefault(kind.code, {"summary": kind.title, "value": kind.example()})
@@ -171,10 +191,11 @@ def api_document(app: FastAPI) -> dict[str, Any]:
     problem_schema = ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem_schema.pop("$defs", {}))
     codes: set[str] = set()
-    for path_item in schema.get("paths", {}).values():
+    uses_database = _database_operations(app)
+    for path, path_item in schema.get("paths", {}).items():
         for method, operation in path_item.items():
             _session_security(method, operation)
-            _document_problems(operation, codes)
+            _document_problems(operation, codes, uses_database=(path, method) in uses_database)
             _document_storable_text(operation, components)
     problem_schema["properties"]["code"]["enum"] = sorted(codes)
     components["ProblemDetail"] = problem_schema

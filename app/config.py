@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # are closed when returned: under sustained load they are opened per request.
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=0, ge=0)
+    # The longest a request waits to open a database connection: then it answers 503
+    # `database_unavailable` rather than hang while the database is down or restarting
+    # (asyncpg alone waits 60 s).
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # Age at which a parent's proxy access for a child pauses until the practice reviews it.
     proxy_review_age: int = Field(default=13, ge=11, le=16)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -145,6 +149,14 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # Live sessions per account; signing in past it ends the oldest.
     max_sessions_per_account: int = Field(default=5, ge=1)
+    # Seconds a request's claim on an Idempotency-Key, and its lock on a patient's action,
+    # outlive a worker that died holding them (app.idempotency.lease): then a retry takes
+    # over. Longer than any request can take, or two could act at once.
+    idempotency_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
+    # Days a report of an inaccuracy is kept after it was made (and reached the practice):
+    # the practice's answer may take up to three months (UK GDPR Article 12(3)). At least a
+    # week, so that a retry within the 24 hours its Idempotency-Key is kept finds it.
+    record_correction_retention_days: int = Field(default=90, ge=7, le=365)
     # Stops the clock at this instant (ISO 8601 with an offset) for tests that run the
     # service in a process of its own. Never in prod.
     frozen_now: AwareDatetime | None = None

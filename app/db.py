@@ -31,6 +31,15 @@ NAMING_CONVENTION = {
 }
 
 
+# How long a request waits to open a connection (`DATABASE_CONNECT_TIMEOUT_SECONDS`).
+CONNECT_TIMEOUT_SECONDS = 5.0
+# How long a request queues for a pooled connection while every one is in use. A burst
+# queues here in order (app.pool); past this the database is not keeping up, and the
+# request answers 503 rather than outlast its client. While the database is down nobody
+# waits this long: each connection that fails makes room for the next waiter to try.
+POOL_WAIT_SECONDS = 10.0
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out, also on SQLite (which keeps no offset)."""
 
@@ -57,8 +66,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0) -> AsyncEngine:
-    """An async engine; SQLite files get their folder, WAL and foreign keys."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 0,
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """An async engine; SQLite files get their folder, WAL and foreign keys.
+
+    A request waits at most `connect_timeout` seconds to open a connection, and
+    `POOL_WAIT_SECONDS` for one from the pool, so that while the database is down it is
+    answered at once (503, `app.problems`) rather than after asyncpg's own 60 s.
+    """
     parsed = make_url(url)
     # Bound parameters hold NHS numbers, booking reasons and phone numbers; SQLAlchemy
     # would otherwise print them in every database error's message (and so in logs).
@@ -72,17 +92,41 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0) -> As
         "pool_recycle": 1800,
         "pool_size": pool_size,
         "max_overflow": max_overflow,
+        "pool_timeout": POOL_WAIT_SECONDS,
         # Waiting requests get connections in the order they asked (app.pool).
         "poolclass": FairAsyncPool,
     }
+    if parsed.get_driver_name() == "asyncpg":
+        kwargs["connect_args"] = {"timeout": connect_timeout}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {"hide_parameters": True, "connect_args": {"timeout": 30}}
     engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _connect_or_operational_error(
+    dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Open a connection; whatever stops that is the driver's `OperationalError`.
+
+    asyncpg raises a bare `ConnectionRefusedError` while the server is down and
+    `TimeoutError` when it does not answer, which SQLAlchemy lets through as they are, and
+    its own errors for a server starting up or shutting down. As an `OperationalError`
+    each is one thing: the database could not be reached (answered 503 by
+    `app.problems`), and a `SQLAlchemyError` to the code that tolerates a failed write.
+    """
+    dbapi = dialect.loaded_dbapi
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except dbapi.OperationalError:
+        raise
+    except (dbapi.Error, OSError) as exc:
+        raise dbapi.OperationalError(f"could not connect: {type(exc).__name__}: {exc}") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

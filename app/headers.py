@@ -44,8 +44,10 @@ class PrivateResponseHeaders:
 
 
 # Every response: nothing may frame the service, no page sends a Referer (paths hold
-# patient ids), and JSON answers may load nothing at all.
-API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# patient ids), and JSON answers may load nothing at all. `sandbox`: anything a browser
+# renders anyway (a downloaded document opened in place) runs in an origin of its own,
+# with no scripts, forms or cookies of ours.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 # The development NHS login stand-in (APP_ENV=dev only) has an inline style and a form.
 DEV_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "

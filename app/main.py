@@ -97,6 +97,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            connect_timeout=settings.database_connect_timeout_seconds,
         )
         stack.push_async_callback(engine.dispose)
         app.state.engine = engine

@@ -19,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -114,6 +116,26 @@ class ServiceUnavailable(Problem):
     default_detail = "This service is not available at the moment. Please try again later."
 
 
+class DatabaseUnavailable(Problem):
+    """This service's own database could not be reached: down, restarting, refusing
+    connections, a connection lost mid-request, or none free in time. Raised by no one:
+    the handler below answers with it for such a database error."""
+
+    status = 503
+    code = "database_unavailable"
+    title = "Database unavailable"
+    default_detail = (
+        "We cannot reach our database at the moment. Please try again in a few seconds."
+    )
+    retry_after = 5  # a restart or failover takes seconds
+    example_extra: ClassVar[Mapping[str, Any]] = {"retry_after": retry_after}
+
+    def __init__(self) -> None:
+        super().__init__(
+            headers={"Retry-After": str(self.retry_after)}, extra={"retry_after": self.retry_after}
+        )
+
+
 def problem_type(code: str) -> str:
     return f"/problems/{code}"
 
@@ -167,6 +189,7 @@ GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
     gp.OutsideBookingWindow: (422, "Outside the booking window"),
     gp.TooLateToCancel: (422, "Too late to cancel online"),
     gp.NotCancellable: (409, "Appointment cannot be cancelled"),
+    gp.RequestNotCancellable: (409, "Prescription request cannot be cancelled"),
     gp.ReasonRequired: (422, "Booking reason required"),
     gp.CourseNotOrderable: (409, "Medicine cannot be ordered"),
     gp.TooManyItems: (422, "Too many items"),
@@ -237,6 +260,48 @@ async def _exception_group_handler(request: Request, exc: Exception) -> JSONResp
     if error is None:
         raise exc  # anything else in the group is unexpected: the 500 handler's
     return await _gp_error_handler(request, error)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether a database error means the database could not be reached, rather than
+    that it refused a statement: a connection that could not be opened (`app.db` makes
+    every such failure an `OperationalError`) or was lost, or none free in time."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlite_error = (
+        getattr(exc.orig, "sqlite_errorname", None) if isinstance(exc, DBAPIError) else None
+    )
+    if isinstance(exc, OperationalError) and sqlite_error is not None:
+        # SQLite says "operational" of a missing table too: only a file it cannot open,
+        # read or write now, or one locked past the wait, is the database unreachable.
+        return str(sqlite_error).startswith(SQLITE_UNREACHABLE)
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout)
+
+
+SQLITE_UNREACHABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
+
+
+async def _database_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """A database that cannot be reached is a 503 with Retry-After, answered at once.
+
+    Nothing here waits for it: SQLAlchemy replaces a lost connection, and every other
+    one pooled before it, so the next request after the database is back is served."""
+    if not database_unreachable(exc):
+        raise exc  # a statement the database refused: a bug, the 500 handler's
+    logger.warning("database unavailable: %s", " <- ".join(_causes(exc)))
+    return problem_parts(DatabaseUnavailable()).response()
+
+
+def _causes(exc: BaseException) -> list[str]:
+    """The error's type and the driver's and system's beneath it, with no message (a
+    message may quote a statement's values)."""
+    names: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(names) < 5:
+        names.append(type(current).__name__)
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return names
 
 
 async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -328,6 +393,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(gp.GPError, _gp_error_handler)
     app.add_exception_handler(ExceptionGroup, _exception_group_handler)
+    app.add_exception_handler(SQLAlchemyError, _database_error_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
 
 

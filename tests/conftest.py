@@ -34,8 +34,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sandbox.personas import Persona, find_persona
+from app.adapters.sandbox.schema import drop_all as drop_sandbox_tables
 from app.adapters.sandbox.seed import SeedRows, build_seed_rows, fingerprint, load
-from app.adapters.sandbox.tables import metadata as sandbox_metadata
 from app.clock import LONDON, today
 from app.config import DEFAULT_PRACTICES_FILE, Settings
 from app.db import create_engine
@@ -72,7 +72,7 @@ def _drop_stray_sandbox_tables(connection: Connection) -> None:
     # In tests the sandbox has a database of its own; sandbox tables left in the
     # app's database (by a test that seeded there) would upset the migration tests.
     if any(name.startswith("sandbox_") for name in inspect(connection).get_table_names()):
-        sandbox_metadata.drop_all(connection)
+        drop_sandbox_tables(connection)  # and their version table
 
 
 async def reset_schema(engine: AsyncEngine) -> None:

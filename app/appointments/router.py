@@ -148,8 +148,11 @@ async def book_appointment(
             reason=body.reason,
             telephone_number=body.telephone_number,
         )
-        out = AppointmentOut.of(view)
-        return out, f"/v1/patients/{patient_id}/appointments/{out.appointment_id}"
+        return _created(patient_id, view)
+
+    async def find_booked() -> tuple[AppointmentOut, str] | None:
+        view = await service.booked_in_slot(acting, body.slot_id, now=clock.now())
+        return None if view is None else _created(patient_id, view)
 
     return await create_once(
         sessions,
@@ -159,7 +162,13 @@ async def book_appointment(
         body=body,
         clock=clock,
         create=book,
+        find_created=find_booked,
     )
+
+
+def _created(patient_id: str, view: service.AppointmentView) -> tuple[AppointmentOut, str]:
+    out = AppointmentOut.of(view)
+    return out, f"/v1/patients/{patient_id}/appointments/{out.appointment_id}"
 
 
 @router.get(

@@ -245,7 +245,7 @@ async def book(
     practice = _practice(acting)
     reason = check_reason(practice, reason)
     # One booking at a time per patient, so two at once cannot both pass the limit.
-    async with one_at_a_time(sessions, f"book:{acting.patient_id}", clock):
+    async with one_at_a_time(sessions, f"book:{acting.patient_id}"):
         now = clock.now()
         # The limit counts future appointments, as the GP systems count them: one that
         # has already started does not stop the patient booking the next.
@@ -273,6 +273,17 @@ async def book(
     return _view(appointment, practice, now)
 
 
+async def booked_in_slot(
+    acting: ActingFor, slot_id: str, *, now: datetime
+) -> AppointmentView | None:
+    """The patient's booked appointment in `slot_id`, if they have one: a booking whose
+    answer was lost (its worker died after the GP system booked) is found, not made again."""
+    for appointment in await acting.system.list_appointments(acting.patient_ref):
+        if appointment.slot_id == slot_id and appointment.status is AppointmentStatus.BOOKED:
+            return _view(appointment, _practice(acting), now)
+    return None
+
+
 async def cancellation_reasons(acting: ActingFor) -> list[CancellationReason]:
     if not _practice(acting).has_cancellation_reasons:
         return []
@@ -289,7 +300,26 @@ async def cancel(
 ) -> AppointmentView:
     practice = _practice(acting)
     now = clock.now()
-    appointment = await _find(acting, appointment_id)
+    _refuse_unless_cancellable(await _find(acting, appointment_id), practice, now)
+    await _check_cancellation_reason(acting, practice, reason_code)
+    try:
+        cancelled = await acting.system.cancel_appointment(
+            acting.patient_ref, appointment_id, reason_code=reason_code, actor_ref=acting.actor_ref
+        )
+    except NotCancellable:
+        # Cancellable when read a moment ago, so it changed since: most often another
+        # cancel took it first. Read it again to answer as a second cancel is answered.
+        _refuse_unless_cancellable(await _find(acting, appointment_id), practice, now)
+        raise
+    await record_completed(
+        session, clock, acting.audit_event(AuditAction.APPOINTMENT_CANCELLED, appointment_id)
+    )
+    return _view(cancelled, practice, now)
+
+
+def _refuse_unless_cancellable(
+    appointment: Appointment, practice: PracticeSettings, now: datetime
+) -> None:
     why_not = cancellability(appointment, practice, now)
     if why_not is NotCancellableReason.TOO_LATE:
         raise TooLateToCancel()
@@ -297,14 +327,6 @@ async def cancel(
         raise NotCancellable("Only future appointments can be cancelled.")
     if why_not is NotCancellableReason.NOT_BOOKED:
         raise NotCancellable("This appointment is not booked, so there is nothing to cancel.")
-    await _check_cancellation_reason(acting, practice, reason_code)
-    cancelled = await acting.system.cancel_appointment(
-        acting.patient_ref, appointment_id, reason_code=reason_code, actor_ref=acting.actor_ref
-    )
-    await record_completed(
-        session, clock, acting.audit_event(AuditAction.APPOINTMENT_CANCELLED, appointment_id)
-    )
-    return _view(cancelled, practice, now)
 
 
 async def _check_cancellation_reason(

@@ -1,8 +1,10 @@
-"""GP linkage credentials at rest: Fernet-encrypted with GP_CREDENTIALS_KEY.
+"""What the app keeps at rest that must never sit in the database in the clear:
+Fernet-encrypted with GP_CREDENTIALS_KEY.
 
 NHS login's `gp_integration_credentials` (notably `gp_linkage_key`) let anyone
-holding them act as the patient in their GP system, so they never sit in the
-database in the clear.
+holding them act as the patient in their GP system; an NHS login ID token is a
+bearer credential; a report of an inaccuracy is free text about someone's health.
+`encrypt_text` and `decrypt_text` are the one way to store such text.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ def credentials_cipher(settings: Settings) -> MultiFernet:
     # Outside prod a key derived from SECRET_KEY keeps dev data readable across restarts.
     derived = hashlib.sha256(f"gp-credentials:{settings.secret_key}".encode()).digest()
     return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+
+
+def encrypt_text(cipher: MultiFernet, text: str) -> str:
+    return cipher.encrypt(text.encode()).decode()
+
+
+def decrypt_text(cipher: MultiFernet, stored: str, *, what: str) -> str:
+    """`stored` in the clear; `what` names it in the error when no configured key fits."""
+    try:
+        return cipher.decrypt(stored.encode()).decode()
+    except InvalidToken:
+        raise CredentialsUnreadable(f"{what} does not decrypt with GP_CREDENTIALS_KEY") from None
 
 
 def encrypt_credentials(cipher: MultiFernet, credentials: GPCredentials) -> str:

@@ -9,26 +9,13 @@ refuse anything less). It is unusable once the session ends or the token expires
 
 from __future__ import annotations
 
-from cryptography.fernet import InvalidToken, MultiFernet
+from cryptography.fernet import MultiFernet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.credentials import CredentialsUnreadable
+from app.auth.credentials import decrypt_text
 from app.auth.models import Account, AuthSession
 from app.clock import Clock
-
-
-def encrypt_id_token(cipher: MultiFernet, id_token: str) -> str:
-    return cipher.encrypt(id_token.encode()).decode()
-
-
-def decrypt_id_token(cipher: MultiFernet, stored: str) -> str:
-    try:
-        return cipher.decrypt(stored.encode()).decode()
-    except InvalidToken:
-        raise CredentialsUnreadable(
-            "an NHS login ID token does not decrypt with GP_CREDENTIALS_KEY"
-        ) from None
 
 
 class SessionIdTokens:
@@ -59,4 +46,6 @@ class SessionIdTokens:
         )
         async with self._sessionmaker() as db:
             stored = await db.scalar(query)
-        return decrypt_id_token(self._cipher, stored) if stored else None
+        if not stored:
+            return None
+        return decrypt_text(self._cipher, stored, what="an NHS login ID token")

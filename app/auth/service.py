@@ -22,9 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.audit.types import AuditAction, AuditEvent
-from app.auth.credentials import encrypt_credentials
+from app.auth.credentials import encrypt_credentials, encrypt_text
 from app.auth.models import Account, AuthSession, SessionContext
-from app.auth.nhs_login_tokens import encrypt_id_token
 from app.auth.oidc import NHSLoginIdentity
 from app.auth.problems import NotSignedIn, SessionExpired
 from app.auth.types import IdentityLevel, SignedIn, Via
@@ -138,7 +137,7 @@ async def sign_in(
         revoked_at=None,
     )
     if identity.id_token is not None and identity.identity_level == "P9":
-        row.nhs_login_id_token_encrypted = encrypt_id_token(cipher, identity.id_token)
+        row.nhs_login_id_token_encrypted = encrypt_text(cipher, identity.id_token)
         row.nhs_login_id_token_expires_at = identity.id_token_expires_at
     db.add(row)
     await db.flush()

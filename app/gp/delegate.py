@@ -8,7 +8,8 @@ retry) or a write (never retried).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from typing import TypeVar
@@ -67,6 +68,12 @@ class DelegatingGPSystem:
     async def _call(self, kind: CallKind, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one call to the inner system; subclasses add what goes around it."""
         return await operation()
+
+    def _stream(self, chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """The chunks of a streamed answer (a document), as the inner system sends them;
+        subclasses add what goes around each read. Never retried: a chunk already passed
+        on cannot be taken back."""
+        return chunks
 
     # --- linkage and people ---------------------------------------------
 
@@ -177,9 +184,10 @@ class DelegatingGPSystem:
         return await self._call(READ, lambda: self._inner.list_documents(patient_ref))
 
     async def get_document_content(self, patient_ref: str, document_id: str) -> DocumentContent:
-        return await self._call(
+        content = await self._call(
             READ, lambda: self._inner.get_document_content(patient_ref, document_id)
         )
+        return replace(content, chunks=self._stream(content.chunks))
 
     # --- messages -----------------------------------------------------------------
 

@@ -56,6 +56,17 @@ class NotCancellable(GPError):
     default_detail = "This appointment cannot be cancelled online."
 
 
+class RequestNotCancellable(GPError):
+    """A prescription request no longer waiting for the practice: dealt with, or cancelled
+    already (by another cancel a moment earlier, say)."""
+
+    code = "request_not_cancellable"
+    default_detail = (
+        "This request has already been cancelled, or your practice has already dealt with "
+        "it, so it cannot be cancelled online. Check its status in your prescription requests."
+    )
+
+
 class ReasonRequired(GPError):
     code = "reason_required"
     default_detail = "Your practice asks for a reason when you book this appointment."

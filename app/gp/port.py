@@ -120,7 +120,8 @@ class GPSystem(Protocol):
     async def cancel_prescription_request(
         self, patient_ref: str, request_id: str, *, actor_ref: str
     ) -> PrescriptionRequest:
-        """Only while it is still `requested`. Raises `GPForbidden`, `NotFoundInGPSystem`."""
+        """Only while it is still `requested`. Raises `RequestNotCancellable` (dealt with, or
+        cancelled already), `NotFoundInGPSystem`."""
         ...
 
     async def get_nominated_pharmacy(self, patient_ref: str) -> Pharmacy | None: ...
@@ -144,7 +145,8 @@ class GPSystem(Protocol):
     async def list_documents(self, patient_ref: str) -> list[Document]: ...
 
     async def get_document_content(self, patient_ref: str, document_id: str) -> DocumentContent:
-        """Raises `NotFoundInGPSystem`."""
+        """Open a document to read it chunk by chunk. Raises `NotFoundInGPSystem` here,
+        before any content; reading `chunks` may raise `GPSystemUnavailable` part way."""
         ...
 
     # --- messages -----------------------------------------------------------------

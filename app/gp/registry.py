@@ -84,7 +84,11 @@ class Faults(_Strict):
 
     latency_ms: int = Field(default=0, ge=0)
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    outage: bool = False
+    outage: bool = Field(default=False, description="Every call is answered 'unavailable'.")
+    hang: bool = Field(default=False, description="Every call waits past any deadline.")
+    garbage: bool = Field(
+        default=False, description="Every call is answered with what the adapter cannot read."
+    )
 
 
 Service = Literal["appointments", "prescriptions", "record"]

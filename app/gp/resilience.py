@@ -3,6 +3,8 @@
 - Every call has a deadline; a timeout becomes `GPSystemUnavailable`.
 - Idempotent reads are retried with backoff (stamina); bookings, cancellations
   and other writes are never retried, so a slow GP system cannot book twice.
+- A streamed answer (a document's chunks) has the deadline on each chunk, and is
+  never retried part way.
 - One circuit breaker per practice (purgatory) opens after consecutive failures
   of the GP system (never refusals: `shows_gp_system_failing`) and lets a trial
   call through after a cool-down. While open, calls fail at once with
@@ -15,7 +17,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
 import stamina
@@ -154,3 +156,24 @@ class ResilientGPSystem(DelegatingGPSystem):
             )  # pragma: no cover
 
         return await self._breakers.call(self.ods_code, with_retries)
+
+    async def _stream(self, chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """Each chunk within the call deadline and through the practice's breaker, as a
+        call is: a GP system that stalls part way is failing. Never retried."""
+        try:
+            while True:
+                chunk = await self._breakers.call(self.ods_code, lambda: self._next(chunks))
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            await chunks.aclose()
+
+    async def _next(self, chunks: AsyncGenerator[bytes, None]) -> bytes | None:
+        """The next chunk, or None at the end."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await anext(chunks, None)
+        except TimeoutError:
+            logger.warning("GP system stream timed out", extra={"ods_code": self.ods_code})
+            raise GPSystemUnavailable(retry_after=10) from None

@@ -8,6 +8,7 @@ back by clients as they are, and are only acted on for the patient they belong t
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -252,6 +253,9 @@ class Appointment:
     booked_by_ref: str | None = None
     cancellation_reason: str | None = None
     version: str = "1"  # the GP system's version tag (GP Connect uses it for If-Match)
+    # The `Slot.slot_id` it was booked in, where the GP system says: a booking whose answer
+    # was lost (its worker died) is found by it, and not made again.
+    slot_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,8 +498,16 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class DocumentContent:
+    """A document as the GP system sends it: its bytes arrive in `chunks` (each no larger
+    than the adapter's read size), so that no reader need hold the whole document.
+
+    `size_bytes` is the size the GP system declares with the content, where it does; it
+    may be wrong, so a reader counts what arrives. Close `chunks` when stopping early.
+    """
+
     content_type: str
-    data: bytes
+    chunks: AsyncGenerator[bytes, None]
+    size_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

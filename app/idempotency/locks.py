@@ -9,42 +9,40 @@ action and the patient around the check and the GP call closes that gap.
 The lock is a row in the app database, committed in its own transaction, so
 no database connection is held while the GP system answers. A second request
 waits for the first (they are usually different, legitimate actions) and then
-checks afresh; past `WAIT` it is told to try again in a moment.
+checks afresh; past `WAIT` it is told to try again in a moment. A lock is a lease
+(`app.idempotency.lease`): one left by a worker that died holding it frees itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.clock import Clock
+from app.idempotency.lease import lease_length, wall_now
 from app.idempotency.models import ActionLock
 from app.idempotency.service import RequestInProgress
 
-# Longer than any GP call can take (read timeout, no retries for writes), so a live
-# holder never loses its lock; a holder that died frees it after this long.
-HOLD_FOR = timedelta(seconds=60)
+logger = logging.getLogger(__name__)
+
 WAIT = 15.0  # seconds a second request waits for the first
 POLL_INTERVAL = 0.05
 
 
-async def _try_take(
-    sessions: async_sessionmaker[AsyncSession], name: str, holder: str, clock: Clock
-) -> bool:
-    now = clock.now()
+async def _try_take(sessions: async_sessionmaker[AsyncSession], name: str, holder: str) -> bool:
+    now = wall_now()
     async with sessions() as session:
         # A lock past its expiry was left by a request that died: it protects nothing.
         await session.execute(
             delete(ActionLock).where(ActionLock.name == name, ActionLock.expires_at < now)
         )
-        session.add(ActionLock(name=name, holder=holder, expires_at=now + HOLD_FOR))
+        session.add(ActionLock(name=name, holder=holder, expires_at=now + lease_length()))
         try:
             await session.commit()
         except IntegrityError:
@@ -54,22 +52,30 @@ async def _try_take(
 
 
 async def _release(sessions: async_sessionmaker[AsyncSession], name: str, holder: str) -> None:
-    async with sessions() as session:
-        await session.execute(
-            delete(ActionLock).where(ActionLock.name == name, ActionLock.holder == holder)
-        )
-        await session.commit()
+    """Free the lock; one the database cannot free now lapses with its lease.
+
+    The action it guarded has happened (or not) whatever this does: a failure here must
+    not turn a booking the GP system made into an error, which the patient would retry.
+    """
+    try:
+        async with sessions() as session:
+            await session.execute(
+                delete(ActionLock).where(ActionLock.name == name, ActionLock.holder == holder)
+            )
+            await session.commit()
+    except SQLAlchemyError as error:
+        logger.warning("lock not released, lapses with its lease: %s", type(error).__name__)
 
 
 @asynccontextmanager
 async def one_at_a_time(
-    sessions: async_sessionmaker[AsyncSession], name: str, clock: Clock
+    sessions: async_sessionmaker[AsyncSession], name: str
 ) -> AsyncIterator[None]:
     """Hold the lock `name` for the block. Raises `RequestInProgress` after `WAIT`."""
     holder = secrets.token_hex(16)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
-    while not await _try_take(sessions, name, holder, clock):
+    while not await _try_take(sessions, name, holder):
         if loop.time() >= deadline:
             raise RequestInProgress()
         await asyncio.sleep(POLL_INTERVAL)

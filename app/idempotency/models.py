@@ -33,11 +33,12 @@ class IdempotencyRecord(Base):
 
 
 class ActionLock(Base):
-    """A held lock on one kind of action for one patient (`book:<patient id>`).
+    """A held lock on one kind of action for one patient (`book:<patient id>`), or the
+    lease of a request's claim on an Idempotency-Key (`claim:<hash of account and key>`).
 
     A row exists while a request holds the lock; it is committed before the GP
-    system is called, so every worker and instance sees it. `expires_at` frees
-    the lock of a request that died holding it.
+    system is called, so every worker and instance sees it. `expires_at`, in real
+    time, frees the lock of a request that died holding it.
     """
 
     __tablename__ = "action_locks"

@@ -37,7 +37,6 @@ from app.prescriptions.schemas import (
 from app.prescriptions.service import (
     NOTE_REQUIRED,
     NOTE_TOO_LONG,
-    REQUEST_NOT_CANCELLABLE,
     UNKNOWN_COURSE,
     UNKNOWN_PHARMACY,
 )
@@ -166,7 +165,7 @@ async def get_request(
         *ACTING_FOR_PROBLEMS,
         gp.NotAvailableAtPractice,
         gp.NotFoundInGPSystem,
-        REQUEST_NOT_CANCELLABLE,
+        gp.RequestNotCancellable,
     ),
 )
 async def cancel_request(

@@ -28,6 +28,7 @@ from app.gp.errors import (
     CourseNotOrderable,
     NotFoundInGPSystem,
     OrderPartlyPlaced,
+    RequestNotCancellable,
     TooManyItems,
 )
 from app.gp.port import require
@@ -83,12 +84,6 @@ UNKNOWN_COURSE = _refused(
     "We could not find some of these medicines in your repeat prescriptions. "
     "Refresh the list and choose again.",
     course_ids=["c-9999"],
-)
-REQUEST_NOT_CANCELLABLE = _refused(
-    409,
-    "request_not_cancellable",
-    "Your practice has already dealt with this request, so it cannot be cancelled "
-    "online. Please contact your practice.",
 )
 UNKNOWN_PHARMACY = _refused(
     422,
@@ -356,7 +351,7 @@ async def request_repeats(
     note = check_note(practice, note)
     # One request at a time per patient: two at once for the same course (different
     # Idempotency-Keys, different workers) cannot both find it not yet pending.
-    async with one_at_a_time(sessions, f"prescriptions:{acting.patient_id}", clock):
+    async with one_at_a_time(sessions, f"prescriptions:{acting.patient_id}"):
         online = await _courses_and_requests(acting)
         by_id = {course.course_id: course for course in online.courses}
         unknown = [course_id for course_id in wanted if course_id not in by_id]
@@ -445,9 +440,7 @@ async def cancel_request(
     online = await _courses_and_requests(acting)
     request = _find(online.requests, request_id)
     if request.status is not PrescriptionRequestStatus.REQUESTED:
-        raise PrescriptionProblem(
-            REQUEST_NOT_CANCELLABLE,
-        )
+        raise RequestNotCancellable()
     cancelled = await acting.system.cancel_prescription_request(
         acting.patient_ref, online.gp_ids[request_id], actor_ref=acting.actor_ref
     )

@@ -3,7 +3,10 @@
 The GP system is the source of truth for the record; the app keeps only what
 it owns: the report as it was sent, and whether it reached the practice. The
 description is free text about someone's health: it is shown back to the
-person who wrote it, sent to the practice, and never logged or audited.
+person who wrote it, sent to the practice, and never logged or audited. It is
+stored only encrypted (`app.auth.credentials.encrypt_text`), and the whole report
+is deleted `RECORD_CORRECTION_RETENTION_DAYS` after it was made
+(`python -m app.housekeeping`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class RecordCorrection(Base):
     on_behalf: Mapped[bool] = mapped_column(Boolean)
     section: Mapped[str | None] = mapped_column(String(20), nullable=True)
     entry_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    description: Mapped[str] = mapped_column(Text)
+    description_encrypted: Mapped[str] = mapped_column(Text)  # Fernet (GP_CREDENTIALS_KEY)
     status: Mapped[CorrectionStatus] = mapped_column(EnumText(CorrectionStatus, 20))
     gp_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.audit.types import OPAQUE_ID_PATTERN
+from app.auth.deps import AuthDep
 from app.clock import ClockDep
-from app.db import SessionDep
+from app.db import SessionDep, SessionmakerDep
 from app.gp import errors as gp
-from app.gp.types import RecordSection
+from app.idempotency.deps import IdempotencyKey
+from app.idempotency.service import IDEMPOTENCY_PROBLEMS, StoredResponse, as_response, run_once
 from app.patients.deps import ACTING_FOR_PROBLEMS, ActingForPatient, ActingForRecord
 from app.problems import InvalidCursor, problem_responses
-from app.ratelimit.deps import Budget, RateLimited
+from app.ratelimit.guard import enforce
+from app.ratelimit.service import Budget
 from app.records import service
 from app.records.schemas import (
     CORRECTION_EXAMPLES,
@@ -108,6 +110,8 @@ async def list_record_documents(
 
 
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9 ._-]+")
+# The document types sent as themselves, with the extension their download is named with.
+# None renders script (no HTML, no SVG); anything else is sent as bytes to save.
 _EXTENSIONS = {
     "application/pdf": ".pdf",
     "text/plain": ".txt",
@@ -117,27 +121,35 @@ _EXTENSIONS = {
     "application/rtf": ".rtf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
 }
-CHUNK_BYTES = 64 * 1024
+OTHER_DOCUMENTS = "application/octet-stream"
+# Listed first: a client generated from the document reads the download as bytes.
+DOCUMENT_MEDIA_TYPES = [OTHER_DOCUMENTS, *_EXTENSIONS]
 
 
-def _filename(title: str, content_type: str) -> str:
+def _media_type(content_type: str) -> str:
+    return content_type if content_type in _EXTENSIONS else OTHER_DOCUMENTS
+
+
+def _filename(title: str, media_type: str) -> str:
     stem = _UNSAFE_FILENAME.sub("", title).strip()[:80] or "document"
-    return stem + _EXTENSIONS.get(content_type, "")
-
-
-def _chunks(data: bytes) -> Iterator[bytes]:
-    for start in range(0, len(data), CHUNK_BYTES):
-        yield data[start : start + CHUNK_BYTES]
+    return stem + _EXTENSIONS.get(media_type, "")
 
 
 @router.get(
     "/documents/{document_id}/content",
     summary="A document's content, to download",
     description="Sent as a download (`Content-Disposition: attachment`), never cached, at "
-    "most 20 MB. Opening it is recorded in the patient's access log.",
+    "most 20 MB, with the document's own type where it is one of those listed (the same "
+    "`content_type` the documents list gives), otherwise as `application/octet-stream`. "
+    "`Content-Length` is sent when the length is known before sending; a download that "
+    "stops early is cut off (the connection closes before the body completes), never "
+    "ended as if whole. Opening it is recorded in the patient's access log.",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The document."},
+        200: {
+            "content": {media_type: {} for media_type in DOCUMENT_MEDIA_TYPES},
+            "description": "The document.",
+        },
         **problem_responses(
             *ACTING_FOR_PROBLEMS,
             gp.NotAvailableAtPractice,
@@ -150,20 +162,17 @@ async def get_document_content(
     document_id: DocumentID, acting: ActingForRecord, session: SessionDep, clock: ClockDep
 ) -> StreamingResponse:
     opened = await service.open_document(acting, session, clock, document_id)
-    content_type = opened.content.content_type
-    # Only types browsers treat as documents are passed on; anything else (HTML, script)
-    # is a download of bytes.
-    media_type = content_type if content_type in _EXTENSIONS else "application/octet-stream"
+    media_type = _media_type(opened.content_type)
     filename = _filename(opened.document.title, media_type)
-    return StreamingResponse(
-        _chunks(opened.content.data),
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Content-Length": str(len(opened.content.data)),
-            "Cache-Control": "no-store",
-        },
-    )
+    headers = {
+        # Set here, not as `media_type`, which would add a charset the GP system never gave.
+        "Content-Type": media_type,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    }
+    if opened.size_bytes is not None:
+        headers["Content-Length"] = str(opened.size_bytes)
+    return StreamingResponse(opened.chunks, headers=headers)
 
 
 @router.get(
@@ -190,45 +199,79 @@ async def get_result_series(
 @router.get(
     "/corrections",
     summary="Inaccuracies you reported in this record",
-    description="Each report with whether it reached the practice (`sent`, `not_sent`).",
+    description="Each report with whether it reached the practice (`sent`, `not_sent`). "
+    "A report is deleted here 90 days after it was made (unless this service is set up "
+    "otherwise); the practice keeps what it received.",
     responses=problem_responses(*ACTING_FOR_PROBLEMS),
 )
-async def list_corrections(acting: ActingForRecord, session: SessionDep) -> CorrectionList:
-    corrections = await service.list_corrections(acting, session)
+async def list_corrections(
+    acting: ActingForRecord, session: SessionDep, auth: AuthDep
+) -> CorrectionList:
+    corrections = await service.list_corrections(acting, session, auth.cipher)
     return CorrectionList(items=[CorrectionOut.of(c) for c in corrections])
 
 
 @router.post(
     "/corrections",
     status_code=201,
+    response_model=CorrectionOut,
     summary="Tell the practice something in the record is wrong",
     description="Sent to the practice through its GP system; the practice decides what to "
-    "change. Without an `Idempotency-Key`: a retry sends the report again.",
+    "change. Send a new `Idempotency-Key` for each report: a retry with the same key and "
+    "body returns the first answer, sends nothing again and uses up none of the day's "
+    "reports.",
     responses=problem_responses(
         *ACTING_FOR_PROBLEMS,
+        *IDEMPOTENCY_PROBLEMS,
         gp.NotAvailableAtPractice,
         service.SECTION_REQUIRED,
         service.UNKNOWN_ENTRY,
         service.ENTRY_NOT_CHECKED,
     ),
-    dependencies=[Depends(RateLimited(Budget.RECORD_CORRECTION))],
 )
 async def submit_correction(
     body: Annotated[CorrectionIn, Body(openapi_examples=CORRECTION_EXAMPLES)],
+    idempotency_key: IdempotencyKey,
     acting: ActingForRecord,
     session: SessionDep,
+    sessions: SessionmakerDep,
     clock: ClockDep,
-) -> CorrectionOut:
-    section: RecordSection | None = body.section.section if body.section else None
-    correction = await service.submit_correction(
-        acting,
-        session,
-        clock,
-        section=section,
-        entry_id=body.entry_id,
-        description=body.description,
+    auth: AuthDep,
+    request: Request,
+) -> JSONResponse:
+    account_id = acting.actor.account_id
+
+    async def report() -> StoredResponse:
+        # Spent only by a report that is made: a retry, or a request refused before
+        # this, uses up none of the day's few.
+        await enforce(request, Budget.RECORD_CORRECTION, account_id, account_id=account_id)
+        correction = await service.submit_correction(
+            acting,
+            session,
+            clock,
+            auth.cipher,
+            section=body.section.section if body.section else None,
+            entry_id=body.entry_id,
+            description=body.description,
+        )
+        # Only the id is kept with the key: the text stays encrypted, with the report.
+        return StoredResponse(201, {"correction_id": correction.correction_id})
+
+    stored = await run_once(
+        sessions,
+        account_id=account_id,
+        key=idempotency_key,
+        scope=f"correction:{acting.patient_id}",
+        body=body.model_dump(mode="json"),
+        clock=clock,
+        action=report,
     )
-    return CorrectionOut.of(correction)
+    if stored.is_problem:
+        return as_response(stored)
+    correction = await service.find_correction(
+        acting, session, auth.cipher, stored.body["correction_id"]
+    )
+    return JSONResponse(CorrectionOut.of(correction).model_dump(mode="json"), status_code=201)
 
 
 @router.get(

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from cryptography.fernet import MultiFernet
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record as record_audit
 from app.audit.service import record_completed
 from app.audit.types import AuditAction
+from app.auth.credentials import decrypt_text, encrypt_text
 from app.clock import Clock
 from app.cursors import ListCursors
 from app.gp.errors import GPError, NotFoundInGPSystem, SectionUnavailable
@@ -29,7 +32,6 @@ from app.gp.port import require
 from app.gp.types import (
     Capability,
     Document,
-    DocumentContent,
     MessageKind,
     PracticeMessage,
     RecordEntry,
@@ -46,8 +48,13 @@ from app.records.models import CorrectionStatus, RecordCorrection
 logger = logging.getLogger(__name__)
 
 # Documents larger than this are not passed through the app: the practice can
-# provide a copy. Keeps one request from holding a large file in memory.
+# provide a copy.
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+# A document up to this size is read whole before its first byte is sent, so that it goes
+# out with its length and a refusal is still a problem answer. A larger one is passed on
+# as it arrives, and cut off if it grows past the limit. Either way one download holds at
+# most this much (and a chunk) of a document in memory.
+WHOLE_DOCUMENT_BYTES = 256 * 1024
 
 
 class SectionNotShown(StrEnum):
@@ -360,10 +367,27 @@ async def result_series(
 # --- documents ----------------------------------------------------------------------------
 
 
+class DocumentCutOff(Exception):
+    """A document stopped after its first bytes were sent: the GP system sent more than
+    the limit, or failed part way. The response is cut off, so that the client sees an
+    incomplete download, never a shorter document that looks whole."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpenedDocument:
     document: Document
-    content: DocumentContent
+    content_type: str
+    size_bytes: int | None  # known when the whole document was read before sending
+    chunks: AsyncGenerator[bytes, None]
+
+
+@dataclass(slots=True)
+class _Head:
+    """The start of a document, read before anything is sent."""
+
+    pieces: list[bytes]
+    size: int
+    whole: bool  # the document ended within it
 
 
 async def open_document(
@@ -390,18 +414,78 @@ async def open_document(
     )
     if document is None:
         raise not_found
-    if document.size_bytes is not None and document.size_bytes > MAX_DOCUMENT_BYTES:
-        # Refused on the size the GP system declares, before reading a byte of it.
-        raise DocumentTooLarge()
+    _refuse_if_declared_too_large(document.size_bytes)
     content = await acting.system.get_document_content(acting.patient_ref, document.document_id)
-    if len(content.data) > MAX_DOCUMENT_BYTES:
+    try:
+        _refuse_if_declared_too_large(content.size_bytes)
+        head = await _read_head(content.chunks)
+        # Audited once its content is in hand and before a byte of it is sent: "opened"
+        # says the viewer was sent it, not that the download completed.
+        await _audit_read(acting, session, clock, AuditAction.DOCUMENT_OPENED, document_id)
+    except BaseException:
+        await content.chunks.aclose()
+        raise
+    return OpenedDocument(
+        replace(document, document_id=document_id),
+        content.content_type,
+        head.size if head.whole else None,
+        _sent(head, content.chunks, ods_code=acting.system.ods_code),
+    )
+
+
+def _refuse_if_declared_too_large(size_bytes: int | None) -> None:
+    # Refused on the size the GP system declares, before reading a byte of it. The size
+    # may be missing or wrong: what arrives is counted too.
+    if size_bytes is not None and size_bytes > MAX_DOCUMENT_BYTES:
         raise DocumentTooLarge()
-    await _audit_read(acting, session, clock, AuditAction.DOCUMENT_OPENED, document_id)
-    document = replace(document, document_id=document_id)
-    return OpenedDocument(document, content)
+
+
+async def _read_head(chunks: AsyncGenerator[bytes, None]) -> _Head:
+    """Read until the document ends or `WHOLE_DOCUMENT_BYTES` are in hand."""
+    head = _Head([], 0, whole=False)
+    while head.size < WHOLE_DOCUMENT_BYTES:
+        chunk = await anext(chunks, None)
+        if chunk is None:
+            head.whole = True
+            break
+        head.size += len(chunk)
+        if head.size > MAX_DOCUMENT_BYTES:
+            raise DocumentTooLarge()
+        head.pieces.append(chunk)
+    return head
+
+
+async def _sent(
+    head: _Head, chunks: AsyncGenerator[bytes, None], *, ods_code: str
+) -> AsyncGenerator[bytes, None]:
+    """The document's bytes as they are sent: the head, then the rest as it arrives, cut
+    off past the limit or when the GP system fails part way."""
+    try:
+        while head.pieces:
+            yield head.pieces.pop(0)
+        if head.whole:
+            return
+        size = head.size
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > MAX_DOCUMENT_BYTES:
+                raise _cut_off("it is larger than the limit", ods_code)
+            yield chunk
+    except GPError as exc:
+        raise _cut_off(f"the GP system failed part way ({exc.code})", ods_code) from exc
+    finally:
+        await chunks.aclose()
+
+
+def _cut_off(why: str, ods_code: str) -> DocumentCutOff:
+    logger.warning("document download cut off: %s", why, extra={"ods_code": ods_code})
+    return DocumentCutOff(why)
 
 
 # --- corrections --------------------------------------------------------------------------
+
+# Names a report's text in the error when it does not decrypt (`decrypt_text`).
+CORRECTION_TEXT = "a report of an inaccuracy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,13 +498,13 @@ class Correction:
     status: CorrectionStatus
 
     @classmethod
-    def of(cls, row: RecordCorrection) -> Correction:
+    def of(cls, row: RecordCorrection, cipher: MultiFernet) -> Correction:
         return cls(
             correction_id=row.id,
             created_at=row.created_at,
             section=RecordSection(row.section) if row.section else None,
             entry_id=row.entry_id,
-            description=row.description,
+            description=decrypt_text(cipher, row.description_encrypted, what=CORRECTION_TEXT),
             status=row.status,
         )
 
@@ -429,6 +513,7 @@ async def submit_correction(
     acting: ActingFor,
     session: AsyncSession,
     clock: Clock,
+    cipher: MultiFernet,
     *,
     section: RecordSection | None,
     entry_id: str | None,
@@ -461,7 +546,7 @@ async def submit_correction(
         on_behalf=acting.on_behalf,
         section=section.value if section else None,
         entry_id=entry_id,
-        description=description,
+        description_encrypted=encrypt_text(cipher, description),
         status=CorrectionStatus.SENDING,
         created_at=clock.now(),
     )
@@ -496,17 +581,50 @@ async def submit_correction(
     await record_completed(
         session, clock, acting.audit_event(AuditAction.CORRECTION_SUBMITTED, row.id)
     )
-    return Correction.of(row)
+    return Correction.of(row, cipher)
 
 
-async def list_corrections(acting: ActingFor, session: AsyncSession) -> list[Correction]:
+def _made_by(acting: ActingFor) -> list[ColumnElement[bool]]:
+    """Only this person's reports about this patient: no one else's are theirs to read."""
+    return [
+        RecordCorrection.patient_id == acting.patient_id,
+        RecordCorrection.account_id == acting.actor.account_id,
+    ]
+
+
+async def list_corrections(
+    acting: ActingFor, session: AsyncSession, cipher: MultiFernet
+) -> list[Correction]:
     """The reports this person made about this patient's record, newest first."""
     rows = await session.scalars(
         select(RecordCorrection)
-        .where(
-            RecordCorrection.patient_id == acting.patient_id,
-            RecordCorrection.account_id == acting.actor.account_id,
-        )
+        .where(*_made_by(acting))
         .order_by(RecordCorrection.created_at.desc(), RecordCorrection.id)
     )
-    return [Correction.of(row) for row in rows]
+    return [Correction.of(row, cipher) for row in rows]
+
+
+async def find_correction(
+    acting: ActingFor, session: AsyncSession, cipher: MultiFernet, correction_id: str
+) -> Correction:
+    """One report this person made, to answer a retry of the request that made it.
+
+    Kept for days (`RECORD_CORRECTION_RETENTION_DAYS`, at least a week) after a retry's
+    Idempotency-Key has expired, so it is always there to read.
+    """
+    query = select(RecordCorrection).where(RecordCorrection.id == correction_id, *_made_by(acting))
+    return Correction.of((await session.scalars(query)).one(), cipher)
+
+
+async def prune_corrections(session: AsyncSession, *, now: datetime, keep_for: timedelta) -> int:
+    """Delete the reports made more than `keep_for` ago.
+
+    Each reached the practice in the request that made it (or the person was told it did
+    not): the practice's copy is what counts from then on. Who reported what, and when,
+    stays in the audit trail, which is never pruned.
+    """
+    result = await session.execute(
+        delete(RecordCorrection).where(RecordCorrection.created_at < now - keep_for)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

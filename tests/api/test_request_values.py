@@ -211,7 +211,7 @@ async def test_line_breaks_are_free_text_in_a_body_but_not_in_a_query(
     accepted = await client.post(
         f"{base}/record/corrections",
         json={"description": "My address is wrong.\r\n\tIt is 1 High Street, Leeds. 😀"},
-        headers=user.headers,
+        headers={**user.headers, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert accepted.status_code == 201, accepted.text
 

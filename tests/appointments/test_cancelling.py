@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from app.adapters.sandbox.supplier import SimulatedSupplier
 from app.audit.types import AuditAction
 from tests.appointments.conftest import (
     EMIS,
@@ -128,6 +132,35 @@ async def test_cancelling_a_future_appointment(app: FastAPI, adult: Adult, ods_c
     assert (
         len(await audit_rows(app, AuditAction.APPOINTMENT_CANCELLED, booked["appointment_id"])) == 1
     )
+
+
+async def test_of_two_cancels_at_once_the_loser_hears_what_a_second_cancel_hears(
+    app: FastAPI, adult: Adult, ods_code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patient = await adult(ods_code)
+    booked = await patient.book_ok()
+    appointment_id = booked["appointment_id"]
+    # Both cancels pass the service's own checks before either reaches the GP system,
+    # which then takes exactly one of them.
+    both_checked = asyncio.Barrier(2)
+    cancel = SimulatedSupplier.cancel_appointment
+
+    async def after_both_checked(self: SimulatedSupplier, *args: Any, **kwargs: Any) -> Any:
+        async with asyncio.timeout(30):
+            await both_checked.wait()
+        return await cancel(self, *args, **kwargs)
+
+    monkeypatch.setattr(SimulatedSupplier, "cancel_appointment", after_both_checked)
+    answers = await asyncio.gather(
+        *(patient.cancel(appointment_id, **patient.cancel_body()) for _ in range(2))
+    )
+
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    loser = next(a.json() for a in answers if a.status_code == 409)
+    again = (await patient.cancel(appointment_id, **patient.cancel_body())).json()
+    assert (loser["code"], loser["detail"]) == (again["code"], again["detail"])
+    assert loser["code"] == "not_cancellable"
+    assert len(await audit_rows(app, AuditAction.APPOINTMENT_CANCELLED, appointment_id)) == 1
 
 
 async def test_cancellation_reason_codes(app: FastAPI, adult: Adult, ods_code: str) -> None:

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sandbox.personas import Persona
-from app.auth.credentials import credentials_cipher
+from app.auth.credentials import credentials_cipher, decrypt_text
 from app.auth.models import Account, AuthSession
-from app.auth.nhs_login_tokens import SessionIdTokens, decrypt_id_token
+from app.auth.nhs_login_tokens import SessionIdTokens
 from app.config import Settings
 from app.db import create_sessionmaker
 from tests.auth.conftest import web_sign_in
@@ -49,7 +49,7 @@ async def test_a_p9_sign_in_keeps_its_id_token_encrypted(
         sub = (await connection.execute(select(Account.nhs_login_sub))).scalar_one()
     stored = row.nhs_login_id_token_encrypted
     assert stored is not None
-    id_token = decrypt_id_token(credentials_cipher(standin_settings), stored)
+    id_token = decrypt_text(credentials_cipher(standin_settings), stored, what="ID token")
     claims = claims_of(id_token)
     assert claims["sub"] == sub
     # Not in the clear: neither the token nor its payload segment.

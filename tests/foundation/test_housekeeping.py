@@ -1,18 +1,24 @@
-"""Housekeeping deletes old idempotency records and dead sessions, nothing younger."""
+"""Housekeeping deletes what the service no longer needs, nothing younger: old idempotency
+records, dead sessions, and reports of inaccuracies the practice has had long enough."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.audit.models import AuditRecord
+from app.audit.types import AuditAction
 from app.auth.models import AuthSession
 from app.config import Settings
 from app.housekeeping import housekeeping
 from app.idempotency.models import IdempotencyRecord
+from app.records.models import RecordCorrection
 from tests.conftest import FakeClock, SignIn
+from tests.records.test_correction_budget import report
 
 
 async def _count(engine: AsyncEngine, model: type) -> int:
@@ -38,16 +44,69 @@ async def test_housekeeping_keeps_what_is_live_and_deletes_what_is_not(
     assert booked.status_code == 201
 
     clock.advance(timedelta(hours=11))
-    assert await housekeeping(settings.database_url, clock) == {
+    assert await housekeeping(settings, clock) == {
         "idempotency_records": 0,
         "sessions": 0,
+        "record_corrections": 0,
     }
     assert await _count(engine, IdempotencyRecord) == 1
 
     clock.advance(timedelta(hours=14))
-    assert await housekeeping(settings.database_url, clock) == {
+    assert await housekeeping(settings, clock) == {
         "idempotency_records": 1,
         "sessions": 1,
+        "record_corrections": 0,
     }
     assert await _count(engine, IdempotencyRecord) == 0
     assert await _count(engine, AuthSession) == 0
+
+
+async def test_a_report_is_kept_for_the_configured_days_after_the_practice_had_it(
+    client: httpx.AsyncClient,
+    sign_in: SignIn,
+    clock: FakeClock,
+    make_settings: Callable[..., Settings],
+    sandbox_database_url: str,
+    engine: AsyncEngine,
+) -> None:
+    settings = make_settings(
+        sandbox_database_url=sandbox_database_url, record_correction_retention_days=30
+    )
+    keep_for = timedelta(days=30)
+    user = await sign_in("adult-full", ods_code="A81001")
+    first = await report(client, user, {"description": "My address is wrong"})
+    assert (first.status_code, first.json()["status"]) == (201, "sent")
+    clock.advance(timedelta(days=10))
+    user = await sign_in("adult-full", ods_code="A81001")
+    later = await report(client, user, {"description": "My name is spelled Ann"})
+    assert later.status_code == 201
+
+    # Up to the day: kept, so the person can see what they sent while the practice answers.
+    clock.advance(keep_for - timedelta(days=10, minutes=1))
+    assert (await housekeeping(settings, clock))["record_corrections"] == 0
+    assert await _count(engine, RecordCorrection) == 2
+
+    # Past it: the first is deleted, the later one kept; the audit trail keeps both events.
+    clock.advance(timedelta(minutes=2))
+    assert (await housekeeping(settings, clock))["record_corrections"] == 1
+    user = await sign_in("adult-full", ods_code="A81001")
+    url = f"/v1/patients/{user.patient_id()}/record/corrections"
+    listed = (await client.get(url, headers=user.headers)).json()["items"]
+    assert [c["correction_id"] for c in listed] == [later.json()["correction_id"]]
+    async with engine.connect() as connection:
+        targets = (
+            await connection.scalars(
+                select(AuditRecord.target).where(
+                    AuditRecord.action == AuditAction.CORRECTION_SUBMITTED
+                )
+            )
+        ).all()
+    assert sorted(targets) == sorted([first.json()["correction_id"], later.json()["correction_id"]])
+
+    clock.advance(timedelta(days=10))
+    assert (await housekeeping(settings, clock))["record_corrections"] == 1
+    assert await _count(engine, RecordCorrection) == 0
+
+
+def test_reports_are_kept_90_days_unless_configured(make_settings: Callable[..., Settings]) -> None:
+    assert make_settings().record_correction_retention_days == 90

@@ -44,7 +44,9 @@ async def test_a_day_of_use_logs_nothing_that_identifies_a_patient(
         for section in ("allergies", "consultations", "test-results", "documents"):
             await client.get(f"{base}/record/{section}", headers=user.headers)
         await client.post(
-            f"{base}/record/corrections", json={"description": CORRECTION}, headers=user.headers
+            f"{base}/record/corrections",
+            json={"description": CORRECTION},
+            headers={**user.headers, "Idempotency-Key": f"correction-{patient_id}"},
         )
         courses = (await client.get(f"{base}/prescriptions/courses", headers=user.headers)).json()[
             "items"

@@ -54,7 +54,8 @@ def test_every_answer_forbids_framing_and_referrers(server: LiveServer, path: st
 def test_api_answers_may_load_nothing(server: LiveServer) -> None:
     with server.client() as client:
         csp = directives(client.get("/v1/auth/session"))
-    assert set(csp) == {"default-src", "frame-ancestors", "base-uri", "form-action"}
+    assert set(csp) == {"default-src", "frame-ancestors", "base-uri", "form-action", "sandbox"}
+    assert csp["sandbox"] == set()  # no allowances: no script, forms or origin of ours
 
 
 def test_swagger_ui_runs_only_scripts_from_this_site(server: LiveServer) -> None:

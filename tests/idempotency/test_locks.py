@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.sandbox import find_sandbox
 from app.db import create_sessionmaker
 from app.idempotency import locks
+from app.idempotency.lease import lease_length, wall_now
 from app.idempotency.locks import one_at_a_time
 from app.idempotency.service import RequestInProgress
 from tests.conftest import FakeClock, SignIn
@@ -123,14 +124,14 @@ async def test_two_bookings_at_once_cannot_both_pass_the_limit(
 # --- the lock on its own -------------------------------------------------------------------
 
 
-async def test_a_second_holder_waits_for_the_first(engine: AsyncEngine, clock: FakeClock) -> None:
+async def test_a_second_holder_waits_for_the_first(engine: AsyncEngine) -> None:
     sessions = create_sessionmaker(engine)
     order: list[str] = []
     first_in = asyncio.Event()
     first_may_leave = asyncio.Event()
 
     async def first() -> None:
-        async with one_at_a_time(sessions, "book:p1", clock):
+        async with one_at_a_time(sessions, "book:p1"):
             order.append("first in")
             first_in.set()
             await first_may_leave.wait()
@@ -138,13 +139,13 @@ async def test_a_second_holder_waits_for_the_first(engine: AsyncEngine, clock: F
 
     async def second() -> None:
         await first_in.wait()
-        async with one_at_a_time(sessions, "book:p1", clock):
+        async with one_at_a_time(sessions, "book:p1"):
             order.append("second in")
 
     tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
     await first_in.wait()
     # Another patient's lock is another lock: taken at once while p1's is held.
-    async with one_at_a_time(sessions, "book:p2", clock):
+    async with one_at_a_time(sessions, "book:p2"):
         order.append("other patient")
     first_may_leave.set()
     await asyncio.gather(*tasks)
@@ -157,24 +158,27 @@ async def test_a_lock_left_by_a_request_that_died_expires(
 ) -> None:
     sessions = create_sessionmaker(engine)
     monkeypatch.setattr(locks, "WAIT", 0.2)
-    assert await locks._try_take(sessions, "book:p1", "died-holding-it", clock)
+    assert await locks._try_take(sessions, "book:p1", "died-holding-it")
 
+    # The service's clock moving on does not end the lock's lease: real time does.
+    clock.advance(timedelta(days=1))
     with pytest.raises(RequestInProgress):
-        async with one_at_a_time(sessions, "book:p1", clock):
+        async with one_at_a_time(sessions, "book:p1"):
             pass
 
-    clock.advance(locks.HOLD_FOR + timedelta(seconds=1))
-    async with one_at_a_time(sessions, "book:p1", clock):
+    later = wall_now() + lease_length() + timedelta(seconds=1)
+    monkeypatch.setattr(locks, "wall_now", lambda: later)
+    async with one_at_a_time(sessions, "book:p1"):
         pass
 
 
 async def test_the_lock_is_released_when_the_action_fails(
-    engine: AsyncEngine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sessions = create_sessionmaker(engine)
     monkeypatch.setattr(locks, "WAIT", 0.2)
     with pytest.raises(ValueError, match="refused"):
-        async with one_at_a_time(sessions, "book:p1", clock):
+        async with one_at_a_time(sessions, "book:p1"):
             raise ValueError("refused")
-    async with one_at_a_time(sessions, "book:p1", clock):
+    async with one_at_a_time(sessions, "book:p1"):
         pass

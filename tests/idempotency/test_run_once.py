@@ -34,6 +34,7 @@ from app.idempotency.service import (
     run_once,
 )
 from app.problems import PROBLEM_MEDIA_TYPE
+from app.ratelimit.service import Budget, RateLimited
 from tests.conftest import FakeClock
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -237,8 +238,14 @@ async def test_a_problem_raised_by_the_action_is_stored_too(
 
 @pytest.mark.parametrize(
     "error",
-    [GPSystemUnavailable(), RequestInProgress(), RuntimeError("bug"), asyncio.CancelledError()],
-    ids=["GP system unavailable", "patient busy", "unexpected error", "cancelled"],
+    [
+        GPSystemUnavailable(),
+        RequestInProgress(),
+        RateLimited(Budget.RECORD_CORRECTION, 60),
+        RuntimeError("bug"),
+        asyncio.CancelledError(),
+    ],
+    ids=["GP system unavailable", "patient busy", "budget spent", "unexpected error", "cancelled"],
 )
 async def test_a_failure_that_did_nothing_frees_the_key(
     sessions: Sessions, clock: FakeClock, error: BaseException

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from app.adapters.sandbox.supplier import SimulatedSupplier
 from app.audit.types import AuditAction
 from tests.appointments.conftest import audit_rows
 from tests.prescriptions.conftest import EMIS, NOTE, TPP, VISION, MakeOrderer, Orderer, new_key
@@ -267,6 +268,34 @@ async def test_cancelling_a_request_still_being_dealt_with(
         assert len(rows) == 1
         again = await patient.cancel(made["request_id"])
         assert (again.status_code, again.json()["code"]) == (409, "request_not_cancellable")
+
+
+async def test_of_two_cancels_at_once_the_loser_hears_what_a_second_cancel_hears(
+    orderer: MakeOrderer, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patient = await orderer("adult-full", EMIS)
+    amlodipine = (await patient.courses())["Amlodipine"]["course_id"]
+    made = (await patient.order([amlodipine])).json()
+    # Both cancels pass the service's own check before either reaches the GP system, which
+    # then takes exactly one of them.
+    both_checked = asyncio.Barrier(2)
+    cancel = SimulatedSupplier.cancel_prescription_request
+
+    async def after_both_checked(self: SimulatedSupplier, *args: Any, **kwargs: Any) -> Any:
+        async with asyncio.timeout(30):
+            await both_checked.wait()
+        return await cancel(self, *args, **kwargs)
+
+    monkeypatch.setattr(SimulatedSupplier, "cancel_prescription_request", after_both_checked)
+    answers = await asyncio.gather(*(patient.cancel(made["request_id"]) for _ in range(2)))
+
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    loser = next(a.json() for a in answers if a.status_code == 409)
+    again = (await patient.cancel(made["request_id"])).json()
+    assert (loser["code"], loser["detail"]) == (again["code"], again["detail"])
+    assert loser["code"] == "request_not_cancellable"
+    rows = await audit_rows(app, AuditAction.PRESCRIPTION_REQUEST_CANCELLED, made["request_id"])
+    assert len(rows) == 1
 
 
 async def test_a_request_already_dealt_with_cannot_be_cancelled(orderer: MakeOrderer) -> None:

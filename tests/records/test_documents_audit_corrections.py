@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import replace
 
 import httpx
@@ -194,9 +195,9 @@ SECRET = "not allergic to peanuts, zq-secret-7731"
 
 
 async def post_correction(viewer: Viewer, body: dict[str, object]) -> httpx.Response:
-    return await viewer.client.post(
-        viewer.base + "/corrections", headers=viewer.user.headers, json=body
-    )
+    """A new report, with a new Idempotency-Key."""
+    headers = {**viewer.user.headers, "Idempotency-Key": str(uuid.uuid4())}
+    return await viewer.client.post(viewer.base + "/corrections", headers=headers, json=body)
 
 
 async def test_a_correction_reaches_the_practice_and_is_listed_with_its_status(

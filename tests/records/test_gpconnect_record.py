@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import pytest
 import respx
+from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.adapters.gpconnect import GPConnectAdapter
@@ -165,9 +166,10 @@ async def test_documents_and_corrections_are_not_offered_over_gp_connect(
     assert page.not_shown is service.SectionNotShown.NOT_OFFERED_AT_PRACTICE
     with pytest.raises(NotAvailableAtPractice):
         await service.open_document(viewer, session, clock, "doc-1")
+    cipher = MultiFernet([Fernet(Fernet.generate_key())])
     with pytest.raises(NotAvailableAtPractice):
         await service.submit_correction(
-            viewer, session, clock, section=None, entry_id=None, description="Wrong"
+            viewer, session, clock, cipher, section=None, entry_id=None, description="Wrong"
         )
 
 

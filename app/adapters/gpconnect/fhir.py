@@ -345,7 +345,22 @@ def appointment_from_fhir(resource: JSON, index: ResourceIndex | None = None) ->
         reason=resource.get("description") or None,
         cancellation_reason=(cancellation or {}).get("valueString"),
         version=str((resource.get("meta") or {}).get("versionId") or "1"),
+        slot_id=booked_slot_id(resource, location_actor, practitioner_actor),
     )
+
+
+def booked_slot_id(
+    resource: JSON, location_actor: JSON | None, practitioner_actor: JSON | None
+) -> str | None:
+    """The port's id of the one slot an appointment was booked in, as `slots_from_bundle`
+    makes it from the slot; None where the appointment does not say."""
+    slots = [ref_id(reference, "Slot") for reference in resource.get("slot") or []]
+    location_id = ref_id(location_actor, "Location")
+    if len(slots) != 1 or slots[0] is None or location_id is None:
+        return None
+    start, end = instant(resource["start"]), instant(resource["end"])
+    practitioner_id = ref_id(practitioner_actor, "Practitioner")
+    return SlotKey(slots[0], start, end, location_id, practitioner_id).encode()
 
 
 def unresolved_participants(resource: JSON) -> list[JSON]:

@@ -94,7 +94,9 @@ async def create_sandbox_factory(
     An unreachable database does not stop the app starting: the adapter then
     answers `GPSystemUnavailable` and retries the bootstrap on the next call.
     """
-    engine = create_engine(settings.sandbox_url)
+    engine = create_engine(
+        settings.sandbox_url, connect_timeout=settings.database_connect_timeout_seconds
+    )
     stack.push_async_callback(engine.dispose)
     database = SandboxDatabase(
         engine, clock, sandbox_practices(load_practices(settings.practices_file))

@@ -4,19 +4,19 @@ The adapter's job is the one a real adapter has: call the supplier, translate
 its error codes into the port's domain errors (keeping the code in
 `supplier_code`), turn a broken connection into `GPSystemUnavailable`, and a
 value its database would not take into a refusal.
-It also injects the configured faults.
+It also injects the configured faults, or those switched for every process.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from app.adapters.sandbox.database import SandboxDatabase
-from app.adapters.sandbox.faults import SandboxFaults
+from app.adapters.sandbox.faults import SandboxFaults, switched_faults
 from app.adapters.sandbox.profiles import Refusal, SupplierProfile, domain_error
 from app.adapters.sandbox.supplier import SimulatedSupplier, SupplierError
 from app.gp.delegate import CallKind, DelegatingGPSystem
@@ -44,9 +44,10 @@ class SandboxGPSystem(DelegatingGPSystem):
 
     async def _call(self, kind: CallKind, operation: Callable[[], Awaitable[T]]) -> T:
         unavailable = self.profile.code(Refusal.UNAVAILABLE)
-        await self.faults.inject(unavailable)
         try:
             await self.database.ensure_ready()
+            switched = await switched_faults(self.database.engine, self.supplier.ods_code)
+            await self.faults.inject(unavailable, switched)
             return await operation()
         except SupplierError as exc:
             raise domain_error(self.profile, exc.code, exc.course_id) from None
@@ -63,6 +64,24 @@ class SandboxGPSystem(DelegatingGPSystem):
                 extra={"ods_code": self.ods_code, "error": type(exc).__name__},
             )
             raise GPSystemUnavailable(supplier_code=unavailable) from exc
+
+    async def _stream(self, chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """A document's chunks, with a refusal or a broken connection part way translated
+        as for a call."""
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except SupplierError as exc:
+            raise domain_error(self.profile, exc.code, exc.course_id) from None
+        except (SQLAlchemyError, OSError) as exc:
+            logger.warning(
+                "sandbox GP system database error part way through a document",
+                extra={"ods_code": self.ods_code, "error": type(exc).__name__},
+            )
+            unavailable = self.profile.code(Refusal.UNAVAILABLE)
+            raise GPSystemUnavailable(supplier_code=unavailable) from exc
+        finally:
+            await chunks.aclose()
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

@@ -1,9 +1,9 @@
 """Deterministic seed data for the simulated GP systems, and the bootstrap.
 
 `build_seed_rows(today, practices)` computes every row in Python (fast, and
-the same on every run for a given day); `bootstrap` creates the tables, seeds
-an empty database, and on a later day tops the slots up to eight weeks ahead
-and re-ages the seeded patients, never touching bookings.
+the same on every run for a given day); `bootstrap` upgrades the tables
+(`schema.upgrade`), seeds an empty database, and on a later day tops the slots
+up to eight weeks ahead and re-ages the seeded patients, never touching bookings.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, text, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.adapters.sandbox import tables
+from app.adapters.sandbox import schema, tables
 from app.adapters.sandbox.personas import (
     LOAD_TEST_TAG,
     PRACTICE_NAMES,
@@ -705,37 +704,6 @@ async def insert_rows(connection: AsyncConnection, rows: SeedRows) -> None:
             await connection.execute(insert(table), [dict(row) for row in table_rows])
 
 
-def _outdated(connection: Connection) -> bool:
-    """Whether any sandbox table has other columns than this version declares."""
-    inspector = inspect(connection)
-    existing = set(inspector.get_table_names())
-    return any(
-        {column["name"] for column in inspector.get_columns(table.name)}
-        != {column.name for column in table.columns}
-        for table in tables.metadata.sorted_tables
-        if table.name in existing
-    )
-
-
-async def create_tables(engine: AsyncEngine) -> None:
-    """Create the sandbox tables; tolerate another process doing it at the same time.
-
-    The sandbox has no migrations: its data is simulated, so tables left by an older
-    version are dropped and made again (and then seeded afresh).
-    """
-    for attempt in range(3):
-        try:
-            async with engine.begin() as connection:
-                if await connection.run_sync(_outdated):
-                    logger.warning("sandbox tables are from an older version: recreating them")
-                    await connection.run_sync(tables.metadata.drop_all)
-                await connection.run_sync(tables.metadata.create_all)
-            return
-        except (IntegrityError, OperationalError, ProgrammingError):
-            if attempt == 2:
-                raise
-
-
 async def clear(connection: AsyncConnection) -> None:
     """Empty every sandbox table (children first)."""
     if connection.dialect.name == "postgresql":
@@ -747,8 +715,8 @@ async def clear(connection: AsyncConnection) -> None:
 
 
 async def load(engine: AsyncEngine, rows: SeedRows, *, reset: bool = True) -> None:
-    """Create the tables and load `rows`, emptying them first when `reset`."""
-    await create_tables(engine)
+    """Upgrade the tables and load `rows`, emptying them first when `reset`."""
+    await schema.upgrade(engine)
     async with engine.begin() as connection:
         if reset:
             await clear(connection)
@@ -767,8 +735,9 @@ async def bootstrap(
 
     Safe to run from several processes at once: the seed is one transaction that
     starts by claiming the `seeded_on` key, and a top-up claims its day the same way.
+    The tables are upgraded in place first, keeping every booking, order and message.
     """
-    await create_tables(engine)
+    await schema.upgrade(engine)
     async with engine.connect() as connection:
         state = await _meta(connection)
     if "seeded_on" not in state:

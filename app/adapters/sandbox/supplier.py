@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import LargeBinary, bindparam, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -92,6 +93,8 @@ FREE_SLOTS = (
     .order_by(t.slots.c.start, t.slots.c.slot_id)
 )
 FIRST_FREE_SLOTS = FREE_SLOTS.limit(bindparam("limit"))
+# How much of a document one read takes: what a GP system sends in one piece.
+DOCUMENT_CHUNK_BYTES = 64 * 1024
 
 
 class SimulatedSupplier:
@@ -321,6 +324,7 @@ class SimulatedSupplier:
             booked_by_ref=row.booked_by_ref,
             cancellation_reason=row.cancellation_reason,
             version=str(row.version),
+            slot_id=row.slot_id,
         )
 
     async def search_slots(
@@ -820,7 +824,10 @@ class SimulatedSupplier:
             await self._patient(connection, patient_ref)
             row = (
                 await connection.execute(
-                    select(t.documents.c.content_type, t.documents.c.data).where(
+                    select(
+                        t.documents.c.content_type,
+                        func.length(t.documents.c.data).label("size_bytes"),
+                    ).where(
                         t.documents.c.document_id == document_id,
                         t.documents.c.patient_ref == patient_ref,
                     )
@@ -828,7 +835,37 @@ class SimulatedSupplier:
             ).first()
         if row is None:
             self._refuse(Refusal.NOT_FOUND)
-        return DocumentContent(content_type=row.content_type, data=bytes(row.data))
+        return DocumentContent(
+            content_type=row.content_type,
+            chunks=self._document_chunks(patient_ref, document_id),
+            size_bytes=row.size_bytes,
+        )
+
+    async def _document_chunks(
+        self, patient_ref: str, document_id: str
+    ) -> AsyncGenerator[bytes, None]:
+        """The stored bytes one slice per read, as a GP system sends a file: the whole
+        document is never in memory at once."""
+        start = 1  # SQL counts from 1
+        while True:
+            async with self._reader.connect() as connection:
+                piece = await connection.scalar(
+                    select(
+                        func.substr(
+                            t.documents.c.data, start, DOCUMENT_CHUNK_BYTES, type_=LargeBinary
+                        )
+                    ).where(
+                        t.documents.c.document_id == document_id,
+                        t.documents.c.patient_ref == patient_ref,
+                    )
+                )
+            if piece is None:
+                self._refuse(Refusal.NOT_FOUND)  # removed while it was being read
+            if piece:
+                yield bytes(piece)
+            if len(piece) < DOCUMENT_CHUNK_BYTES:
+                return
+            start += len(piece)
 
     # --- messages -------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The simulated GP systems' own tables (prefix `sandbox_`, their own MetaData).
 
-They are not the app's: Alembic ignores the prefix, the app never queries them,
-and the bootstrap creates them with `create_all`.
+They are not the app's: the app's Alembic ignores the prefix and the app never
+queries them. They have their own history (`migrations/`, applied by the
+bootstrap), so a change here needs a revision there.
 """
 
 from __future__ import annotations

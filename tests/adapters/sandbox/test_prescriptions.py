@@ -70,7 +70,7 @@ async def test_request_then_pending_then_cancel(
         patient, request.request_id, actor_ref=patient
     )
     assert cancelled.status is PrescriptionRequestStatus.CANCELLED
-    with pytest.raises(errors.GPForbidden) as again:
+    with pytest.raises(errors.RequestNotCancellable) as again:
         await emis.cancel_prescription_request(patient, request.request_id, actor_ref=patient)
     assert again.value.supplier_code == "-1206"
     with pytest.raises(errors.NotFoundInGPSystem):

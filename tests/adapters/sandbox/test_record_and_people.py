@@ -127,7 +127,8 @@ async def test_documents(emis: SandboxGPSystem, persona: PersonaLookup) -> None:
     assert any(d.third_party for d in documents) and any(d.hidden for d in documents)
     pdf = next(d for d in documents if d.content_type == "application/pdf")
     content = await emis.get_document_content(patient, pdf.document_id)
-    assert content.data.startswith(b"%PDF")
+    data = b"".join([chunk async for chunk in content.chunks])
+    assert data.startswith(b"%PDF") and len(data) == content.size_bytes == pdf.size_bytes
     with pytest.raises(errors.NotFoundInGPSystem):
         await emis.get_document_content(persona("proxy-parent").patient_ref, pdf.document_id)
 

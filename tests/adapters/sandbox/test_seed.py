@@ -95,19 +95,3 @@ async def test_top_up_on_a_later_day_keeps_bookings(sandbox_database_url: str) -
     )
     assert state
     await engine.dispose()
-
-
-async def test_tables_from_an_older_version_are_made_again_and_seeded(tmp_path: object) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
-    engine = create_engine(url)
-    day = date(2027, 3, 10)
-    assert await bootstrap(engine, day) == "seeded"
-    async with engine.begin() as connection:  # as an older version left it
-        await connection.exec_driver_sql("ALTER TABLE sandbox_patients DROP COLUMN tags")
-
-    assert await bootstrap(engine, day) == "seeded"
-
-    async with engine.connect() as connection:
-        tags = await connection.scalar(select(tables.patients.c.tags).limit(1))
-    assert tags is not None
-    await engine.dispose()

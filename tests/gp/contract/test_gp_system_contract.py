@@ -56,6 +56,9 @@ async def test_booked_slot_is_listed_as_booked(contract: Contract) -> None:
     listed = await contract.adapter.list_appointments(contract.patient_ref)
     match = [a for a in listed if a.appointment_id == booked.appointment_id]
     assert [a.status for a in match] == [AppointmentStatus.BOOKED]
+    # Each names its slot, so that a booking whose answer was lost can be found again.
+    assert booked.slot_id == slot.slot_id
+    assert [a.slot_id for a in match] == [slot.slot_id]
     assert slot.slot_id not in {s.slot_id for s in await free_slots(contract)}
 
 
