@@ -1,10 +1,14 @@
 # GP Online. `make run` serves the API; `make test` runs the whole suite.
-# Both create .venv and install the pinned dependencies on first use.
+# Both create .venv on first use: `make run` installs what serving needs, `make test` (and
+# every other target) adds the development tools; each set is installed once.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar on \
+	-c constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
@@ -12,23 +16,33 @@ export HOST PORT
 .PHONY: run test chaos lint typecheck install migrate openapi clean bench bench-scale soak e2e \
 	browser-test mutation
 
-$(STAMP): pyproject.toml constraints.txt
-	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a few minutes)…"
+# What serving needs: the service's pinned dependencies, without the development tools.
+# Nothing to install where the development set below is in place and up to date.
+$(RUNTIME_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on \
-		-c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	test $(STAMP) -nt pyproject.toml && test $(STAMP) -nt constraints.txt || { \
+		echo "Installing the pinned dependencies into $(VENV) (the first time takes a minute or two)…"; \
+		$(PIP_INSTALL) -e .; }
+	touch $(RUNTIME_STAMP)
+
+# The same, with the development tools (tests, linters, type checker, browser, profilers).
+# It holds the serving set too, so `make run` after `make test` installs nothing.
+$(STAMP): pyproject.toml constraints.txt
+	@echo "Installing the pinned dependencies and development tools into $(VENV) (the first time takes a few minutes)…"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $(RUNTIME_STAMP) $(STAMP)
 
 install: $(STAMP)
 
 # The app's tables, then the sandbox GP systems' (their own history, rows kept).
-migrate: install
+migrate: $(RUNTIME_STAMP)
 	$(BIN)/alembic upgrade head
 	$(BIN)/python -m app.adapters.sandbox migrate
 
-# The dev NHS login stand-in sends the browser back to PUBLIC_BASE_URL: follow HOST and PORT
-# unless the caller set it. The stand-in's RSA key is made under var/ on first start.
-run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+# Unless the caller sets PUBLIC_BASE_URL, `python -m app` derives it from HOST and PORT
+# (http://127.0.0.1:PORT for HOST=0.0.0.0) and prints it. The dev NHS login stand-in's
+# RSA key is made under var/ on first start.
 run: migrate
 	$(BIN)/python -m app
 

@@ -6,8 +6,8 @@ session checks (401), the CSRF and Origin checks on unsafe methods with the cook
 (403), the limits before any route (408, 413, 431, 503), validation (422), the
 per-account rate limit (429), 500, and for operations that use the database, 503 while
 it cannot be reached. It then lists each status's codes in its
-description, makes `code` an enum of every documented code, and documents the
-`Retry-After` and `Location` headers.
+description, makes `code` an enum of every documented code, documents the
+`Retry-After` and `Location` headers, and adds the journeys' links (app.api_links).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from app.api_links import add_links
 from app.auth.deps import SESSION_SECURITY_SCHEMES, current_session, session_security
 from app.auth.problems import CSRFTokenInvalid, NotSignedIn, OriginNotAllowed, SessionExpired
 from app.db import autocommit_engine, get_session, get_sessionmaker
@@ -197,6 +198,7 @@ def api_document(app: FastAPI) -> dict[str, Any]:
             _session_security(method, operation)
             _document_problems(operation, codes, uses_database=(path, method) in uses_database)
             _document_storable_text(operation, components)
+    add_links(schema)
     problem_schema["properties"]["code"]["enum"] = sorted(codes)
     components["ProblemDetail"] = problem_schema
     for unused in ("HTTPValidationError", "ValidationError"):

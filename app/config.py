@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -12,8 +13,20 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from limits import parse
-from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvironmentUnreadable
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from app.public_address import is_wildcard, served_base_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PRACTICES_FILE = Path(__file__).resolve().parent / "gp" / "practices.json"
@@ -39,8 +52,95 @@ class PharmacyDirectoryKind(StrEnum):
     SERVICE_SEARCH = "service_search"  # NHS Directory of Healthcare Services (Service Search)
 
 
+# The async drivers the service runs on, and what a URL without one (as most tools and
+# hosting platforms write it) means. A URL naming a synchronous driver is refused: it would
+# fail later with "No module named 'psycopg'", pointing at the wrong fix.
+DATABASE_SCHEMES = {
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+aiosqlite",
+}
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 class UnsafeSettings(RuntimeError):
     """Raised when `APP_ENV=prod` is combined with development defaults."""
+
+
+class InvalidSettings(RuntimeError):
+    """Settings that cannot be read: the message names each one, a line apiece."""
+
+
+def read_settings() -> Settings:
+    """The settings from the environment (and `.env`), or `InvalidSettings` saying, one
+    line per setting, what to change: for a person at a terminal, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as invalid:
+        lines = setting_errors(invalid)
+    except EnvironmentUnreadable as unreadable:
+        lines = [str(unreadable)]
+    raise InvalidSettings(
+        "Cannot start: fix these settings (environment variables or .env):\n"
+        + "\n".join(f"  {line}" for line in lines)
+    )
+
+
+def setting_errors(invalid: ValidationError) -> list[str]:
+    """`NAME: what is wrong` for each error, never the value given (it may be a secret)."""
+    lines: list[str] = []
+    for error in invalid.errors(include_url=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        location = error.get("loc") or ()
+        line = f"{str(location[0]).upper()}: {message}" if location else message
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def async_database_url(url: str) -> str:
+    """`url` with the async driver the service needs (`postgres://` is PostgreSQL with
+    asyncpg); ValueError, in words that name the fix, for any other kind of database."""
+    scheme, separator, rest = url.strip().partition("://")
+    driver = DATABASE_SCHEMES.get(scheme.lower())
+    if not separator:
+        raise ValueError("is not a URL: use postgresql+asyncpg://user:password@host:5432/name")
+    if driver is None:
+        raise ValueError(
+            f"{scheme}:// is not supported: use postgresql+asyncpg://user:password@host:5432/name"
+            " (or sqlite+aiosqlite:///path/to/file.db outside prod)"
+        )
+    normalised = f"{driver}://{rest}"
+    try:
+        port = make_url(normalised).port  # a port that is not a number fails here
+    except (ArgumentError, ValueError):
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(
+            "cannot be read as a URL: use postgresql+asyncpg://user:password@host:5432/name"
+            " (in the password, write @ / : as %40 %2F %3A)"
+        )
+    return normalised
+
+
+def simulated_practices(practices_file: Path) -> list[str]:
+    """The ODS codes a practices file serves from the sandbox (simulated GP systems).
+
+    Read with `json` alone: the full check (`app.gp.registry`) imports the metrics, which
+    must wait until `python -m app` has prepared them. OSError or ValueError when the file
+    cannot be read.
+    """
+    document = json.loads(practices_file.read_text())
+    practices = document.get("practices") if isinstance(document, dict) else None
+    if not isinstance(practices, list):
+        raise ValueError("it holds no list of practices")
+    return [
+        str(practice.get("ods_code"))
+        for practice in practices
+        if isinstance(practice, dict) and practice.get("adapter") == "sandbox"
+    ]
 
 
 def _split_list(value: object) -> object:
@@ -161,6 +261,30 @@ class Settings(BaseSettings):
     # service in a process of its own. Never in prod.
     frozen_now: AwareDatetime | None = None
 
+    @field_validator("database_url", "sandbox_database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        return None if value is None else async_database_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_LEVELS:
+            raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+        return value.strip().upper()
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_public_base_url(cls, value: str) -> str:
+        host = urlsplit(value).hostname
+        if host is not None and is_wildcard(host):
+            raise ValueError(
+                f"names {host}, which is where a server listens, not an address to open: "
+                "name one a browser opens, such as http://127.0.0.1:8000, or leave it unset "
+                "outside prod (it then follows HOST and PORT)"
+            )
+        return value
+
     @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
@@ -229,6 +353,15 @@ class Settings(BaseSettings):
         """Where NHS login sends the browser back: the setting, or this service's callback."""
         return self.nhs_login_redirect_uri or f"{self.public_base_url}/v1/auth/callback"
 
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for a server bound to `host`:`port`. Outside prod, with no
+        PUBLIC_BASE_URL given, the public address is the bound one (loopback for a
+        wildcard bind), so that sign-in comes back to the server it started at. Prod
+        keeps the https PUBLIC_BASE_URL it refuses to start without."""
+        if self.app_env is AppEnv.PROD or "public_base_url" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"public_base_url": served_base_url(host, port)})
+
     @property
     def app_redirect_uris(self) -> frozenset[str]:
         """Where apps may have NHS login send their codes: the setting, plus in dev the
@@ -296,8 +429,7 @@ class Settings(BaseSettings):
             problems.append("PATIENT_ID_KEY must differ from SECRET_KEY")
         if self.dev_login_enabled:
             problems.append("DEV_LOGIN_ENABLED is on; the development sign-in must be off")
-        if self.practices_file == DEFAULT_PRACTICES_FILE:
-            problems.append("PRACTICES_FILE is the demo file of simulated GP systems")
+        problems.extend(self._practices_file_problems())
         if self.pharmacy_directory is PharmacyDirectoryKind.SANDBOX:
             problems.append("PHARMACY_DIRECTORY is the sandbox list of made-up pharmacies")
         elif urlsplit(self.service_search_base_url or "").scheme != "https":
@@ -310,12 +442,29 @@ class Settings(BaseSettings):
             problems.append("FROZEN_NOW is set; production runs on the real clock")
         return problems
 
+    def _practices_file_problems(self) -> list[str]:
+        """A practices file that serves any practice from the sandbox, whatever its path:
+        a copy of the demo file would otherwise put patients on simulated GP systems."""
+        try:
+            simulated = simulated_practices(self.practices_file)
+        except (OSError, ValueError) as unreadable:
+            reason = getattr(unreadable, "strerror", None) or str(unreadable)
+            return [f"PRACTICES_FILE {self.practices_file} cannot be read: {reason}"]
+        if not simulated:
+            return []
+        return [
+            f"PRACTICES_FILE serves {', '.join(simulated)} from the sandbox adapter "
+            "(simulated GP systems)"
+        ]
+
     def check_safe(self) -> None:
-        """Refuse to start in production with any development default left in place."""
+        """Refuse to start in production with any development default left in place:
+        every reason at once, a line each."""
         if self.app_env is not AppEnv.PROD:
             return
         problems = self.unsafe_for_production()
         if problems:
             raise UnsafeSettings(
-                "Refusing to start with APP_ENV=prod: " + "; ".join(problems) + "."
+                "Refusing to start with APP_ENV=prod:\n"
+                + "\n".join(f"  {problem}" for problem in problems)
             )

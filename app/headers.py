@@ -12,6 +12,7 @@ import base64
 import hashlib
 import inspect
 import re
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
@@ -49,10 +50,11 @@ class PrivateResponseHeaders:
 # with no scripts, forms or cookies of ours.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 # The development NHS login stand-in (APP_ENV=dev only) has an inline style and a form.
-DEV_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+_DEV_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+DEV_CSP = _DEV_CSP.format(form_action="'self'")
 # Swagger UI and ReDoc: scripts only from this site, plus the exact inline scripts the
 # docs pages carry (by hash, so no injected script can run). Images only from this
 # site or data: URLs, so ReDoc's footer logo (an external URL) is never fetched. Both
@@ -65,6 +67,37 @@ DOCS_CSP = (
 )
 HSTS = "max-age=63072000; includeSubDomains"
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]+)?", re.IGNORECASE)
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*", re.IGNORECASE)
+# A path in a CSP source: `;` and `,` would end the directive, so they stay encoded.
+_PATH_SAFE = "/-._~!$&'()*+=:@%"
+
+
+def standin_csp(redirect_uri: str) -> str:
+    """The stand-in's sign-in page policy: its form may go to this site, and its answer
+    (a redirect carrying the code) to this request's registered redirect URI, nowhere else.
+
+    Browsers apply `form-action` to the redirects that follow a form's POST too, so
+    without the redirect URI an app's loopback or another host's callback is blocked.
+    """
+    return _DEV_CSP.format(form_action=f"'self' {redirect_source(redirect_uri)}")
+
+
+def redirect_source(uri: str) -> str:
+    """A CSP source matching exactly `uri` (its query aside); raises ValueError if none can.
+
+    A private-use scheme (`com.example.app:/callback`, RFC 8252 §7.1) has no host to
+    name: its source is the scheme, which belongs to the one app that registered it.
+    """
+    parts = urlsplit(uri)
+    if not parts.netloc:
+        if not _SCHEME.fullmatch(parts.scheme):
+            raise ValueError(f"no CSP source for {uri!r}")
+        return f"{parts.scheme}:"
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    if not _ORIGIN.fullmatch(origin):
+        raise ValueError(f"no CSP source for {uri!r}")
+    return origin + quote(parts.path, safe=_PATH_SAFE)
 
 
 def script_hashes(html: bytes) -> str:
@@ -116,11 +149,21 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         csp = await self.csp_for(scope)
+        # Under /dev/ a page may send its own policy (the stand-in's sign-in page adds the
+        # one redirect URI its form answers to: `standin_csp`); elsewhere ours replaces any.
+        own_policy = str(scope.get("path", "")).startswith("/dev/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                policy = csp.encode()
+                if own_policy:
+                    policy = next(
+                        (v for k, v in message.get("headers", [])
+                         if k.lower() == b"content-security-policy"),
+                        policy,
+                    )  # fmt: skip
                 ours = [
-                    (b"content-security-policy", csp.encode()),
+                    (b"content-security-policy", policy),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"cross-origin-opener-policy", b"same-origin"),

@@ -10,6 +10,8 @@ import logging
 import logging.config
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+
 from app.config import AppEnv, Settings
 
 READABLE_FORMAT = "%(asctime)s %(levelname)-7s [%(correlation_id)s] %(name)s: %(message)s"
@@ -33,6 +35,24 @@ class DropQueryStrings(logging.Filter):
         return True
 
 
+# Set on an exception the app has logged with its request id (app.problems' 500 handler).
+_LOGGED = "_gp_online_logged"
+
+
+def logged_with_request_id(exc: BaseException) -> None:
+    """Note that `exc` is in the log already, with its request id and traceback."""
+    vars(exc)[_LOGGED] = True
+
+
+class DropRepeatedTracebacks(logging.Filter):
+    """uvicorn logs "Exception in ASGI application" for every error that reached it, the
+    ones the app has answered with a 500 and logged included: one traceback is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not getattr(error, "__dict__", {}).get(_LOGGED, False)
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     formatter: dict[str, Any]
     if settings.app_env is AppEnv.PROD:
@@ -45,6 +65,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
                 "name": "logger",
                 "correlation_id": "request_id",
             },
+            # uvicorn adds the message again with terminal colours (ANSI escapes) for its
+            # own formatter; in JSON it is noise a log search trips over.
+            "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
         }
     else:
         formatter = {"format": READABLE_FORMAT}
@@ -53,6 +76,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {
             "drop_query_strings": {"()": "app.logs.DropQueryStrings"},
+            "drop_repeated_tracebacks": {"()": "app.logs.DropRepeatedTracebacks"},
             "request_id": {
                 "()": "asgi_correlation_id.CorrelationIdFilter",
                 "uuid_length": None,
@@ -70,12 +94,15 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "loggers": {
             "app": {"level": settings.log_level},
             "uvicorn": {"level": "INFO"},
-            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.error": {"level": "INFO", "filters": ["drop_repeated_tracebacks"]},
             # One line per request at INFO: LOG_LEVEL=WARNING turns them off (`access_log`).
             "uvicorn.access": {"level": settings.log_level, "filters": ["drop_query_strings"]},
             # httpx logs every outbound URL at INFO; GP Connect URLs can hold NHS numbers.
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
+            # SQLAlchemy names a pool's logger after its class (app.pool.FairAsyncPool): its
+            # INFO lines ("Pool disposed", "Pool recreating") are internals, not events.
+            "app.pool": {"level": "WARNING"},
         },
         "root": {"handlers": ["default"], "level": "WARNING"},
     }

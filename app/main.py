@@ -29,6 +29,8 @@ from app.docs_ui import mount_docs
 from app.gp.calls import GPCallsHeader
 from app.headers import PrivateResponseHeaders, SecurityHeaders
 from app.health.router import router as health_router
+from app.health.schema import SchemaCheck
+from app.health.service import check_database_at_start
 from app.heap import serving_heap
 from app.metrics import RequestMetrics, serves_metrics_on_main_port
 from app.metrics import router as metrics_router
@@ -101,6 +103,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         stack.push_async_callback(engine.dispose)
         app.state.engine = engine
+        app.state.schema_check = SchemaCheck()
+        await check_database_at_start(
+            engine,
+            app.state.schema_check,
+            database_url=settings.database_url,
+            wait_seconds=settings.database_connect_timeout_seconds,
+        )
         app.state.autocommit_engine = autocommit(engine)
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.gp_registry = await build_gp_registry(

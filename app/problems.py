@@ -26,6 +26,8 @@ from starlette.routing import compile_path
 
 from app.gp import errors as gp
 from app.gp.types import NotOrderableReason
+from app.health.schema import MIGRATE, missing_schema_object
+from app.logs import logged_with_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +187,7 @@ def problem_response(
 # turned into problems here, in one table: error type → (status, title).
 GP_ERROR_STATUS: dict[type[gp.GPError], tuple[int, str]] = {
     gp.SlotUnavailable: (409, "Slot unavailable"),
+    gp.SlotNotFound: (409, "Slot not found"),
     gp.BookingLimitReached: (409, "Booking limit reached"),
     gp.OutsideBookingWindow: (422, "Outside the booking window"),
     gp.TooLateToCancel: (422, "Too late to cancel online"),
@@ -281,11 +284,17 @@ def database_unreachable(exc: BaseException) -> bool:
 SQLITE_UNREACHABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
 
-async def _database_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """A database that cannot be reached is a 503 with Retry-After, answered at once.
 
     Nothing here waits for it: SQLAlchemy replaces a lost connection, and every other
-    one pooled before it, so the next request after the database is back is served."""
+    one pooled before it, so the next request after the database is back is served.
+    So is a missing table while the schema is not known to be this version's: the
+    database is not migrated yet (readiness says so too), which is no bug to trace."""
+    schema = getattr(request.app.state, "schema_check", None)
+    if missing_schema_object(exc) and not (schema is not None and schema.known_ready):
+        logger.error("database schema is behind this version (a table is missing): %s", MIGRATE)
+        return problem_parts(DatabaseUnavailable()).response()
     if not database_unreachable(exc):
         raise exc  # a statement the database refused: a bug, the 500 handler's
     logger.warning("database unavailable: %s", " <- ".join(_causes(exc)))
@@ -376,6 +385,7 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error", exc_info=exc)
+    logged_with_request_id(exc)  # uvicorn's own copy of the traceback is left out
     # This runs outside the request-id middleware, so the header is set here.
     request_id = correlation_id.get()
     return problem_response(

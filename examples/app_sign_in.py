@@ -2,14 +2,15 @@
 
 Runs against `make run` (the development NHS login stand-in), with only httpx:
 
-    .venv/bin/python examples/app_sign_in.py                 # opens a browser to pick a persona
-    .venv/bin/python examples/app_sign_in.py --persona <sub> # no browser: picks that persona
+    .venv/bin/python examples/app_sign_in.py                        # a browser, to pick a persona
+    .venv/bin/python examples/app_sign_in.py --persona adult-full   # no browser: that persona
 
 The steps are those an app makes against NHS login itself: discovery, an authorize
 request with `state`, `nonce`, `vtr` and PKCE (S256) to a registered redirect URI, the
 code handed to `POST /v1/auth/session`, then `Authorization: Bearer <token>`.
-With `--persona` the stand-in's persona form is posted directly (NHS login itself
-needs a browser); `python -m app.adapters.sandbox personas --json` lists each `sub`.
+With `--persona` (a persona's `sub` or tag) the stand-in's persona form is posted
+directly (NHS login itself needs a browser); `python -m app.adapters.sandbox personas`
+lists them.
 """
 
 from __future__ import annotations
@@ -58,21 +59,28 @@ def wait_for_redirect(authorize_url: str) -> str:
             pass
 
     parts = urlsplit(REDIRECT_URI)
-    with http.server.HTTPServer((parts.hostname or "127.0.0.1", parts.port or 80), Callback) as s:
-        print(f"Sign in at:\n  {authorize_url}")
+    try:
+        server = http.server.HTTPServer((parts.hostname or "127.0.0.1", parts.port or 80), Callback)
+    except OSError as error:
+        sys.exit(f"Cannot wait for the sign-in at {REDIRECT_URI}: {error.strerror}.")
+    with server:
+        # Not on stdout, which carries only the result.
+        print(f"Sign in at:\n  {authorize_url}", file=sys.stderr)
         webbrowser.open(authorize_url)
         while not caught:
-            s.handle_request()
+            server.handle_request()
     return caught[0]
 
 
-def pick_persona(http: httpx.Client, authorize_url: str, sub: str) -> str:
+def pick_persona(http: httpx.Client, authorize_url: str, persona: str) -> str:
     """Post the stand-in's persona form, as its page would; returns the redirect."""
     endpoint, _, query = authorize_url.partition("?")
-    form = {k: v[0] for k, v in parse_qs(query).items()} | {"persona": sub}
-    answer = http.post(endpoint, data=form)
+    form = {k: v[0] for k, v in parse_qs(query).items()} | {"persona": persona}
+    # Plain text: a refusal comes back as one line, not as the page a browser shows.
+    answer = http.post(endpoint, data=form, headers={"Accept": "text/plain"})
     if answer.status_code != 302:
-        sys.exit(f"The stand-in refused: {answer.status_code} {answer.text[:300]}")
+        reason = answer.text.strip().splitlines()[0][:200] if answer.text.strip() else ""
+        sys.exit(f"Sign-in refused ({answer.status_code}): {reason}")
     return answer.headers["Location"]
 
 
@@ -155,7 +163,11 @@ def book_and_cancel(http: httpx.Client) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
-    parser.add_argument("--persona", help="a persona's NHS login `sub`: no browser needed")
+    parser.add_argument(
+        "--persona",
+        help="a persona's NHS login `sub` or tag (`python -m app.adapters.sandbox personas` "
+        "lists them): no browser needed",
+    )
     args = parser.parse_args()
     with httpx.Client(base_url=args.base_url, timeout=30) as http:
         token = sign_in(http, args.persona)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import Settings
+from app.config import InvalidSettings, read_settings
 from app.db import create_engine
+from app.health.schema import database_location, failure_reason
 from app.tables import metadata
 
 config = context.config
@@ -22,7 +25,12 @@ SANDBOX_PREFIX = "sandbox_"
 
 def _database_url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    return str(url) if url else Settings().database_url
+    if url:
+        return str(url)
+    try:
+        return read_settings().database_url
+    except InvalidSettings as invalid:
+        sys.exit(str(invalid))  # one line per setting, not a traceback
 
 
 def _include_name(name: str | None, type_: str, _parent: Any) -> bool:
@@ -54,11 +62,22 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_engine(_database_url())
-    async with engine.connect() as async_connection:
+    url = _database_url()
+    engine = create_engine(url)
+    try:
+        async_connection = await engine.connect()
+    except (SQLAlchemyError, OSError) as unreachable:
+        await engine.dispose()
+        sys.exit(
+            f"DATABASE_URL: cannot reach the database at {database_location(url)} "
+            f"({failure_reason(unreachable)}). Check its host, port, name and credentials."
+        )
+    try:
         await async_connection.run_sync(_run_sync)
         await async_connection.commit()
-    await engine.dispose()
+    finally:
+        await async_connection.close()
+        await engine.dispose()
 
 
 if context.is_offline_mode():

@@ -40,6 +40,7 @@ from app.clock import LONDON, today
 from app.config import DEFAULT_PRACTICES_FILE, Settings
 from app.db import create_engine
 from app.devtools.sessions import sign_in_persona
+from app.health.schema import SCHEMA_HEAD
 from app.main import create_app
 from app.patients.ids import IdKind, patient_id, shown_id
 from app.tables import metadata
@@ -76,10 +77,19 @@ def _drop_stray_sandbox_tables(connection: Connection) -> None:
 
 
 async def reset_schema(engine: AsyncEngine) -> None:
+    """The app's tables, empty, stamped at the head revision as `alembic upgrade head`
+    leaves them (tests/foundation/test_migrations.py proves the two schemas the same)."""
     async with engine.begin() as connection:
         await connection.run_sync(_drop_stray_sandbox_tables)
         await connection.run_sync(metadata.drop_all)
         await connection.run_sync(metadata.create_all)
+        await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        await connection.exec_driver_sql(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"
+        )
+        await connection.execute(
+            text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": SCHEMA_HEAD}
+        )
 
 
 # --- the sandbox GP systems ----------------------------------------------------

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -153,11 +153,12 @@ def _own_database(directory: Path, port: int) -> Iterator[tuple[str, dict[str, s
 def live_server(
     directory: Path,
     *,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     sign_in: dict[str, tuple[str, Via]] | None = None,
     database_url: str | None = None,
 ) -> Iterator[LiveServer]:
-    """Start `python -m app` on a free port with `env`; stop it afterwards.
+    """Start `python -m app` on a free port with `env` (None unsets a variable); stop it
+    afterwards.
 
     With `database_url` the server uses that database as it is given (servers sharing
     one, say); otherwise a database of its own (`_own_database`).
@@ -176,12 +177,12 @@ def live_server(
 def _serve(
     directory: Path,
     port: int,
-    env: dict[str, str] | None,
+    env: Mapping[str, str | None] | None,
     sign_in: dict[str, tuple[str, Via]] | None,
     owner_url: str,
     database: dict[str, str],
 ) -> Iterator[LiveServer]:
-    server_env = {
+    merged_env: dict[str, str | None] = {
         **os.environ,
         "APP_ENV": "test",
         **database,
@@ -192,6 +193,7 @@ def _serve(
         "FROZEN_NOW": SUITE_NOW.isoformat(),
         **(env or {}),
     }
+    server_env = {name: value for name, value in merged_env.items() if value is not None}
     sessions = asyncio.run(_prepare(server_env, sign_in or {}, owner_url=owner_url))
     log = directory / f"server-{port}.log"
     with log.open("wb") as output:

@@ -118,7 +118,7 @@ async def list_appointments(
             gp.ReasonRequired,
             REASON_NOT_REQUESTED,
             REASON_TOO_LONG,
-            gp.NotFoundInGPSystem,
+            gp.SlotNotFound,
         ),
     },
     dependencies=[Depends(RateLimited(Budget.BOOKING))],

@@ -131,25 +131,34 @@ class BookingIn(RequestBody):
 
 
 # Request examples for Swagger UI and generated clients' docs (`Body(openapi_examples=…)`).
+# Slot ids name the day they are on, and the sandbox offers the next few weeks from
+# today, so no fixed example can name a slot that is free: these have the sandbox's form
+# (practice, `S`, local start, clinician), and booking one answers `409 slot_not_found`,
+# which says to list the slots again. Sorted by name, the first (which Swagger UI shows)
+# is for the README's walk-through persona, at Riverside Medical Centre (A81001), which
+# asks for a reason.
 BOOKING_EXAMPLES: dict[str, Example] = {
-    "slot": {
-        "summary": "A slot (practices that ask for no reason)",
-        "value": {"slot_id": "B82002-S202612011030-dr-patel"},
-    },
-    "with_reason": {
+    "reason": {
         "summary": "With a reason (where `booking_reason` is optional or mandatory)",
+        "description": "Put a `slot_id` from `GET …/slots` in place of this one.",
         "value": {
-            "slot_id": "A81001-S202612010900-dr-jones",
+            "slot_id": "A81001-S202701110900-0",
             "reason": "Follow-up on my blood pressure readings",
         },
     },
     "telephone": {
         "summary": "A telephone appointment, with the number to call",
+        "description": "Put a `slot_id` from `GET …/slots` in place of this one.",
         "value": {
-            "slot_id": "C83003-S202612021400-nurse-ali",
+            "slot_id": "C83003-S202701121400-2",
             "reason": "Repeat asthma review",
             "telephone_number": "07700 900123",
         },
+    },
+    "without_reason": {
+        "summary": "Without a reason (where `booking_reason` is `not_requested`)",
+        "description": "Put a `slot_id` from `GET …/slots` in place of this one.",
+        "value": {"slot_id": "B82002-S202701131030-1"},
     },
 }
 

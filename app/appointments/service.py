@@ -23,6 +23,7 @@ from app.gp.errors import (
     NotFoundInGPSystem,
     OutsideBookingWindow,
     ReasonRequired,
+    SlotNotFound,
     TooLateToCancel,
 )
 from app.gp.types import (
@@ -256,15 +257,19 @@ async def book(
         ]
         if len(booked) >= practice.max_future_appointments:
             raise BookingLimitReached()
-        appointment = await acting.system.book_appointment(
-            BookingRequest(
-                patient_ref=acting.patient_ref,
-                slot_id=slot_id,
-                actor_ref=acting.actor_ref,
-                reason=reason,
-                telephone_number=telephone_number,
+        try:
+            appointment = await acting.system.book_appointment(
+                BookingRequest(
+                    patient_ref=acting.patient_ref,
+                    slot_id=slot_id,
+                    actor_ref=acting.actor_ref,
+                    reason=reason,
+                    telephone_number=telephone_number,
+                )
             )
-        )
+        except NotFoundInGPSystem as missing:
+            # The patient was found in resolving who we act for: what is missing is the slot.
+            raise SlotNotFound(supplier_code=missing.supplier_code) from missing
     await record_completed(
         session,
         clock,

@@ -9,6 +9,7 @@ whose `sub` must match the ID token's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -43,6 +44,8 @@ CLIENT_ASSERTION_LIFETIME = timedelta(minutes=5)
 # Clock skew allowed on exp/iat of the ID token.
 ID_TOKEN_LEEWAY = timedelta(seconds=60)
 DISCOVERY_TTL = timedelta(hours=1)
+# While discovery cannot be read, it is tried again this often (and at each sign-in).
+DISCOVERY_RETRY_SECONDS = 60
 # An unknown `kid` triggers one JWKS refetch, at most this often (key rotation, not a DoS lever).
 JWKS_REFETCH_COOLDOWN = timedelta(seconds=60)
 # Cached signing keys are trusted this long: a key NHS login withdraws from its JWKS
@@ -179,6 +182,9 @@ class RelyingParty:
         self._lock = asyncio.Lock()
         # What discovery says the provider cannot do; None until discovery has been read.
         self.provider_problems: list[str] | None = None
+        # Why discovery could not be read the last time it was tried; None once it was.
+        self.discovery_failure: str | None = None
+        self._last_failure = ""
 
     # --- discovery and keys ----------------------------------------------------------
 
@@ -189,27 +195,12 @@ class RelyingParty:
         async with self._lock:
             if self._metadata and self._metadata_at and now - self._metadata_at < DISCOVERY_TTL:
                 return self._metadata
-            url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            document = await self._get_json(url)
             try:
-                metadata = ProviderMetadata(
-                    issuer=str(document["issuer"]),
-                    authorization_endpoint=str(document["authorization_endpoint"]),
-                    token_endpoint=str(document["token_endpoint"]),
-                    userinfo_endpoint=str(document["userinfo_endpoint"]),
-                    jwks_uri=str(document["jwks_uri"]),
-                    iss_parameter_supported=document.get(
-                        "authorization_response_iss_parameter_supported"
-                    )
-                    is True,
-                )
-            except KeyError:
-                logger.warning("NHS login discovery document is incomplete")
-                raise NHSLoginUnavailable() from None
-            # OpenID Connect Discovery 4.3: the document's issuer must be the one we asked.
-            if metadata.issuer != self.config.issuer:
-                logger.warning("NHS login discovery names a different issuer")
-                raise NHSLoginUnavailable()
+                metadata, document = await self._discover()
+            except NHSLoginUnavailable:
+                self.discovery_failure = self._last_failure or "its answer could not be read"
+                raise
+            self.discovery_failure = None
             self.provider_problems = provider_mismatches(document, pkce=self.config.pkce)
             if self.provider_problems:
                 logger.warning(
@@ -218,12 +209,48 @@ class RelyingParty:
             self._metadata, self._metadata_at = metadata, now
             return metadata
 
+    async def _discover(self) -> tuple[ProviderMetadata, dict[str, Any]]:
+        """The discovery document, read and checked; why not in `_last_failure`."""
+        url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        self._last_failure = ""
+        document = await self._get_json(url)
+        try:
+            metadata = ProviderMetadata(
+                issuer=str(document["issuer"]),
+                authorization_endpoint=str(document["authorization_endpoint"]),
+                token_endpoint=str(document["token_endpoint"]),
+                userinfo_endpoint=str(document["userinfo_endpoint"]),
+                jwks_uri=str(document["jwks_uri"]),
+                iss_parameter_supported=document.get(
+                    "authorization_response_iss_parameter_supported"
+                )
+                is True,
+            )
+        except KeyError:
+            self._last_failure = f"the discovery document at {url} is incomplete"
+            logger.warning("NHS login %s", self._last_failure)
+            raise NHSLoginUnavailable() from None
+        # OpenID Connect Discovery 4.3: the document's issuer must be the one we asked.
+        if metadata.issuer != self.config.issuer:
+            self._last_failure = f"the discovery document at {url} names another issuer"
+            logger.warning("NHS login %s", self._last_failure)
+            raise NHSLoginUnavailable()
+        return metadata, document
+
     async def check_provider(self) -> None:
         """Read discovery now (at start-up), so that a mismatch is reported before sign-ins."""
-        try:
+        # A failure is logged where it happened, and kept in `discovery_failure`.
+        with contextlib.suppress(NHSLoginUnavailable):
             await self.metadata()
-        except NHSLoginUnavailable:
-            logger.warning("NHS login discovery could not be read at start-up")
+
+    async def keep_checking_provider(self, every: float) -> None:
+        """`check_provider` now and, until discovery has been read, every `every` seconds:
+        readiness then reports what the provider offers without waiting for a sign-in."""
+        while True:
+            await self.check_provider()
+            if self.provider_problems is not None:
+                return
+            await asyncio.sleep(every)
 
     async def check_response_issuer(self, iss: str | None) -> None:
         """RFC 9207: the authorization response's `iss` must name our issuer.
@@ -432,7 +459,8 @@ class RelyingParty:
     async def _get_json(self, url: str) -> dict[str, Any]:
         response = await self._send("GET", url, headers={"Accept": "application/json"})
         if response.status_code != 200:
-            logger.warning("NHS login answered %s for %s", response.status_code, url)
+            self._last_failure = f"{url} answered HTTP {response.status_code}"
+            logger.warning("NHS login unavailable: %s", self._last_failure)
             raise NHSLoginUnavailable()
         return _json_object(response, unavailable=True)
 
@@ -454,8 +482,18 @@ class RelyingParty:
             )
         except httpx.HTTPError as error:
             # Timeouts and connection failures: NHS login is unreachable, not the user's fault.
-            logger.warning("NHS login unreachable: %s", type(error).__name__)
+            self._last_failure = f"{url} {_unreachable(error, self.config.timeout_seconds)}"
+            logger.warning("NHS login unreachable: %s", self._last_failure)
             raise NHSLoginUnavailable() from None
+
+
+def _unreachable(error: httpx.HTTPError, timeout: float) -> str:
+    """Why a call to NHS login got no answer, in words an operator can act on."""
+    if isinstance(error, httpx.TimeoutException):
+        return f"did not answer within {timeout:g} s ({type(error).__name__})"
+    if isinstance(error, httpx.ConnectError):
+        return f"cannot be connected to: {error or 'connection failed'} (ConnectError)"
+    return f"failed: {type(error).__name__}"
 
 
 def _json_object(response: httpx.Response, *, unavailable: bool) -> dict[str, Any]:

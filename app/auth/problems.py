@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from app.problems import Problem
+from app.public_address import keeps_sign_in_cookie
 
 
 class LoginCancelled(Problem):
@@ -22,19 +23,39 @@ class LoginFailed(Problem):
     default_detail = "We could not sign you in with NHS login. Please try again."
 
 
+_EXAMPLE_BASE_URL = "https://gp-online.example"  # in the API document
+
+
+def sign_in_cookie_advice(base: str) -> str:
+    """What to do when the sign-in cookie did not come back to `base`."""
+    if keeps_sign_in_cookie(base):
+        return (
+            "Your browser did not send back the cookie this sign-in started with. Open the "
+            f"site at {base} (not another name for it) and sign in again."
+        )
+    return (
+        f"Your browser cannot keep the sign-in cookie at {base}: browsers keep it over plain "
+        "http only at a loopback address such as 127.0.0.1. Open the site over https, or "
+        "through a port forwarded to http://127.0.0.1 with PUBLIC_BASE_URL set to that "
+        "address, and sign in again."
+    )
+
+
 class LoginCookieMissing(Problem):
     """The browser came back from NHS login without the cookie the sign-in started with:
-    usually the site was opened at another address than PUBLIC_BASE_URL (localhost
-    instead of 127.0.0.1), or the browser drops `Secure` cookies over plain http."""
+    the sign-in started at another address than PUBLIC_BASE_URL (localhost instead of
+    127.0.0.1), or browsers cannot keep `Secure` cookies there (plain http at an address
+    other than loopback). The advice names what to do about the one that applies."""
 
     status = 401
     code = "login_cookie_missing"
     title = "Sign-in could not be completed"
+    default_detail = sign_in_cookie_advice(_EXAMPLE_BASE_URL)
+    example_extra: ClassVar[Mapping[str, object]] = {"public_base_url": _EXAMPLE_BASE_URL}
 
     def __init__(self, public_base_url: str) -> None:
         super().__init__(
-            "Your browser did not send back the cookie this sign-in started with. Open the "
-            f"site at {public_base_url} (not another name for it) and sign in again.",
+            sign_in_cookie_advice(public_base_url.rstrip("/")),
             extra={"public_base_url": public_base_url},
         )
 

@@ -45,9 +45,11 @@ from app.auth.schemas import (
     SessionExchange,
 )
 from app.clock import ClockDep
+from app.config import AppEnv
 from app.db import SessionDep, autocommit_engine
 from app.gp import errors as gp
 from app.problems import problem_responses
+from app.public_address import same_server_at_public_address
 from app.ratelimit.deps import SignInRateLimit
 from app.ratelimit.service import RateLimited
 
@@ -130,6 +132,7 @@ def _clear_cookie(response: Response, key: str, *, httponly: bool = True) -> Non
     dependencies=[SignInRateLimit],
 )
 async def sign_in(
+    request: Request,
     auth: AuthDep,
     clock: ClockDep,
     return_to: Annotated[
@@ -145,6 +148,12 @@ async def sign_in(
     Open it in the browser's address bar (e.g. `/v1/auth/login?return_to=/docs`), not with
     *Try it out*: the answer is a redirect to NHS login's sign-in page. Apps sign in with
     `POST /v1/auth/session` instead."""
+    if auth.settings.app_env is AppEnv.DEV:
+        # Opened by another local name for this server (localhost, 0.0.0.0): start at the
+        # public address, where the sign-in comes back to and its cookie must be kept.
+        public = same_server_at_public_address(str(request.url), auth.settings.public_base_url)
+        if public is not None:
+            return RedirectResponse(public, status_code=status.HTTP_302_FOUND)
     path = safe_return_to(return_to)
     vectors = vectors_from_json(auth.settings.nhs_login_vtr)
     if vtr is not None:

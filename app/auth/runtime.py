@@ -17,7 +17,12 @@ from joserfc.jwk import RSAKey
 
 from app.auth.cookies import SealedValue, derive_key
 from app.auth.credentials import credentials_cipher
-from app.auth.oidc import RelyingParty, RelyingPartyConfig, vectors_from_json
+from app.auth.oidc import (
+    DISCOVERY_RETRY_SECONDS,
+    RelyingParty,
+    RelyingPartyConfig,
+    vectors_from_json,
+)
 from app.auth.service import SessionPolicy
 from app.clock import Clock
 from app.config import Settings
@@ -82,9 +87,12 @@ async def start_auth(
         )
         await stack.enter_async_context(http)
         relying_party = RelyingParty(config, http, clock)
-        # Read discovery in the background: start-up never waits on NHS login, and
-        # /readyz reports what the provider does not offer.
-        check = asyncio.create_task(relying_party.check_provider())
+        # Read discovery in the background, again every minute until it has been read:
+        # start-up never waits on NHS login, and /readyz reports what the provider does
+        # not offer, or why it cannot be read.
+        check = asyncio.create_task(
+            relying_party.keep_checking_provider(every=DISCOVERY_RETRY_SECONDS)
+        )
         stack.callback(check.cancel)
     else:
         logger.warning("NHS login is not configured: signing in is unavailable")

@@ -33,6 +33,7 @@ def mount_dev_login(app: FastAPI, settings: Settings, clock: Clock) -> NHSLoginE
     from app.adapters.sandbox.personas import persona_catalogue
     from app.devtools.keys import ensure_dev_key
     from app.devtools.nhs_login import STANDIN_PATH, StandInProvider, build_router
+    from app.devtools.standin_store import StandInStore, state_file_beside
 
     key_file = ensure_dev_key(settings.nhs_login_private_key_file or DEV_KEY_FILE)
     client_key = RSAKey.import_key(key_file.read_bytes())
@@ -44,6 +45,7 @@ def mount_dev_login(app: FastAPI, settings: Settings, clock: Clock) -> NHSLoginE
         redirect_uris=frozenset({settings.redirect_uri, *settings.app_redirect_uris}),
         clock=clock,
         personas=persona_catalogue,
+        store=StandInStore(state_file_beside(key_file)),
     )
     app.state.dev_nhs_login = provider
     app.include_router(build_router(provider))

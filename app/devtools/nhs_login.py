@@ -21,13 +21,21 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from app.adapters.sandbox.personas import Persona
 from app.clock import Clock, today
+from app.devtools.standin_store import StandInStore
+from app.headers import standin_csp
 
 STANDIN_PATH = "/dev/nhs-login"
 SIGNING_ALG = "RS512"
@@ -38,7 +46,11 @@ CLOCK_SKEW = timedelta(seconds=30)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LEVEL_RANK = {"P0": 0, "P5": 5, "P9": 9}
 FORM_TYPE = "application/x-www-form-urlencoded"
-MAX_PENDING = 1000  # bound the in-memory stores
+MAX_SHOWN_CHOICE = 60  # characters of an unknown persona quoted back
+UNUSABLE_REDIRECT_URI = (
+    "redirect_uri is registered but names no host a browser can be sent to: "
+    "check NHS_LOGIN_APP_REDIRECT_URIS."
+)
 
 PersonaSource = Callable[[date], list[Persona]]
 
@@ -56,7 +68,22 @@ class _Grant:
     scopes: frozenset[str]
     claims: dict[str, Any]
     code_challenge: str | None
-    expires_at: datetime
+
+    def as_entry(self) -> dict[str, Any]:
+        """The grant as JSON, for the store every worker shares."""
+        return {
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "nonce": self.nonce,
+            "vot": self.vot,
+            "scopes": sorted(self.scopes),
+            "claims": self.claims,
+            "code_challenge": self.code_challenge,
+        }
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> _Grant:
+        return cls(**{**entry, "scopes": frozenset(entry["scopes"])})
 
 
 @dataclass(slots=True)
@@ -94,16 +121,17 @@ class StandInProvider:
     redirect_uris: frozenset[str]
     clock: Clock
     personas: PersonaSource
+    # Codes, access tokens, seen assertions and signing keys, shared with the other
+    # workers: the next request of a sign-in may reach any of them.
+    store: StandInStore
     signing_key: RSAKey = field(init=False)
-    _codes: dict[str, _Grant] = field(default_factory=dict, init=False)
-    _access: dict[str, tuple[dict[str, Any], datetime]] = field(default_factory=dict, init=False)
-    _jtis: dict[str, datetime] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         # A new key each start, as NHS login rotates; the RP must fetch it via JWKS.
         self.signing_key = RSAKey.generate_key(
             2048, parameters={"use": "sig", "alg": SIGNING_ALG}, auto_kid=True
         )
+        self._publish_signing_key(self.clock.now())
 
     @property
     def token_endpoint(self) -> str:
@@ -139,7 +167,19 @@ class StandInProvider:
         }  # fmt: skip
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [self.signing_key.as_dict(private=False)]}
+        """Every worker's signing key, as NHS login lists each key in use: an ID token
+        from any worker verifies against the keys fetched from any other."""
+        own = self.signing_key.as_dict(private=False)
+        others = [k for k in self.store.current("signing_key", self.clock.now())
+                  if k["kid"] != own["kid"]]  # fmt: skip
+        return {"keys": [own, *others]}
+
+    def _publish_signing_key(self, now: datetime) -> None:
+        # Listed as long as an ID token it signed may still be checked.
+        public = self.signing_key.as_dict(private=False)
+        self.store.put(
+            "signing_key", str(public["kid"]), public, now=now, expires_at=now + TOKEN_LIFETIME
+        )
 
     # --- authorize --------------------------------------------------------------------
 
@@ -193,9 +233,8 @@ class StandInProvider:
 
     def issue_code(self, request: _AuthorizeRequest, persona: Persona, vot: str) -> str:
         now = self.clock.now()
-        self._purge(now)
         code = secrets.token_urlsafe(32)
-        self._codes[code] = _Grant(
+        grant = _Grant(
             client_id=request.client_id,
             redirect_uri=request.redirect_uri,
             nonce=request.nonce,
@@ -203,8 +242,8 @@ class StandInProvider:
             scopes=frozenset(request.scope.split()),
             claims=dict(persona.nhs_login_claims),
             code_challenge=request.code_challenge,
-            expires_at=now + CODE_LIFETIME,
         )
+        self.store.add("code", code, grant.as_entry(), now=now, expires_at=now + CODE_LIFETIME)
         return code
 
     # --- token ------------------------------------------------------------------------
@@ -212,14 +251,14 @@ class StandInProvider:
     def exchange(self, form: dict[str, str]) -> dict[str, Any]:
         """The token response; raises `TokenError` with NHS login's error code."""
         now = self.clock.now()
-        self._purge(now)
         self._check_client_assertion(form, now)
         if form.get("grant_type") != "authorization_code":
             raise TokenError("unsupported_grant_type")
         # Single use: the code is gone from the first presentation, success or not.
-        grant = self._codes.pop(form.get("code", ""), None)
-        if grant is None or grant.expires_at <= now:
+        entry = self.store.take("code", form.get("code", ""), now)
+        if entry is None:
             raise TokenError("invalid_grant")
+        grant = _Grant.from_entry(entry)
         if grant.redirect_uri != form.get("redirect_uri"):
             raise TokenError("invalid_grant")
         verifier = form.get("code_verifier")
@@ -230,7 +269,8 @@ class StandInProvider:
             raise TokenError("invalid_request")
         claims = _scoped_claims(grant)
         access_token = secrets.token_urlsafe(32)
-        self._access[access_token] = (claims, now + TOKEN_LIFETIME)
+        self.store.add("access_token", access_token, claims, now=now,
+                       expires_at=now + TOKEN_LIFETIME)  # fmt: skip
         id_token_claims = {
             "iss": self.issuer,
             "sub": claims["sub"],
@@ -244,6 +284,7 @@ class StandInProvider:
             "jti": secrets.token_urlsafe(16),
             "identity_proofing_level": claims["identity_proofing_level"],
         }
+        self._publish_signing_key(now)
         header = {"alg": SIGNING_ALG, "kid": self.signing_key.kid}
         id_token = jwt.encode(header, id_token_claims, self.signing_key, algorithms=[SIGNING_ALG])
         return {
@@ -280,26 +321,18 @@ class StandInProvider:
         # NHS login: a short-lived assertion (exp at most 5 minutes ahead), used once.
         if claims["exp"] - now.timestamp() > (ASSERTION_MAX_LIFETIME + CLOCK_SKEW).total_seconds():
             raise TokenError("invalid_client")
-        jti = str(claims["jti"])
-        if jti in self._jtis:
+        # Seen by any worker is seen: recorded and checked in one step.
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=now.tzinfo) + CLOCK_SKEW
+        if not self.store.add("jti", str(claims["jti"]), True, now=now, expires_at=expires_at):
             raise TokenError("invalid_client")
-        self._jtis[jti] = datetime.fromtimestamp(claims["exp"], tz=now.tzinfo) + CLOCK_SKEW
 
     # --- userinfo ---------------------------------------------------------------------
 
     def userinfo(self, access_token: str) -> dict[str, Any] | None:
-        found = self._access.get(access_token)
-        if found is None or found[1] <= self.clock.now():
-            return None
-        return found[0]
-
-    def _purge(self, now: datetime) -> None:
-        self._codes = {k: g for k, g in self._codes.items() if g.expires_at > now}
-        self._access = {k: v for k, v in self._access.items() if v[1] > now}
-        self._jtis = {k: exp for k, exp in self._jtis.items() if exp > now}
-        for store in (self._codes, self._access, self._jtis):
-            while len(store) >= MAX_PENDING:
-                store.pop(next(iter(store)))
+        claims: dict[str, Any] | None = self.store.get(
+            "access_token", access_token, self.clock.now()
+        )
+        return claims
 
 
 class TokenError(Exception):
@@ -355,27 +388,33 @@ def build_router(provider: StandInProvider) -> APIRouter:
         try:
             parsed = provider.parse_authorize(dict(request.query_params))
         except AuthorizeRejected as rejected:
-            return _page("Request refused", f"<p>{html.escape(str(rejected))}</p>", 400)
-        return _page("Sign in (development)", _picker(provider, parsed), 200)
+            return _refused(request, str(rejected))
+        try:
+            # Picking a persona redirects to the app's redirect URI: the one place besides
+            # this site the page's form may lead to (the security headers keep this policy).
+            policy = standin_csp(parsed.redirect_uri)
+        except ValueError:
+            return _refused(request, UNUSABLE_REDIRECT_URI)
+        page = _page("Sign in (development)", _picker(provider, parsed), 200)
+        page.headers["Content-Security-Policy"] = policy
+        return page
 
     @router.post("/authorize")
     async def authorize_decision(request: Request) -> Response:
         form = await _form(request)
-        persona, cancel = form.get("persona"), form.get("cancel")
+        choice, cancel = form.get("persona", ""), form.get("cancel")
         try:
             parsed = provider.parse_authorize(form)
         except AuthorizeRejected as rejected:
-            return _page("Request refused", f"<p>{html.escape(str(rejected))}</p>", 400)
+            return _refused(request, str(rejected))
         if cancel is not None:
             return _back(parsed, {"error": "access_denied", "state": parsed.state})
-        chosen = next(
-            (p for p in provider.personas(today(provider.clock))
-             if p.nhs_login_claims["sub"] == persona),
-            None,
-        )  # fmt: skip
-        vot = provider.vot_for(chosen, parsed.vtr) if chosen else None
-        if chosen is None or vot is None:
-            return _page("Request refused", "<p>Pick a persona that meets the vtr.</p>", 400)
+        chosen = chosen_persona(provider.personas(today(provider.clock)), choice)
+        if chosen is None:
+            return _refused(request, _no_such_persona(choice))
+        vot = provider.vot_for(chosen, parsed.vtr)
+        if vot is None:
+            return _refused(request, _too_weak(chosen, parsed.vtr))
         code = provider.issue_code(parsed, chosen, vot)
         return _back(parsed, {"code": code, "state": parsed.state})
 
@@ -412,6 +451,39 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
 
 
+def chosen_persona(personas: list[Persona], choice: str) -> Persona | None:
+    """The persona picked by its NHS login `sub` (what the page sends), or by a tag
+    (the first persona listed with it), which is easier to type at a terminal."""
+    by_sub = (p for p in personas if p.nhs_login_claims["sub"] == choice)
+    by_tag = (p for p in personas if choice in p.tags)
+    return next(by_sub, None) or next(by_tag, None)
+
+
+def _no_such_persona(choice: str) -> str:
+    shown = choice if len(choice) <= MAX_SHOWN_CHOICE else choice[:MAX_SHOWN_CHOICE] + "…"
+    return (
+        f"There is no sandbox persona {shown!r}: give a persona's sub or tag, as listed by "
+        "`python -m app.adapters.sandbox personas`."
+    )
+
+
+def _too_weak(persona: Persona, vtr: tuple[str, ...]) -> str:
+    needed = min((v.split(".", 1)[0] for v in vtr), key=LEVEL_RANK.__getitem__)
+    return (
+        f"{persona.label} has proved their identity to {persona.identity_proofing_level}, "
+        f"and this sign-in needs {needed} or above: pick another persona."
+    )
+
+
+def _refused(request: Request, message: str) -> Response:
+    """A request refused with no redirect: a page, as NHS login shows, or the message
+    alone for a script that asks for plain text (the app example's `--persona`)."""
+    accepted = request.headers.get("accept", "").split(",")[0].split(";")[0].strip()
+    if accepted == "text/plain":
+        return PlainTextResponse(message, status_code=400, headers={"Cache-Control": "no-store"})
+    return _page("Request refused", f"<p>{html.escape(message)}</p>", 400)
+
+
 def _back(request: _AuthorizeRequest, params: dict[str, str]) -> RedirectResponse:
     separator = "&" if urlsplit(request.redirect_uri).query else "?"
     return RedirectResponse(request.redirect_uri + separator + urlencode(params), status_code=302)
@@ -436,7 +508,8 @@ def _page(title: str, body: str, status: int) -> HTMLResponse:
     return HTMLResponse(
         document,
         status_code=status,
-        # CSP (DEV_CSP) and framing come from the security headers on every response.
+        # CSP (DEV_CSP, or the page's own standin_csp) and framing come from the
+        # security headers on every response.
         headers={"Cache-Control": "no-store"},
     )
 

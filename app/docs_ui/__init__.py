@@ -5,6 +5,12 @@ its set-up is `static/swagger-init.js`, configured through `data-` attributes. T
 script sends the script-readable CSRF cookie as `X-CSRF-Token` on every unsafe
 request, so a token can never be stale in Swagger UI, and, in dev, shows who is
 signed in with links to sign in and out.
+
+Signing in belongs to the public address (PUBLIC_BASE_URL): its cookie is kept for
+that address only. In dev, `/docs` opened by another local name for the same server
+(localhost for 127.0.0.1, or 0.0.0.0) goes to the public address; opened anywhere
+else, the page says where to sign in before anyone tries, and its sign-in link goes
+there.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER
 from app.config import AppEnv, Settings
+from app.public_address import keeps_sign_in_cookie, same_server_at_public_address
 
 DOCS_PATH = "/docs"
 ASSETS_PATH = "/docs-assets"
@@ -28,6 +35,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str) -> HTMLResponse:
+    dev = settings.app_env is AppEnv.DEV
+    public_base_url = settings.public_base_url.rstrip("/")
     config = {
         "openapiUrl": f"{root}{openapi_url}",
         "csrfCookie": CSRF_COOKIE,
@@ -37,6 +46,9 @@ def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str)
         # Who is signed in, with sign-in and sign-out links: dev only.
         "sessionLine": settings.app_env is AppEnv.DEV,
         "root": root,
+        # Where signing in works, to say so on a page opened at another address: dev only.
+        "publicBaseUrl": public_base_url if dev else None,
+        "publicKeepsCookie": keeps_sign_in_cookie(public_base_url),
     }
     document = f"""<!doctype html>
 <html lang="en">
@@ -49,6 +61,7 @@ def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str)
 <link rel="stylesheet" href="{root}{ASSETS_PATH}/docs.css">
 </head>
 <body>
+<div id="gp-address" class="gp-address" role="note" hidden></div>
 <div id="gp-session" class="gp-session" aria-live="polite" hidden></div>
 <div id="swagger-ui"></div>
 <script src="{root}{OFFLINE_ASSETS_PATH}/swagger-ui-bundle.js"></script>
@@ -60,12 +73,23 @@ def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str)
     return HTMLResponse(document)
 
 
+def _public_address_of(request: Request, settings: Settings) -> str | None:
+    """In dev, this page at the public address when it was opened by another local name
+    for this server (`same_server_at_public_address`)."""
+    # app.headers renders the page from a bare scope, with no request, to hash its scripts.
+    if settings.app_env is not AppEnv.DEV or "headers" not in request.scope:
+        return None
+    return same_server_at_public_address(str(request.url), settings.public_base_url)
+
+
 def mount_docs(app: FastAPI, settings: Settings) -> None:
     """Serve `/docs` (and Swagger UI's OAuth2 redirect page) with the external set-up script."""
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="docs-assets")
 
     @app.get(DOCS_PATH, include_in_schema=False)
-    async def swagger_ui(request: Request) -> HTMLResponse:
+    async def swagger_ui(request: Request) -> Response:
+        if (public := _public_address_of(request, settings)) is not None:
+            return RedirectResponse(public, status_code=307)
         root = str(request.scope.get("root_path", ""))
         return swagger_page(
             root=root, openapi_url=app.openapi_url or "", settings=settings, title=app.title

@@ -31,6 +31,17 @@ class SlotUnavailable(GPError):
     default_detail = "This appointment has just been taken. Please choose another time."
 
 
+class SlotNotFound(GPError):
+    """A slot the GP system does not offer: never offered, or withdrawn since it was
+    listed. Not `NotFoundInGPSystem`: the answer is to list the free slots again."""
+
+    code = "slot_not_found"
+    default_detail = (
+        "That appointment slot does not exist or is no longer offered. "
+        "Please look at the free appointments again and choose one."
+    )
+
+
 class BookingLimitReached(GPError):
     code = "booking_limit_reached"
     default_detail = (

@@ -20,11 +20,17 @@ async def get_liveness() -> Liveness:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Can this instance serve requests (its database answers)?",
-    responses={503: {"model": Readiness, "description": "The database is unavailable."}},
+    summary="Can this instance serve requests (its database answers, at this version's schema)?",
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "The database is unavailable, or its schema is behind this version.",
+        }
+    },
 )
 async def get_readiness(request: Request) -> JSONResponse:
-    """This instance's own dependencies: 503 while its database does not answer. Redis
+    """This instance's own dependencies: 503 while its database does not answer, or has
+    not been migrated to this version (`checks.schema` says what to run). Redis
     (where rate limits use it) is reported but does not make the instance unready: limits
     let requests through without it. GP systems are never checked here: one practice's
     outage must not take every instance out of the load balancer; their health is in the
@@ -33,6 +39,7 @@ async def get_readiness(request: Request) -> JSONResponse:
     state = request.app.state
     body = await service.readiness(
         state.engine,
+        state.schema_check,
         limiter=state.rate_limiter,
         uses_redis=bool(state.settings.rate_limit_storage_url),
         relying_party=state.auth.relying_party,

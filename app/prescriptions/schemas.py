@@ -161,15 +161,22 @@ class NominationIn(RequestBody):
     )
 
 
+# Course ids are opaque and differ between patients (app.patients.ids): these are two
+# medicines that Olivia Harrison (adult-full, A81001), as whom the README's Swagger UI
+# walk-through signs in, may order under `make run`'s defaults. For anyone else, take
+# ids from `GET …/prescriptions/courses` (tests/api/test_request_examples.py).
 REQUEST_EXAMPLES: dict[str, Example] = {
     "one": {
         "summary": "One medicine",
-        "value": {"course_ids": ["k3q7m2x9d4r8t1w6z5c0v2b7na"]},
+        "description": "A `course_id` from `GET …/prescriptions/courses` whose `orderable` "
+        "is true.",
+        "value": {"course_ids": ["dmpnxs2x2rc5w65vtwxnmt2hpq"]},
     },
     "with_note": {
-        "summary": "With a note (where `prescription_note_required`)",
+        "summary": "Two medicines, with a note (which Harbour Lane, C83003, requires)",
+        "description": "`course_id`s from `GET …/prescriptions/courses` whose `orderable` is true.",
         "value": {
-            "course_ids": ["k3q7m2x9d4r8t1w6z5c0v2b7na", "p8f2j6s1h4l9g3y7e5u0i2o6ma"],
+            "course_ids": ["dmpnxs2x2rc5w65vtwxnmt2hpq", "tiyoto5iktwomedtbxlbf3xnc4"],
             "note": "Going on holiday on the 12th, could I collect before then?",
         },
     },

@@ -232,7 +232,7 @@ async def test_a_taken_slot_is_a_clean_409(
     assert response.json()["code"] == "slot_unavailable"
 
 
-async def test_an_unknown_slot_is_not_found(
+async def test_an_unknown_slot_says_so(
     adult: Adult, client: httpx.AsyncClient, sign_in: SignIn, ods_code: str
 ) -> None:
     patient = await adult(ods_code)
@@ -240,8 +240,10 @@ async def test_an_unknown_slot_is_not_found(
     response = await patient.book(
         f"{ods_code}-S000000000000-0", **({"reason": reason} if reason else {})
     )
-    assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["code"] == "slot_not_found"
+    assert "look at the free appointments again" in problem["detail"]
 
 
 async def test_the_booking_limit(

@@ -87,7 +87,7 @@ async def test_one_gp_system_down_leaves_the_instance_ready_and_readyz_names_no_
     await fail_the_gp_system(app)
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "schema": "ok"}}
     for practice in app.state.gp_registry.practices:
         assert practice not in response.text
 
@@ -132,4 +132,5 @@ async def test_readyz_reports_redis_where_rate_limits_use_it(
         response = await client.get("/readyz")
     assert response.status_code == 200
     expected = "ok" if redis == "running" else "unavailable"
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": expected}}
+    checks = {"database": "ok", "schema": "ok", "redis": expected}
+    assert response.json() == {"status": "ok", "checks": checks}

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.sandbox import sandbox_practices, schema
 from app.adapters.sandbox.dump import dump
 from app.adapters.sandbox.faults import switch_faults
-from app.adapters.sandbox.personas import persona_catalogue
+from app.adapters.sandbox.personas import Persona, persona_catalogue
 from app.adapters.sandbox.seed import bootstrap, build_seed_rows, load
 from app.adapters.sandbox.switches import SERVICES, UnknownPractice, switch_services
 from app.clock import clock_for, today
@@ -77,6 +77,20 @@ async def _switch(settings: Settings, ods_code: str, switches: dict[str, bool]) 
 async def _switch_faults(settings: Settings, ods_code: str, faults: Faults | None) -> None:
     async with _seeded(settings) as engine:
         await switch_faults(engine, ods_code, faults)
+
+
+def persona_lines(catalogue: Sequence[Persona]) -> list[str]:
+    """Each persona's NHS login `sub` and tags: what signing in as them takes."""
+    lines = [f"{'sub':36}  level  name (tags, practice)"]
+    lines += [
+        f"{p.nhs_login_claims['sub']:36}  {p.identity_proofing_level:5}  {p.label}"
+        for p in catalogue
+    ]
+    lines.append(
+        "Sign in as one with its sub or a tag (a tag picks the first listed with it), e.g. "
+        "python examples/app_sign_in.py --persona adult-full"
+    )
+    return lines
 
 
 def _faults_command(args: argparse.Namespace) -> int:
@@ -166,8 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dump([persona.to_json() for persona in catalogue], sys.stdout, indent=2)
             print()
         else:
-            for persona in catalogue:
-                print(f"{persona.nhs_number}  {persona.identity_proofing_level}  {persona.label}")
+            print("\n".join(persona_lines(catalogue)))
     else:
         json.dump(asyncio.run(_dump(settings)), sys.stdout, indent=2)
         print()

@@ -52,9 +52,16 @@ def test_personas_json() -> None:
     }  # fmt: skip
 
 
-def test_personas_text(capsys: pytest.CaptureFixture[str]) -> None:
+def test_personas_text_gives_what_signing_in_takes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["personas"]) == 0
-    assert "Olivia Harrison (adult-full, A81001)" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    olivia = persona_catalogue(SUITE_TODAY)[0]
+    # The `sub` (what the stand-in's form and the app example's --persona take) and the tag.
+    sub, level, label = lines[1].split(maxsplit=2)
+    assert (sub, level) == (olivia.nhs_login_claims["sub"], "P9")
+    assert label == "Olivia Harrison (adult-full, A81001)"
+    assert olivia.nhs_number not in "\n".join(lines)
+    assert "--persona adult-full" in lines[-1]
 
 
 def test_seed_and_dump(
