@@ -7,7 +7,8 @@ session checks (401), the CSRF and Origin checks on unsafe methods with the cook
 per-account rate limit (429), 500, and for operations that use the database, 503 while
 it cannot be reached. It then lists each status's codes in its
 description, makes `code` an enum of every documented code, documents the
-`Retry-After` and `Location` headers, and adds the journeys' links (app.api_links).
+`Retry-After` and `Location` headers, gives each kind of problem that adds members a
+schema of its own, and adds the journeys' links (app.api_links).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from app.problems import (
     DatabaseUnavailable,
     ProblemDetail,
     ProblemKind,
+    extra_members,
+    problem_kind_schema,
     problem_kinds,
+    problem_schema_name,
 )
 from app.ratelimit.service import RateLimited
 from app.storable import LINE_PATTERN, TEXT_PATTERN
@@ -151,6 +155,35 @@ def _document_problems(operation: dict[str, Any], codes: set[str], *, uses_datab
             response.setdefault("headers", {}).update(RETRY_AFTER)
 
 
+def _problem_media(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        response["content"][PROBLEM_MEDIA_TYPE]
+        for path_item in schema.get("paths", {}).values()
+        for operation in path_item.values()
+        for response in operation.get("responses", {}).values()
+        if PROBLEM_MEDIA_TYPE in response.get("content", {})
+    ]
+
+
+def _declare_problem_kinds(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Give each kind of problem that adds members a schema of its own, and each response
+    the kinds it may answer with (then ProblemDetail for the rest), so generated clients
+    type `retry_after`, `course_ids`… instead of leaving them in a loose dictionary."""
+    media = _problem_media(schema)
+    examples: dict[str, list[dict[str, Any]]] = {}
+    for entry in media:
+        for code, example in entry["examples"].items():
+            if extra_members(example["value"]):
+                examples.setdefault(code, []).append(example["value"])
+    for code, values in examples.items():
+        components[problem_schema_name(code)] = problem_kind_schema(code, values)
+    for entry in media:
+        kinds = sorted(code for code in entry["examples"] if code in examples)
+        refs = [{"$ref": f"#/components/schemas/{problem_schema_name(code)}"} for code in kinds]
+        # anyOf, not oneOf: a problem of a declared kind is a ProblemDetail too.
+        entry["schema"] = {"anyOf": [*refs, PROBLEM_SCHEMA_REF]} if refs else PROBLEM_SCHEMA_REF
+
+
 def _with_storable_pattern(
     schema: dict[str, Any], pattern: str, components: dict[str, Any]
 ) -> None:
@@ -199,6 +232,7 @@ def api_document(app: FastAPI) -> dict[str, Any]:
             _document_problems(operation, codes, uses_database=(path, method) in uses_database)
             _document_storable_text(operation, components)
     add_links(schema)
+    _declare_problem_kinds(schema, components)
     problem_schema["properties"]["code"]["enum"] = sorted(codes)
     components["ProblemDetail"] = problem_schema
     for unused in ("HTTPValidationError", "ValidationError"):

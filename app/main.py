@@ -69,6 +69,11 @@ TAGS = [
         "name": "appointments",
         "description": "Find a free slot, book it, cancel it, add it to a calendar.",
     },
+    {
+        "name": "prescriptions",
+        "description": "Order repeat medicines, follow and cancel the requests, and choose "
+        "the pharmacy they go to.",
+    },
     {"name": "pharmacies", "description": "Find a pharmacy to nominate for prescriptions."},
     {
         "name": "record",

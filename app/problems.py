@@ -8,7 +8,7 @@ with a stable `code`, a plain-English `detail` and the request id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
@@ -440,6 +440,8 @@ class ProblemKind:
 
 
 Raises = type[Problem] | type[gp.GPError] | ProblemKind | int
+# A course refused as `too_soon` says when it can be ordered.
+TOO_SOON_EXTRA = {"orderable_from": "2026-03-01"}
 
 
 def problem_kinds(item: Raises) -> list[ProblemKind]:
@@ -463,7 +465,8 @@ def problem_kinds(item: Raises) -> list[ProblemKind]:
                 reason.value,
                 title,
                 gp.CourseNotOrderable(reason).detail,
-                {"reason": reason.value, "course_id": "c-1001"},
+                {"reason": reason.value, "course_id": "c-1001"}
+                | (TOO_SOON_EXTRA if reason is NotOrderableReason.TOO_SOON else {}),
             )
             for reason in NotOrderableReason
         ]
@@ -539,3 +542,88 @@ def problem_responses(*raises: Raises) -> dict[int | str, dict[str, Any]]:
 
 
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDetail"}
+
+
+# Members a problem may carry beyond ProblemDetail's own, each declared once: the OpenAPI
+# document gives every kind that sends some a schema of its own (`problem_kind_schema`),
+# so a generated client reads them as typed attributes.
+PROBLEM_MEMBERS: dict[str, dict[str, Any]] = {
+    "retry_after": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Seconds to wait before trying again (the same as `Retry-After`).",
+    },
+    "limit": {
+        "type": "string",
+        "description": "Which limit was reached, e.g. `booking` or `sign_in`.",
+    },
+    "reason": {
+        "type": "string",
+        "description": "Why, as a stable code; each example shows one.",
+    },
+    "capability": {
+        "type": "string",
+        "description": "What the practice does not offer online, e.g. "
+        "`cancel_prescription_request`.",
+    },
+    "course_id": {"type": "string", "description": "The medicine (course) refused."},
+    "course_ids": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "The medicines (courses) concerned.",
+    },
+    "orderable_from": {
+        "type": "string",
+        "format": "date",
+        "description": "When `too_soon`: the first day it can be ordered.",
+    },
+    "public_base_url": {
+        "type": "string",
+        "description": "The address to open the site at, then sign in again.",
+    },
+    "step_up_url": {
+        "type": "string",
+        "description": "Where to send the browser to prove who the user is.",
+    },
+}
+# Members sent only when known (a course refused by an adapter may not say which).
+SOMETIMES_SENT = frozenset({"course_id", "orderable_from"})
+
+
+def extra_members(example: Mapping[str, Any]) -> list[str]:
+    """The members of a problem example beyond ProblemDetail's own."""
+    return [name for name in example if name not in ProblemDetail.model_fields]
+
+
+def problem_schema_name(code: str) -> str:
+    """`rate_limited` → `RateLimitedProblem`."""
+    return "".join(part.capitalize() for part in code.split("_")) + "Problem"
+
+
+def problem_kind_schema(code: str, examples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The schema of one kind of problem: ProblemDetail, with `code` fixed to the kind's
+    and the members its examples carry declared and typed. Members sent every time are
+    required, so a client can read them without checking first."""
+    seen: dict[str, int] = {}
+    for example in examples:
+        for name in extra_members(example):
+            seen[name] = seen.get(name, 0) + 1
+    undeclared = sorted(set(seen) - set(PROBLEM_MEMBERS))
+    if undeclared:
+        raise ValueError(f"problem {code!r} sends {undeclared}: declare them in PROBLEM_MEMBERS")
+    always = [n for n, count in seen.items() if count == len(examples) and n not in SOMETIMES_SENT]
+    return {
+        "title": problem_schema_name(code),
+        "description": f"A `{code}` problem, with the members it adds to ProblemDetail.",
+        "allOf": [
+            PROBLEM_SCHEMA_REF,
+            {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "enum": [code]},
+                    **{name: PROBLEM_MEMBERS[name] for name in seen},
+                },
+                "required": ["code", *always],
+            },
+        ],
+    }

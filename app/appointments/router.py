@@ -90,8 +90,9 @@ async def list_appointments(
     when: Annotated[
         Literal["upcoming", "past"],
         Query(
-            description="`upcoming`: booked and not yet over, soonest first. `past`: the rest "
-            "(over, cancelled, missed), newest first."
+            description="`upcoming`: not yet over, soonest first, including ones cancelled "
+            "(`status` `cancelled`): a future appointment the patient cancelled is not in "
+            "their past. `past`: over (attended, missed or cancelled), newest first."
         ),
     ] = "upcoming",
 ) -> AppointmentList:
@@ -236,7 +237,11 @@ async def cancel_appointment(
     summary="The appointment as a calendar event",
     response_class=Response,
     responses={
-        200: {"content": {"text/calendar": {}}, "description": "An iCalendar file."},
+        200: {
+            # A schema, so generated clients hand back the text rather than nothing.
+            "content": {"text/calendar": {"schema": {"type": "string"}}},
+            "description": "An iCalendar file.",
+        },
         **problem_responses(*ACTING_FOR_PROBLEMS, gp.NotFoundInGPSystem),
     },
 )

@@ -192,7 +192,9 @@ def _view(appointment: Appointment, practice: PracticeSettings, now: datetime) -
 
 
 def _upcoming(appointment: Appointment, now: datetime) -> bool:
-    return appointment.status is AppointmentStatus.BOOKED and appointment.end > now
+    """Not over yet, whatever its status: a future appointment the patient cancelled is not
+    in their past, and they look for it where it was, marked cancelled."""
+    return appointment.end > now
 
 
 async def list_appointments(

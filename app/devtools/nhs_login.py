@@ -45,6 +45,8 @@ ASSERTION_MAX_LIFETIME = timedelta(minutes=5)  # NHS login: client assertion exp
 CLOCK_SKEW = timedelta(seconds=30)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LEVEL_RANK = {"P0": 0, "P5": 5, "P9": 9}
+# NHS login's own names for how far a user's identity was checked.
+LEVEL_WORDS = {"P0": "low", "P5": "medium", "P9": "high"}
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_SHOWN_CHOICE = 60  # characters of an unknown persona quoted back
 UNUSABLE_REDIRECT_URI = (
@@ -467,12 +469,32 @@ def _no_such_persona(choice: str) -> str:
     )
 
 
+def _lowest_level_asked(vtr: tuple[str, ...]) -> str:
+    return min((v.split(".", 1)[0] for v in vtr), key=LEVEL_RANK.__getitem__)
+
+
+def _in_words(level: str) -> str:
+    """`P9 (high)`: the level's code, which developers look up, and the word for it."""
+    return f"{level} ({LEVEL_WORDS[level]})"
+
+
 def _too_weak(persona: Persona, vtr: tuple[str, ...]) -> str:
-    needed = min((v.split(".", 1)[0] for v in vtr), key=LEVEL_RANK.__getitem__)
+    needed = _lowest_level_asked(vtr)
     return (
         f"{persona.label} has proved their identity to {persona.identity_proofing_level}, "
         f"and this sign-in needs {needed} or above: pick another persona."
     )
+
+
+def _persona_label(persona: Persona, vtr: tuple[str, ...], usable: bool) -> str:
+    """What a persona's button says: how far their identity was checked and, when that is
+    not enough, what this sign-in needs, in words rather than the `vtr` parameter's."""
+    checked = f"{persona.label} — identity checked to {_in_words(persona.identity_proofing_level)}"
+    if usable:
+        return checked
+    needed = _lowest_level_asked(vtr)
+    more = "" if LEVEL_RANK[needed] == max(LEVEL_RANK.values()) else " or higher"
+    return f"{checked} only: this sign-in needs {_in_words(needed)}{more}"
 
 
 def _refused(request: Request, message: str) -> Response:
@@ -522,13 +544,12 @@ def _picker(provider: StandInProvider, request: _AuthorizeRequest) -> str:
     buttons = []
     for persona in provider.personas(today(provider.clock)):
         vot = provider.vot_for(persona, request.vtr)
-        label = html.escape(f"{persona.label} — {persona.identity_proofing_level}")
+        label = html.escape(_persona_label(persona, request.vtr, usable=vot is not None))
         disabled = "" if vot else " disabled"
-        note = "" if vot else " (does not meet the requested vtr)"
         buttons.append(
             f'<button type="submit" name="persona" '
             f'value="{html.escape(persona.nhs_login_claims["sub"])}"{disabled}>'
-            f"{label}{note}</button>"
+            f"{label}</button>"
         )
     return (
         '<p class="note">This is the development stand-in for NHS login. '

@@ -4,7 +4,8 @@ The page carries no inline script (the docs CSP allows scripts from this site on
 its set-up is `static/swagger-init.js`, configured through `data-` attributes. That
 script sends the script-readable CSRF cookie as `X-CSRF-Token` on every unsafe
 request, so a token can never be stale in Swagger UI, and, in dev, shows who is
-signed in with links to sign in and out.
+signed in with links to sign in and out. A sign-in that came back without signing in
+(`login_error`) is said in words above it, rendered here: no script, so no new hash.
 
 Signing in belongs to the public address (PUBLIC_BASE_URL): its cookie is kept for
 that address only. In dev, `/docs` opened by another local name for the same server
@@ -23,18 +24,28 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import QueryParams
 
 from app.auth.cookies import CSRF_COOKIE, CSRF_HEADER
 from app.config import AppEnv, Settings
 from app.public_address import keeps_sign_in_cookie, same_server_at_public_address
 
 DOCS_PATH = "/docs"
+# What the sign-in's `login_error` flag (app.auth.router) means, in the user's words.
+# Codes not listed show nothing: the page never repeats text from its address.
+SIGN_IN_NOTICES = {
+    "login_cancelled": "You cancelled signing in. You can sign in again at any time.",
+}
 ASSETS_PATH = "/docs-assets"
 OFFLINE_ASSETS_PATH = "/static-offline-docs"  # fastapi-offline's Swagger UI and ReDoc files
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str) -> HTMLResponse:
+def swagger_page(
+    *, root: str, openapi_url: str, settings: Settings, title: str, notice: str | None = None
+) -> HTMLResponse:
+    """The page, with `notice` (plain text) above Swagger UI when there is one. A notice is
+    HTML, not script, so the page's script hashes (app.headers) do not change with it."""
     dev = settings.app_env is AppEnv.DEV
     public_base_url = settings.public_base_url.rstrip("/")
     config = {
@@ -61,7 +72,7 @@ def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str)
 <link rel="stylesheet" href="{root}{ASSETS_PATH}/docs.css">
 </head>
 <body>
-<div id="gp-address" class="gp-address" role="note" hidden></div>
+{_notice_html(notice)}<div id="gp-address" class="gp-address" role="note" hidden></div>
 <div id="gp-session" class="gp-session" aria-live="polite" hidden></div>
 <div id="swagger-ui"></div>
 <script src="{root}{OFFLINE_ASSETS_PATH}/swagger-ui-bundle.js"></script>
@@ -71,6 +82,19 @@ def swagger_page(*, root: str, openapi_url: str, settings: Settings, title: str)
 </html>
 """
     return HTMLResponse(document)
+
+
+def _notice_html(notice: str | None) -> str:
+    if notice is None:
+        return ""
+    return f'<div id="gp-notice" class="gp-notice" role="status">{html.escape(notice)}</div>\n'
+
+
+def _sign_in_notice(request: Request) -> str | None:
+    """What to say about a sign-in that came back here without signing in, if anything."""
+    # app.headers renders the page from a bare scope, with no query, to hash its scripts.
+    query = QueryParams(request.scope.get("query_string", b""))
+    return SIGN_IN_NOTICES.get(query.get("login_error", ""))
 
 
 def _public_address_of(request: Request, settings: Settings) -> str | None:
@@ -92,8 +116,17 @@ def mount_docs(app: FastAPI, settings: Settings) -> None:
             return RedirectResponse(public, status_code=307)
         root = str(request.scope.get("root_path", ""))
         return swagger_page(
-            root=root, openapi_url=app.openapi_url or "", settings=settings, title=app.title
+            root=root,
+            openapi_url=app.openapi_url or "",
+            settings=settings,
+            title=app.title,
+            notice=_sign_in_notice(request),
         )
+
+    @app.get("/", include_in_schema=False)
+    async def front_door(request: Request) -> RedirectResponse:
+        """The site's address alone leads to the docs, served in every environment."""
+        return RedirectResponse(f"{request.scope.get('root_path', '')}{DOCS_PATH}", 307)
 
     if app.swagger_ui_oauth2_redirect_url:
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from app.problems import Problem
 
 RETRY_AFTER_SECONDS = 30
@@ -30,6 +33,7 @@ class PharmacyDirectoryUnavailable(Problem):
     default_detail = (
         "We cannot search for pharmacies at the moment. Please try again in a few minutes."
     )
+    example_extra: ClassVar[Mapping[str, object]] = {"retry_after": RETRY_AFTER_SECONDS}
 
     def __init__(self, *, retry_after: int = RETRY_AFTER_SECONDS) -> None:
         self.retry_after = retry_after

@@ -104,7 +104,13 @@ class PrescriptionRequestOut(ResponseBody):
         "acting for them)."
     )
     cancellable: bool
-    not_cancellable_reason: RequestNotCancellableReason | None = None
+    not_cancellable_reason: RequestNotCancellableReason | None = Field(
+        default=None,
+        description="Why `cancellable` is false: `already_cancelled`; "
+        "`not_offered_by_practice` (the practice's system cannot withdraw a request online: "
+        "contact the practice); or `already_processed` (the practice has approved, rejected "
+        "or issued it).",
+    )
 
     @classmethod
     def of(cls, view: RequestView) -> PrescriptionRequestOut:

@@ -102,8 +102,11 @@ class RequestedBy(StrEnum):
 
 
 class RequestNotCancellableReason(StrEnum):
+    """Why a request cannot be cancelled online, in the words its reader would use."""
+
+    ALREADY_CANCELLED = "already_cancelled"  # by the patient, a proxy or the practice
     NOT_OFFERED_BY_PRACTICE = "not_offered_by_practice"
-    ALREADY_PROCESSED = "already_processed"
+    ALREADY_PROCESSED = "already_processed"  # approved, rejected or issued
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,21 +279,27 @@ def _requested_by(acting: ActingFor, request: PrescriptionRequest) -> RequestedB
     return RequestedBy.PROXY
 
 
-def _view(acting: ActingFor, request: PrescriptionRequest, courses: list[Course]) -> RequestView:
+def _why_not_cancellable(
+    acting: ActingFor, request: PrescriptionRequest
+) -> RequestNotCancellableReason | None:
+    """A cancelled request says so first: "already processed" would read, to the person
+    who just cancelled it, as if the practice had got there before them."""
+    if request.status is PrescriptionRequestStatus.CANCELLED:
+        return RequestNotCancellableReason.ALREADY_CANCELLED
     if Capability.CANCEL_PRESCRIPTION_REQUEST not in acting.system.capabilities:
-        why_not: RequestNotCancellableReason | None = (
-            RequestNotCancellableReason.NOT_OFFERED_BY_PRACTICE
-        )
-    elif request.status is not PrescriptionRequestStatus.REQUESTED:
-        why_not = RequestNotCancellableReason.ALREADY_PROCESSED
-    else:
-        why_not = None
+        return RequestNotCancellableReason.NOT_OFFERED_BY_PRACTICE
+    if request.status is not PrescriptionRequestStatus.REQUESTED:
+        return RequestNotCancellableReason.ALREADY_PROCESSED
+    return None
+
+
+def _view(acting: ActingFor, request: PrescriptionRequest, courses: list[Course]) -> RequestView:
     return RequestView(
         request=request,
         items=items_of(request),
         course_names={course.course_id: course.name for course in courses},
         requested_by=_requested_by(acting, request),
-        not_cancellable=why_not,
+        not_cancellable=_why_not_cancellable(acting, request),
     )
 
 

@@ -14,8 +14,10 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
@@ -56,6 +58,7 @@ class RateLimited(Problem):
     default_detail = (
         "You have done this too many times in a short while. Please wait and try again."
     )
+    example_extra: ClassVar[Mapping[str, object]] = {"retry_after": 60, "limit": "booking"}
 
     def __init__(self, budget: Budget, retry_after: int) -> None:
         super().__init__(

@@ -124,6 +124,9 @@ _EXTENSIONS = {
 OTHER_DOCUMENTS = "application/octet-stream"
 # Listed first: a client generated from the document reads the download as bytes.
 DOCUMENT_MEDIA_TYPES = [OTHER_DOCUMENTS, *_EXTENSIONS]
+# Declared for each type, so generated clients hand back the bytes (openapi-python-client's
+# `File`, a `Blob` from @hey-api/openapi-ts) rather than nothing.
+BINARY = {"type": "string", "format": "binary"}
 
 
 def _media_type(content_type: str) -> str:
@@ -147,7 +150,7 @@ def _filename(title: str, media_type: str) -> str:
     response_class=StreamingResponse,
     responses={
         200: {
-            "content": {media_type: {} for media_type in DOCUMENT_MEDIA_TYPES},
+            "content": {media_type: {"schema": BINARY} for media_type in DOCUMENT_MEDIA_TYPES},
             "description": "The document.",
         },
         **problem_responses(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import cast
 
 from app.openapi import openapi_document
 
@@ -36,6 +37,25 @@ def test_every_operation_has_a_tag_and_summary() -> None:
     for path, method, operation in _operations():
         assert operation.get("tags"), (method, path)
         assert operation.get("summary"), (method, path)
+
+
+def test_every_tag_is_described_in_the_order_of_a_patients_journey() -> None:
+    document = json.loads(openapi_document())
+    used = {tag for _, _, operation in _operations() for tag in cast(list[str], operation["tags"])}
+    listed = [tag["name"] for tag in document["tags"]]
+    assert set(listed) == used
+    assert all(tag.get("description") for tag in document["tags"]), document["tags"]
+    # Signing in first, then what a patient does in the order they meet it; health last.
+    assert listed == [
+        "auth",
+        "me",
+        "patients",
+        "appointments",
+        "prescriptions",
+        "pharmacies",
+        "record",
+        "health",
+    ]
 
 
 def test_errors_are_documented_as_problem_json() -> None:

@@ -202,7 +202,7 @@ async def test_p5_user_signs_in_but_is_sent_to_verify_for_p9_routes(
     assert start.status_code == 302
     assert query_of(start.headers["location"])["vtr"] == '["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]'
     page = await web.get(start.headers["location"])
-    assert "does not meet the requested vtr" in page.text
+    assert "identity checked to P5 (medium) only: this sign-in needs P9 (high)" in page.text
 
 
 async def test_cancelling_at_nhs_login_comes_back_calmly(web: httpx.AsyncClient) -> None:

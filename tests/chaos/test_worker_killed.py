@@ -119,7 +119,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         "IDEMPOTENCY_LEASE_SECONDS": str(LEASE_SECONDS),
     }
     sign_in = {name: (tag, "bearer") for name, tag in PERSONAS.items()}
-    with live_server(directory, env=env, sign_in=sign_in) as running:  # type: ignore[arg-type]
+    # SQLite files, whatever the suite's database: the test times each kill by holding the
+    # app database's write lock, and reads both databases beside the server.
+    app_database = f"sqlite+aiosqlite:///{directory / 'app.db'}"
+    with live_server(
+        directory,
+        env=env,
+        sign_in=sign_in,  # type: ignore[arg-type]
+        database_url=app_database,
+    ) as running:
         yield running
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import urlencode
 
 import httpx
@@ -126,3 +128,32 @@ async def test_a_persona_below_the_level_asked_for_is_told_so(web: httpx.AsyncCl
     assert text.status_code == 400
     assert "(p5-identity, A81001) has proved their identity to P5" in text.text
     assert "needs P9 or above" in text.text
+
+
+def _persona_buttons(page: str) -> dict[str, tuple[bool, str]]:
+    """Each persona button's name → (whether it can be picked, its words)."""
+    found = re.findall(
+        r'<button type="submit" name="persona" value="[^"]*"( disabled)?>([^<]*)</button>', page
+    )
+    return {
+        html.unescape(text).split(" — ")[0]: (not disabled, html.unescape(text))
+        for disabled, text in found
+    }
+
+
+async def test_the_page_says_in_plain_words_why_a_persona_cannot_be_picked(
+    web: httpx.AsyncClient,
+) -> None:
+    page = await web.get(f"{AUTHORIZE}?" + urlencode(_params(vtr=P9_VTR)))
+    buttons = _persona_buttons(page.text)
+
+    assert buttons["Daniel Brooks (p5-identity, A81001)"] == (
+        False,
+        "Daniel Brooks (p5-identity, A81001) — identity checked to P5 (medium) only: "
+        "this sign-in needs P9 (high)",
+    )
+    assert buttons["Olivia Harrison (adult-full, A81001)"] == (
+        True,
+        "Olivia Harrison (adult-full, A81001) — identity checked to P9 (high)",
+    )
+    assert "vtr" not in "".join(text for _, text in buttons.values())

@@ -261,8 +261,12 @@ async def test_cancelling_a_request_still_being_dealt_with(
         response = await patient.cancel(made["request_id"])
 
         assert response.status_code == 200, response.text
-        assert response.json()["status"] == "cancelled"
-        assert response.json()["cancellable"] is False
+        cancelled = response.json()
+        # Said plainly: the one who just cancelled it is not told the practice dealt with it.
+        assert (cancelled["status"], cancelled["cancellable"]) == ("cancelled", False)
+        assert cancelled["not_cancellable_reason"] == "already_cancelled"
+        listed = next(r for r in await patient.requests() if r["request_id"] == made["request_id"])
+        assert listed["not_cancellable_reason"] == "already_cancelled"
         assert (await patient.courses())["Amlodipine"]["orderable"] is True
         rows = await audit_rows(app, AuditAction.PRESCRIPTION_REQUEST_CANCELLED, made["request_id"])
         assert len(rows) == 1
