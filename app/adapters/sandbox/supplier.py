@@ -543,18 +543,26 @@ class SimulatedSupplier:
     async def _requests(
         self, connection: AsyncConnection, patient_ref: str, request_id: str | None = None
     ) -> list[PrescriptionRequest]:
-        query = select(t.prescription_requests).where(
-            t.prescription_requests.c.patient_ref == patient_ref
-        )
+        requests = t.prescription_requests
+        chosen = [requests.c.patient_ref == patient_ref]
         if request_id is not None:
-            query = query.where(t.prescription_requests.c.request_id == request_id)
+            chosen.append(requests.c.request_id == request_id)
         rows = (
-            await connection.execute(query.order_by(t.prescription_requests.c.requested_at.desc()))
+            await connection.execute(
+                select(requests).where(*chosen).order_by(requests.c.requested_at.desc())
+            )
         ).all()
+        # Their items, found by the same filter rather than by a list of the ids just read:
+        # a list's length is part of the statement's text, so each request in a patient's
+        # history made a new statement, which every pooled connection prepared and kept.
         items = (
             await connection.execute(
                 select(t.prescription_request_items)
-                .where(t.prescription_request_items.c.request_id.in_([r.request_id for r in rows]))
+                .where(
+                    t.prescription_request_items.c.request_id.in_(
+                        select(requests.c.request_id).where(*chosen)
+                    )
+                )
                 .order_by(t.prescription_request_items.c.position)
             )
         ).all()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from app.adapters.sandbox import SandboxGPSystem
+import pytest
+from sqlalchemy import event
+
+from app.adapters.sandbox import SandboxFactory, SandboxGPSystem
 from app.gp import errors
 from app.gp.types import (
     Capability,
@@ -78,6 +81,37 @@ async def test_request_then_pending_then_cancel(
     assert request.request_id in {
         r.request_id for r in await emis.list_prescription_requests(patient)
     }
+
+
+async def test_listing_requests_is_the_same_statements_however_long_the_history(
+    factory: SandboxFactory, emis: SandboxGPSystem, persona: PersonaLookup
+) -> None:
+    # Each pooled connection prepares and keeps every distinct statement it runs: a
+    # statement whose text grew with the patient's history made a new one per request
+    # ordered, and worker memory grew for as long as the soak ran (make soak).
+    patient = persona("adult-full", "A81001").patient_ref
+    course = by_name(await emis.list_courses(patient), "Amlodipine")
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(args[2])  # (connection, cursor, statement, ...)
+
+    async def listing() -> set[str]:
+        statements.clear()
+        event.listen(factory.database.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            await emis.list_prescription_requests(patient)
+        finally:
+            event.remove(factory.database.engine.sync_engine, "before_cursor_execute", seen)
+        return set(statements)
+
+    before = await listing()
+    for _ in range(3):
+        ordered = await emis.request_prescription(
+            patient, [course.course_id], note="Running low", actor_ref=patient
+        )
+        await emis.cancel_prescription_request(patient, ordered.request_id, actor_ref=patient)
+    assert await listing() == before
 
 
 async def test_too_many_items(vision: SandboxGPSystem, persona: PersonaLookup) -> None:
