@@ -22,9 +22,9 @@ import uvicorn
 from fastapi import FastAPI
 from schemathesis import checks
 
-from app.adapters.sandbox import supplier
 from app.adapters.sandbox.seed import SeedRows
 from app.adapters.sandbox.supplier import SimulatedSupplier
+from app.adapters.sandbox.supplier import record as supplier
 from app.audit.types import AuditAction
 from app.gp.errors import GPSystemUnavailable
 from app.gp.types import Document, DocumentContent
