@@ -42,8 +42,14 @@ migrate: $(RUNTIME_STAMP)
 
 # Unless the caller sets PUBLIC_BASE_URL, `python -m app` derives it from HOST and PORT
 # (http://127.0.0.1:PORT for HOST=0.0.0.0) and prints it. The dev NHS login stand-in's
-# RSA key is made under var/ on first start.
+# RSA key is made under var/ on first start. Beside it, in a second process that stops
+# with it, the GP Connect patient-facing stand-in (app/standin) serves the sandbox's data
+# on loopback port STANDIN_PORT; STANDIN_ARGS="--open-access" takes any bearer token.
+STANDIN_PORT ?= 8010
 run: migrate
+	@$(BIN)/python -m app.standin --port $(STANDIN_PORT) $(STANDIN_ARGS) & standin=$$!; \
+	trap 'kill $$standin 2>/dev/null; wait $$standin 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
 	$(BIN)/python -m app
 
 lint: install
