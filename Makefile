@@ -44,10 +44,16 @@ migrate: $(RUNTIME_STAMP)
 # (http://127.0.0.1:PORT for HOST=0.0.0.0) and prints it. The dev NHS login stand-in's
 # RSA key is made under var/ on first start. Beside it, in a second process that stops
 # with it, the GP Connect patient-facing stand-in (app/standin) serves the sandbox's data
-# on loopback port STANDIN_PORT; STANDIN_ARGS="--open-access" takes any bearer token.
+# of STANDIN_PRACTICES on loopback port STANDIN_PORT: D84004 (Meadow View Surgery), which
+# app/gp/practices.json reaches over GP Connect there (its endpoints and the dev token
+# exchange name port 8010). The service exchanges the dev NHS login's ID tokens there,
+# and the stand-in enforces the tokens it issues; STANDIN_ARGS=--open-access takes any.
 STANDIN_PORT ?= 8010
+STANDIN_PRACTICES ?= D84004
+STANDIN_ARGS ?=
 run: migrate
-	@$(BIN)/python -m app.standin --port $(STANDIN_PORT) $(STANDIN_ARGS) & standin=$$!; \
+	@$(BIN)/python -m app.standin --port $(STANDIN_PORT) \
+		$(foreach practice,$(STANDIN_PRACTICES),--practice $(practice)) $(STANDIN_ARGS) & standin=$$!; \
 	trap 'kill $$standin 2>/dev/null; wait $$standin 2>/dev/null' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(BIN)/python -m app
@@ -74,7 +80,9 @@ browser-test: install
 	REQUIRE_BROWSER=1 $(BIN)/pytest tests/api/test_docs_in_a_browser.py $(PYTEST_ARGS)
 
 # Load benchmarks against the running service (bench/README.md): wrk from Debian's packages
-# drives `python -m app` on PostgreSQL. BENCH_ARGS="--workers 1 --latency 200 --seconds 10".
+# drives `python -m app` on PostgreSQL, with the sandbox practices in its process, then with
+# the GP Connect practice served by the stand-in (app/standin) in a process of its own.
+# BENCH_ARGS="--workers 1 --latency 200 --seconds 10"; "--no-gpconnect" for older code.
 bench: install
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python bench/load.py $(BENCH_ARGS)

@@ -77,6 +77,8 @@ def start_here(settings: Settings, host: str = "127.0.0.1", port: int = 8000) ->
         "\nGP Online is serving (APP_ENV=dev).\n"
         f"  Swagger UI   {base}/docs\n"
         f"  Sign in      {base}/v1/auth/login?return_to=/docs\n"
+        f"  Staff        {base}/v1/staff/auth/login?return_to=/docs (NHS CIS2 stand-in: "
+        "a GP or receptionist of each sandbox practice; Swagger UI then sends the staff cookie)\n"
         "  Personas     .venv/bin/python -m app.adapters.sandbox personas\n"
         f"  App example  .venv/bin/python examples/app_sign_in.py --base-url {base}\n"
         f"Open the site at {base} (not another name for it): the sign-in cookie is kept "

@@ -42,9 +42,16 @@ from app.problems import (
     problem_schema_name,
 )
 from app.ratelimit.service import RateLimited
+from app.staff.deps import staff_scheme
+from app.staff.problems import StaffNotSignedIn, StaffSessionExpired
 from app.storable import LINE_PATTERN, TEXT_PATTERN
 
 SESSION_SCHEMES = {scheme.scheme_name for scheme in SESSION_SECURITY_SCHEMES}
+STAFF_SCHEME = staff_scheme.scheme_name
+# What an operation asking for a session answers without a live one: a patient's
+# session and a staff session are apart (app.staff.service), and so are their codes.
+PATIENT_SESSION_PROBLEMS = (NotSignedIn, SessionExpired)
+STAFF_SESSION_PROBLEMS = (StaffNotSignedIn, StaffSessionExpired)
 RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
@@ -110,7 +117,9 @@ def common_problems(operation: dict[str, Any], *, uses_database: bool = False) -
     if security:
         # A session that is optional (`{}`) is never asked for: no 401 for its absence.
         required = {} not in security
-        for raised in (NotSignedIn, SessionExpired) if required else ():
+        staff = any(STAFF_SCHEME in requirement for requirement in security)
+        session_problems = STAFF_SESSION_PROBLEMS if staff else PATIENT_SESSION_PROBLEMS
+        for raised in session_problems if required else ():
             kinds += problem_kinds(raised)
         kinds += problem_kinds(RateLimited)
         if any("CSRFToken" in requirement for requirement in security):

@@ -34,6 +34,13 @@ DEFAULT_VTR = '["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]'
 DEFAULT_SCOPES = "openid profile email phone gp_registration_details gp_integration_credentials"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105
+# NHS CIS2: the user's name and id (profile) and their national RBAC roles, each at its
+# organisation (nationalrbacaccess).
+DEFAULT_CIS2_SCOPES = "openid profile nationalrbacaccess"
+# NHS CIS2 authenticator assurance: AAL3 (smartcard and other very-high-confidence
+# authenticators). Practice staff decide who may read a patient's record.
+DEFAULT_CIS2_ACR_VALUES = "AAL3_ANY"
+CIS2_SIGNING_ALGS = ("RS256", "RS384", "RS512")
 # In dev, apps may always come back here (RFC 8252 §7.3 loopback redirect), so an app
 # (examples/app_sign_in.py) gets a bearer token from a plain `make run`. Never outside dev.
 DEV_APP_REDIRECT_URI = "http://127.0.0.1:8765/callback"
@@ -184,6 +191,24 @@ class Settings(BaseSettings):
     nhs_login_timeout_seconds: float = Field(default=10.0, gt=0)
     dev_login_enabled: bool = True
 
+    # Practice staff sign in with NHS CIS2 (app.staff): the same relying-party code as
+    # NHS login, under this second client configuration. Without CIS2_ISSUER, and outside
+    # dev (where a stand-in serves), staff cannot sign in.
+    cis2_issuer: str | None = None
+    cis2_client_id: str = "gp-online-staff-dev"
+    cis2_private_key_file: Path | None = None
+    cis2_redirect_uri: str | None = None
+    cis2_scopes: str = DEFAULT_CIS2_SCOPES
+    # Space-separated acr values asked for; the ID token's `acr` must be one of them.
+    cis2_acr_values: str = DEFAULT_CIS2_ACR_VALUES
+    # Signs the client assertion; the one algorithm accepted on CIS2's ID tokens.
+    cis2_signing_alg: str = "RS512"
+    cis2_pkce: bool = True
+    # Redirect URIs that staff apps may use when they hand us a code
+    # (POST /v1/staff/auth/session).
+    cis2_app_redirect_uris: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cis2_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # NHS login has no logout or session lifetime of its own: the service re-authenticates
     # after 30 minutes idle and 12 hours in total. Shorter is allowed, longer is not.
     session_idle_minutes: int = Field(default=30, ge=1, le=30)
@@ -257,6 +282,10 @@ class Settings(BaseSettings):
     # the practice's answer may take up to three months (UK GDPR Article 12(3)). At least a
     # week, so that a retry within the 24 hours its Idempotency-Key is kept finds it.
     record_correction_retention_days: int = Field(default=90, ge=7, le=365)
+    # Days an application for access is kept after it closed (applied, rejected or
+    # withdrawn): long enough to answer questions about the decision; who decided what
+    # stays in the audit trail. At least a day, so a retry of its submission finds it.
+    access_request_retention_days: int = Field(default=180, ge=1, le=3650)
     # Stops the clock at this instant (ISO 8601 with an offset) for tests that run the
     # service in a process of its own. Never in prod.
     frozen_now: AwareDatetime | None = None
@@ -285,7 +314,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("cors_allow_origins", "nhs_login_app_redirect_uris", mode="before")
+    @field_validator(
+        "cors_allow_origins", "nhs_login_app_redirect_uris", "cis2_app_redirect_uris", mode="before"
+    )
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_list(value)
@@ -332,6 +363,23 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_cis2(self) -> Settings:
+        if self.cis2_signing_alg not in CIS2_SIGNING_ALGS:
+            raise ValueError("CIS2_SIGNING_ALG must be one of " + ", ".join(CIS2_SIGNING_ALGS))
+        if not self.cis2_acr_values.split():
+            raise ValueError("CIS2_ACR_VALUES must name at least one acr value")
+        if "openid" not in self.cis2_scopes.split():
+            raise ValueError("CIS2_SCOPES must include openid")
+        if self.cis2_issuer and self.app_env is not AppEnv.PROD:
+            parts = urlsplit(self.cis2_issuer)
+            loopback_http = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+            if parts.scheme != "https" and not loopback_http:
+                raise ValueError(
+                    "CIS2_ISSUER must be https:// (http:// only on a loopback address)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _check_service_search(self) -> Settings:
         if self.pharmacy_directory is not PharmacyDirectoryKind.SERVICE_SEARCH:
             return self
@@ -352,6 +400,24 @@ class Settings(BaseSettings):
     def redirect_uri(self) -> str:
         """Where NHS login sends the browser back: the setting, or this service's callback."""
         return self.nhs_login_redirect_uri or f"{self.public_base_url}/v1/auth/callback"
+
+    @property
+    def staff_redirect_uri(self) -> str:
+        """Where NHS CIS2 sends the browser back: the setting, or the staff callback."""
+        return self.cis2_redirect_uri or f"{self.public_base_url}/v1/staff/auth/callback"
+
+    @property
+    def cis2_acr(self) -> tuple[str, ...]:
+        return tuple(self.cis2_acr_values.split())
+
+    @property
+    def staff_app_redirect_uris(self) -> frozenset[str]:
+        """Where staff apps may have NHS CIS2 send their codes: the setting, plus in dev
+        the loopback `DEV_APP_REDIRECT_URI`."""
+        uris = set(self.cis2_app_redirect_uris)
+        if self.app_env is AppEnv.DEV:
+            uris.add(DEV_APP_REDIRECT_URI)
+        return frozenset(uris)
 
     def served_at(self, host: str, port: int) -> Settings:
         """These settings for a server bound to `host`:`port`. Outside prod, with no
@@ -429,6 +495,17 @@ class Settings(BaseSettings):
             problems.append("PATIENT_ID_KEY must differ from SECRET_KEY")
         if self.dev_login_enabled:
             problems.append("DEV_LOGIN_ENABLED is on; the development sign-in must be off")
+        # Staff sign-in is optional (without it no one signs in as staff), but a CIS2
+        # issuer that is set must be usable.
+        if self.cis2_issuer:
+            if urlsplit(self.cis2_issuer).scheme != "https":
+                problems.append("CIS2_ISSUER must be an https:// URL")
+            if self.cis2_private_key_file is None:
+                problems.append("CIS2_PRIVATE_KEY_FILE is not set")
+            elif not self.cis2_private_key_file.is_file():
+                problems.append("CIS2_PRIVATE_KEY_FILE does not name a readable file")
+            if not self.cis2_redirect_uri:
+                problems.append("CIS2_REDIRECT_URI is not set")
         problems.extend(self._practices_file_problems())
         if self.pharmacy_directory is PharmacyDirectoryKind.SANDBOX:
             problems.append("PHARMACY_DIRECTORY is the sandbox list of made-up pharmacies")

@@ -16,15 +16,24 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
+from app.access_requests.practice_router import PRACTICE_STAFF_TAG
+from app.access_requests.practice_router import router as practice_access_requests_router
+from app.access_requests.router import router as access_requests_router
 from app.adapters import build_gp_registry
 from app.api_document import api_document
 from app.appointments.router import router as appointments_router
 from app.auth.router import router as auth_router
-from app.auth.runtime import configured_endpoint, start_auth
+from app.auth.runtime import (
+    configured_cis2_endpoint,
+    configured_endpoint,
+    start_auth,
+    start_staff_auth,
+)
 from app.clock import Clock, clock_for
 from app.config import Settings
 from app.db import autocommit, create_engine, create_sessionmaker
 from app.devtools import mount_dev_login
+from app.devtools.cis2 import mount_dev_cis2
 from app.docs_ui import mount_docs
 from app.gp.calls import GPCallsHeader
 from app.headers import PrivateResponseHeaders, SecurityHeaders
@@ -44,6 +53,8 @@ from app.problems import REQUEST_ID_HEADER, install_problem_handlers
 from app.ratelimit.service import RateLimiter
 from app.records.router import router as record_router
 from app.request_limits import RequestLimits, larger_body_routes
+from app.staff.router import STAFF_AUTH_TAG
+from app.staff.router import router as staff_router
 from app.storable import refuse_unstorable_text
 
 DESCRIPTION = """
@@ -79,6 +90,22 @@ TAGS = [
         "name": "record",
         "description": "The GP record as the viewer may see it, documents, results over "
         "time, and reporting an inaccuracy.",
+    },
+    {
+        "name": "access requests",
+        "description": "Apply to the practice for more of the record, or to act for someone; "
+        "answer someone's application to act for you.",
+    },
+    {
+        "name": STAFF_AUTH_TAG,
+        "description": "For practice staff: sign in with NHS CIS2 (web and apps), who is "
+        "signed in and at which practices, sign out. Staff sessions are apart from "
+        "patients': a patient's session never reaches a staff route, nor the other way round.",
+    },
+    {
+        "name": PRACTICE_STAFF_TAG,
+        "description": "For practice staff (NHS CIS2): check, review and decide applications "
+        "for access.",
     },
     {"name": "health", "description": "Liveness and readiness for load balancers."},
 ]
@@ -124,6 +151,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.auth = await start_auth(
             settings, app.state.clock, stack, app.state.nhs_login_endpoint
+        )
+        app.state.staff_auth = await start_staff_auth(
+            settings, app.state.clock, stack, app.state.cis2_endpoint
         )
         app.state.acting_contexts = ActingContexts(
             app.state.gp_registry,
@@ -172,6 +202,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(prescriptions_router)
     app.include_router(pharmacies_router)
     app.include_router(record_router)
+    app.include_router(access_requests_router)
+    app.include_router(staff_router)
+    # The development NHS CIS2 stand-in (APP_ENV=dev only), else the configured issuer.
+    app.state.cis2_endpoint = mount_dev_cis2(
+        app, settings, app.state.clock
+    ) or configured_cis2_endpoint(settings)
+    app.include_router(practice_access_requests_router)
     if serves_metrics_on_main_port(settings):
         app.include_router(metrics_router)
 

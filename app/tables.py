@@ -4,6 +4,7 @@ Alembic's env and the test fixtures import this; add new domain `models`
 modules here.
 """
 
+import app.access_requests.models
 import app.audit.models
 import app.auth.models
 import app.idempotency.models

@@ -4,9 +4,16 @@ For each configuration (workers x GP latency) this starts the service as it runs
 production (`python -m app`, uvicorn, PostgreSQL, the sandbox GP systems with
 `faults.latency_ms` set on every practice), warms every patient's session, then
 runs each scenario with wrk and prints one table: req/s, p50, p99, the rate as a
-share of `/healthz` (the ceiling: no database, no GP system), GP calls per request
-(from the `X-GP-Calls` header that `EXPOSE_GP_CALLS=true` adds) and the peak
-resident memory of the largest worker.
+share of `/healthz` (the ceiling: no database, no GP system), the service's own CPU
+time per request (its workers' user + system time over the requests wrk completed),
+GP calls per request (from the `X-GP-Calls` header that `EXPOSE_GP_CALLS=true` adds)
+and the peak resident memory of the largest worker.
+
+Then the same again with the GP system out of the service's process: the GP Connect
+practice (D84004), served by the GP Connect stand-in (`python -m app.standin`, its own
+process, `--latency-ms` the GP latency), reached by the service's GP Connect adapter
+with the real token exchange (the patients' ID tokens signed by a key this script
+makes, for an issuer it serves). `--no-gpconnect` leaves it out.
 
     make bench
     .venv/bin/python bench/load.py --workers 1 2 --latency 0 200 --seconds 5
@@ -28,12 +35,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from joserfc.jwk import RSAKey
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -44,6 +56,12 @@ WRK_DIR = BENCH_DIR / "wrk"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/gp_perf_bench"
 # The load-test patients' practice (C83003) asks for a note with every request.
 ORDER_NOTE = "No changes since my last request"
+# A cancellation's body: C83003 (Vision) asks for a reason, D84004 (GP Connect) takes none.
+SANDBOX_CANCEL: dict[str, str] = {"reason_code": "CR1"}
+GPCONNECT_CANCEL: dict[str, str] = {}
+GPCONNECT_PRACTICE = "D84004"  # the practices file's GP Connect practice
+NHS_LOGIN_CLIENT_ID = "gp-online-bench"  # the ID tokens' audience, the stand-in checks it
+GPCONNECT_CLIENT_ID = "gp-online-bench"  # the service's client at the token endpoint
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,10 @@ SCENARIOS = [
     Scenario("…/record/allergies", "/v1/patients/{patient_id}/record/allergies?limit=20"),
 ]
 
+# GP Connect's prescriptions API has no cancelling of a request: a patient's repeat, once
+# ordered, stays ordered, so ordering again and again cannot be measured there.
+GPCONNECT_SCENARIOS = [s for s in SCENARIOS if s.script != "order_cancel.lua"]
+
 
 @dataclass
 class Row:
@@ -83,6 +105,8 @@ class Row:
     failures: int
     gp_calls: float | None
     peak_rss_mb: float
+    cpu_ms_per_request: float
+    gp_cpu_ms_per_request: float | None = None  # the GP Connect stand-in's, when measured
 
 
 def run(command: list[str], **kwargs: object) -> None:
@@ -108,7 +132,9 @@ def practices_file(app_dir: Path, latency_ms: int, folder: Path) -> Path:
     return path
 
 
-def service_env(args: argparse.Namespace, practices: Path) -> dict[str, str]:
+def service_env(
+    args: argparse.Namespace, practices: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     return {
         **os.environ,
         "PYTHONPATH": str(args.app_dir),
@@ -124,6 +150,7 @@ def service_env(args: argparse.Namespace, practices: Path) -> dict[str, str]:
         # every connection comes from one address (the load generator, or HAProxy).
         "MAX_CONCURRENT_REQUESTS": "1000",
         "MAX_CONCURRENT_REQUESTS_PER_ADDRESS": "1000",
+        **(extra or {}),
     }
 
 
@@ -147,6 +174,21 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used (/proc/<pid>/stat utime + stime)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return ticks / CLOCK_TICKS
+
+
 def peak_rss_mb(pids: list[int]) -> float:
     peaks = [0.0]
     for pid in pids:
@@ -159,22 +201,24 @@ def peak_rss_mb(pids: list[int]) -> float:
     return max(peaks)
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_ready(
+    base_url: str, process: subprocess.Popen[bytes], path: str = "/healthz", what: str = "service"
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("the service stopped during start-up")
+            raise SystemExit(f"the {what} stopped during start-up")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base_url}{path}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise SystemExit("the service did not become ready in 60 s")
+    raise SystemExit(f"the {what} did not become ready in 60 s")
 
 
 async def warm_and_count(
-    base_url: str, users: list[dict[str, str]], scenario: Scenario
+    base_url: str, users: list[dict[str, str]], scenario: Scenario, cancel: dict[str, str]
 ) -> float | None:
     """Send every patient's request once (a warm context), then count GP calls per request."""
     limits = httpx.Limits(max_connections=64)
@@ -185,8 +229,8 @@ async def warm_and_count(
 
         if scenario.script == "book_cancel.lua":
             # Appointments left booked when an earlier run stopped would refuse the rebooking.
-            await asyncio.gather(*(cancel_upcoming(client, u, headers(u)) for u in users))
-            return await count_book_cancel(client, users[0], headers(users[0]))
+            await asyncio.gather(*(cancel_upcoming(client, u, headers(u), cancel) for u in users))
+            return await count_book_cancel(client, users[0], headers(users[0]), cancel)
         if scenario.script == "order_cancel.lua":
             await asyncio.gather(*(cancel_pending_orders(client, u, headers(u)) for u in users))
             return await count_order_cancel(client, users[0], headers(users[0]))
@@ -206,8 +250,9 @@ async def warm_and_count(
 
 
 async def cancel_upcoming(
-    client: httpx.AsyncClient, user: dict[str, str], headers: dict[str, str]
-) -> None:
+    client: httpx.AsyncClient, user: dict[str, str], headers: dict[str, str],
+    cancel: dict[str, str],
+) -> None:  # fmt: skip
     base = f"/v1/patients/{user['patient_id']}/appointments"
     listed = await client.get(base, headers=headers)
     listed.raise_for_status()
@@ -215,7 +260,7 @@ async def cancel_upcoming(
         if appointment["cancellable"]:
             cancelled = await client.post(
                 f"{base}/{appointment['appointment_id']}/cancel",
-                json={"reason_code": "CR1"},
+                json=cancel,
                 headers=headers,
             )
             cancelled.raise_for_status()
@@ -253,8 +298,9 @@ async def count_order_cancel(
 
 
 async def count_book_cancel(
-    client: httpx.AsyncClient, user: dict[str, str], headers: dict[str, str]
-) -> float | None:
+    client: httpx.AsyncClient, user: dict[str, str], headers: dict[str, str],
+    cancel: dict[str, str],
+) -> float | None:  # fmt: skip
     base = f"/v1/patients/{user['patient_id']}/appointments"
     booked = await client.post(
         base,
@@ -265,7 +311,7 @@ async def count_book_cancel(
         raise SystemExit(f"booking: {booked.status_code} {booked.text}")
     cancelled = await client.post(
         f"{base}/{booked.json()['appointment_id']}/cancel",
-        json={"reason_code": "CR1"},
+        json=cancel,
         headers=headers,
     )
     if cancelled.status_code != 200:
@@ -295,13 +341,16 @@ def profile(args: argparse.Namespace, pids: list[int], name: str) -> list[subpro
     return samplers
 
 
-def wrk(args: argparse.Namespace, scenario: Scenario, users_file: Path) -> dict[str, int]:
+def wrk(
+    args: argparse.Namespace, scenario: Scenario, users_file: Path, cancel: dict[str, str]
+) -> dict[str, int]:
     connections = scenario.connections or args.connections
     command = [
         shutil.which("wrk") or "wrk", "-t1", f"-c{connections}", f"-d{args.seconds}s",
         "--timeout", "30s",
         "-s", str(WRK_DIR / scenario.script), f"http://127.0.0.1:{args.port}",
         "--", str(users_file), scenario.path or "-", "anonymous" if scenario.anonymous else "",
+        *([json.dumps(cancel)] if scenario.script == "book_cancel.lua" else []),
     ]  # fmt: skip
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout  # noqa: S603
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
@@ -331,7 +380,8 @@ class Service:
     """`python -m app` (one or more instances; behind HAProxy when balanced)."""
 
     def __init__(self, args: argparse.Namespace, workers: int, instances: int | None,
-                 practices: Path, folder: Path) -> None:  # fmt: skip
+                 practices: Path, folder: Path,
+                 extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs = []
         ports = [args.port] if instances is None else [args.port + 1 + n for n in range(instances)]
@@ -343,7 +393,7 @@ class Service:
                 subprocess.Popen(  # noqa: S603
                     command,
                     cwd=args.app_dir,
-                    env=service_env(args, practices),
+                    env=service_env(args, practices, extra_env),
                     start_new_session=True,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -377,23 +427,161 @@ class Service:
             log.close()
 
 
-def measure(args: argparse.Namespace, workers: int, instances: int | None, latency_ms: int,
-            users: list[dict[str, str]], users_file: Path, folder: Path) -> list[Row]:  # fmt: skip
-    service = Service(args, workers, instances, practices_file(args.app_dir, latency_ms, folder),
-                      folder)  # fmt: skip
+class Issuer:
+    """NHS login's discovery document and keys, for the ID tokens `bench/prepare.py` signs:
+    what the GP Connect stand-in checks them against, as the platform checks NHS login's."""
+
+    def __init__(self, folder: Path) -> None:
+        key = RSAKey.generate_key(2048)
+        self.key_file = folder / "nhs-login-key.pem"
+        self.key_file.write_bytes(key.as_pem(private=True))
+        public = {**key.as_dict(private=False), "kid": key.thumbprint(), "alg": "RS512"}
+        documents: dict[str, bytes] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = documents.get(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body or b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        documents["/.well-known/openid-configuration"] = json.dumps(
+            {"issuer": self.url, "jwks_uri": f"{self.url}/jwks"}
+        ).encode()
+        documents["/jwks"] = json.dumps({"keys": [public]}).encode()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class GPConnect:
+    """The GP Connect practice for the service: its stand-in's database and port, the
+    client key both sides hold, the issuer, and the patients once signed in there."""
+
+    def __init__(self, args: argparse.Namespace, folder: Path) -> None:
+        self.folder = folder
+        self.port = args.port + 50
+        self.database_url = make_url(args.database_url)
+        self.database_url = self.database_url.set(database=f"{self.database_url.database}_standin")
+        self.issuer = Issuer(folder)
+        self.client_key = folder / "gpconnect-client-key.pem"
+        self.client_key.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+        self.practices = self._practices_file(args.app_dir)
+        self.users: list[dict[str, str]] = []
+        self.users_file = folder / "users-gpconnect.txt"
+        asyncio.run(reset_database(self.database_url.render_as_string(hide_password=False)))
+
+    def _practices_file(self, app_dir: Path) -> Path:
+        """The service's practices file, its GP Connect practice at the stand-in."""
+        source = json.loads((app_dir / "app" / "gp" / "practices.json").read_text())
+        [practice] = [p for p in source["practices"] if p["ods_code"] == GPCONNECT_PRACTICE]
+        base = f"http://127.0.0.1:{self.port}"
+        practice["endpoints"] = {
+            name: base + urlsplit(url).path for name, url in practice["endpoints"].items()
+        }
+        path = self.folder / "practices-gpconnect.json"
+        path.write_text(json.dumps(source))
+        return path
+
+    def service_env(self) -> dict[str, str]:
+        return {
+            "NHS_LOGIN_CLIENT_ID": NHS_LOGIN_CLIENT_ID,
+            "GPCONNECT_PFS_TOKEN_URL": f"http://127.0.0.1:{self.port}/oauth2/token",
+            "GPCONNECT_PFS_CLIENT_ID": GPCONNECT_CLIENT_ID,
+            "GPCONNECT_PFS_PRIVATE_KEY_FILE": str(self.client_key),
+            "GPCONNECT_PFS_KEY_ID": "bench",
+        }
+
+    def start_standin(self, args: argparse.Namespace, latency_ms: int) -> StandIn:
+        return StandIn(args, self, latency_ms)
+
+    def prepare(self, args: argparse.Namespace) -> None:
+        """Sign the practice's load-test patients in (once), the stand-in running."""
+        if self.users:
+            return
+        prepared = self.folder / "users-gpconnect.json"
+        env = service_env(args, self.practices, self.service_env())
+        run([sys.executable, str(BENCH_DIR / "prepare.py"), str(prepared),
+             "--practice", GPCONNECT_PRACTICE, "--issuer", self.issuer.url,
+             "--id-token-key", str(self.issuer.key_file)], cwd=args.app_dir, env=env)  # fmt: skip
+        self.users = json.loads(prepared.read_text())["users"]
+        write_users(self.users_file, self.users)
+
+    def stop(self) -> None:
+        self.issuer.stop()
+
+
+class StandIn:
+    """`python -m app.standin` serving the GP Connect practice, as its own process."""
+
+    def __init__(self, args: argparse.Namespace, gp: GPConnect, latency_ms: int) -> None:
+        self.log = (gp.folder / f"standin-{latency_ms}ms.log").open("wb")
+        database = gp.database_url.render_as_string(hide_password=False)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(args.app_dir),
+            "APP_ENV": "test",
+            "DATABASE_URL": database,
+            "SANDBOX_DATABASE_URL": database,
+            "PRACTICES_FILE": str(gp.practices),
+            "NHS_LOGIN_CLIENT_ID": NHS_LOGIN_CLIENT_ID,
+            "LOG_LEVEL": "WARNING",
+        }
+        command = [
+            sys.executable, "-m", "app.standin", "--port", str(gp.port),
+            "--practice", GPCONNECT_PRACTICE, "--client-key", str(gp.client_key),
+            "--nhs-login-issuer", gp.issuer.url, "--latency-ms", str(latency_ms),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(  # noqa: S603
+            command, cwd=args.app_dir, env=env, start_new_session=True,
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_ready(f"http://127.0.0.1:{gp.port}", self.process, "/_health", "GP Connect stand-in")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def write_users(path: Path, users: list[dict[str, str]]) -> None:
+    path.write_text(
+        "".join(f"{u['patient_id']} {u['token']} {u['slot_id']} {u['course_id']}\n" for u in users)
+    )
+
+
+def measure(args: argparse.Namespace, service: Service, label: str,
+            users: list[dict[str, str]], users_file: Path, cancel: dict[str, str],
+            gp_pids: list[int] | None = None,
+            scenarios: list[Scenario] = SCENARIOS) -> list[Row]:  # fmt: skip
     base_url = f"http://127.0.0.1:{args.port}"
     rows = []
     try:
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             if (
                 args.only
                 and scenario is not SCENARIOS[0]
                 and not any(w in scenario.name for w in args.only)
             ):
                 continue
-            gp_calls = asyncio.run(warm_and_count(base_url, users, scenario))
-            samplers = profile(args, service.pids, f"{workers}w-{latency_ms}ms-{scenario.name}")
-            result = wrk(args, scenario, users_file)
+            gp_calls = asyncio.run(warm_and_count(base_url, users, scenario, cancel))
+            samplers = profile(args, service.pids, f"{label}-{scenario.name}")
+            cpu_before, gp_before = cpu_seconds(service.pids), cpu_seconds(gp_pids or [])
+            result = wrk(args, scenario, users_file, cancel)
+            cpu_used = cpu_seconds(service.pids) - cpu_before
+            gp_used = cpu_seconds(gp_pids or []) - gp_before
+            completed = max(result["requests"], 1)
             for sampler in samplers:
                 sampler.wait()
             seconds = result["duration_us"] / 1e6
@@ -406,6 +594,8 @@ def measure(args: argparse.Namespace, workers: int, instances: int | None, laten
                     failures=result["non_2xx"] + result["socket_errors"] + result["fallbacks"],
                     gp_calls=gp_calls,
                     peak_rss_mb=peak_rss_mb(service.pids),
+                    cpu_ms_per_request=1000 * cpu_used / completed,
+                    gp_cpu_ms_per_request=1000 * gp_used / completed if gp_pids else None,
                 )
             )
     finally:
@@ -414,17 +604,20 @@ def measure(args: argparse.Namespace, workers: int, instances: int | None, laten
 
 
 def table(rows: list[Row], *, workers: int, instances: int | None, latency_ms: int,
-          connections: int) -> str:  # fmt: skip
+          connections: int, gp_system: str = "") -> str:  # fmt: skip
     ceiling = rows[0].requests_per_second
+    gp_cpu = rows[0].gp_cpu_ms_per_request is not None
     behind = "" if instances is None else f"{instances} instance(s) behind HAProxy, "
     each = "" if instances is None else " each"
     lines = [
-        f"### {behind}{workers} worker{'s' if workers > 1 else ''}{each}, "
+        f"### {gp_system}{behind}{workers} worker{'s' if workers > 1 else ''}{each}, "
         f"GP latency {latency_ms} ms, "
         f"{connections} connections",
         "",
-        "| route | req/s | ÷ /healthz | p50 | p99 | GP calls/req | peak RSS/worker | failed |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| route | req/s | ÷ /healthz | p50 | p99 | CPU ms/req | "
+        + ("stand-in CPU ms/req | " if gp_cpu else "")
+        + "GP calls/req | peak RSS/worker | failed |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if gp_cpu else ""),
     ]
     for row in rows:
         calls = "n/a" if row.gp_calls is None else f"{row.gp_calls:g}"
@@ -432,7 +625,10 @@ def table(rows: list[Row], *, workers: int, instances: int | None, latency_ms: i
         lines.append(
             f"| {row.scenario.name}{conns} | {row.requests_per_second:,.0f} | "
             f"{row.requests_per_second / ceiling:.3f} | {row.p50_ms:,.1f} ms | "
-            f"{row.p99_ms:,.1f} ms | {calls} | {row.peak_rss_mb:.0f} MB | {row.failures} |"
+            f"{row.p99_ms:,.1f} ms | {row.cpu_ms_per_request:.2f} | "
+            + (f"{row.gp_cpu_ms_per_request or 0:.2f} | " if gp_cpu else "")
+            + f"{calls} | "
+            f"{row.peak_rss_mb:.0f} MB | {row.failures} |"
         )
     return "\n".join(lines)
 
@@ -451,6 +647,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", help="only scenarios whose name holds one of these")
     parser.add_argument("--instances", type=int, nargs="+",
                         help="run this many instances behind HAProxy (e.g. 1 2)")  # fmt: skip
+    parser.add_argument("--gpconnect", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the GP Connect practice, its stand-in a process of its own "
+                        "(not with --instances)")  # fmt: skip
+    parser.add_argument("--sandbox", action=argparse.BooleanOptionalAction, default=True,
+                        help="the sandbox practices (--no-sandbox: GP Connect alone)")  # fmt: skip
     args = parser.parse_args()
     args.app_dir = args.app_dir.resolve()
     if shutil.which("wrk") is None:
@@ -467,20 +668,48 @@ def main() -> None:
             env=env)  # fmt: skip
         users = json.loads(prepared.read_text())["users"]
         users_file = folder / "users.txt"
-        users_file.write_text(
-            "".join(
-                f"{u['patient_id']} {u['token']} {u['slot_id']} {u['course_id']}\n" for u in users
-            )
-        )
+        write_users(users_file, users)
+        # The stand-in only with one instance: the scale-out compares instances, not GP systems.
+        gpconnect = GPConnect(args, folder) if args.gpconnect and not args.instances else None
         started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         print(f"GP Online benchmark, {started}, {os.cpu_count()} CPUs, code in {args.app_dir}")
         print(f"wrk -t1 -c{args.connections} -d{args.seconds}s per route\n")
-        for latency_ms in args.latency:
-            for instances in args.instances or [None]:
-                for workers in args.workers:
-                    rows = measure(args, workers, instances, latency_ms, users, users_file, folder)
-                    print(table(rows, workers=workers, instances=instances, latency_ms=latency_ms,
-                                connections=args.connections), "\n", flush=True)  # fmt: skip
+        try:
+            for latency_ms in args.latency:
+                practices = practices_file(args.app_dir, latency_ms, folder)
+                for instances in (args.instances or [None]) if args.sandbox else []:
+                    for workers in args.workers:
+                        service = Service(args, workers, instances, practices, folder)
+                        rows = measure(args, service, f"{workers}w-{latency_ms}ms", users,
+                                       users_file, SANDBOX_CANCEL)  # fmt: skip
+                        print(table(rows, workers=workers, instances=instances,
+                                    latency_ms=latency_ms, connections=args.connections),
+                              "\n", flush=True)  # fmt: skip
+                if gpconnect is not None:
+                    for workers in args.workers:
+                        print(measure_gpconnect(args, gpconnect, workers, latency_ms, folder),
+                              "\n", flush=True)  # fmt: skip
+        finally:
+            if gpconnect is not None:
+                gpconnect.stop()
+
+
+def measure_gpconnect(args: argparse.Namespace, gpconnect: GPConnect, workers: int,
+                      latency_ms: int, folder: Path) -> str:  # fmt: skip
+    """One table with the GP Connect practice, its stand-in answering `latency_ms` late."""
+    standin = gpconnect.start_standin(args, latency_ms)
+    try:
+        gpconnect.prepare(args)
+        service = Service(args, workers, None, gpconnect.practices, folder,
+                          gpconnect.service_env())  # fmt: skip
+        rows = measure(args, service, f"gpconnect-{workers}w-{latency_ms}ms", gpconnect.users,
+                       gpconnect.users_file, GPCONNECT_CANCEL, [standin.process.pid],
+                       GPCONNECT_SCENARIOS)  # fmt: skip
+    finally:
+        standin.stop()
+    return table(rows, workers=workers, instances=None, latency_ms=latency_ms,
+                 connections=args.connections,
+                 gp_system="GP Connect (stand-in process), ")  # fmt: skip
 
 
 if __name__ == "__main__":

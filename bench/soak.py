@@ -36,6 +36,7 @@ from load import (  # bench/ is on the path: soak.py runs as a script beside loa
     BENCH_DIR,
     DEFAULT_DATABASE_URL,
     PROJECT_DIR,
+    SANDBOX_CANCEL,
     SCENARIOS,
     Service,
     practices_file,
@@ -184,14 +185,14 @@ def main() -> None:
         requests = failures = 0
         try:
             for scenario in MIX:  # every session and context made before the first sample
-                asyncio.run(warm_and_count(base_url, users, scenario))
+                asyncio.run(warm_and_count(base_url, users, scenario, SANDBOX_CANCEL))
             started = time.monotonic()
             samples = [sample(service.pids, started, 0, 0, args.database_url)]
             while time.monotonic() - started < args.minutes * 60:
                 for scenario in MIX:
                     if scenario.script != "read.lua":  # leave nothing booked or ordered
-                        asyncio.run(warm_and_count(base_url, users, scenario))
-                    result = wrk(args, scenario, users_file)
+                        asyncio.run(warm_and_count(base_url, users, scenario, SANDBOX_CANCEL))
+                    result = wrk(args, scenario, users_file, SANDBOX_CANCEL)
                     requests += result["requests"]
                     failures += result["non_2xx"] + result["socket_errors"] + result["fallbacks"]
                 samples.append(sample(service.pids, started, requests, failures, args.database_url))

@@ -1,10 +1,11 @@
-"""The README's Swagger UI walk-through, in a real browser, at the three sandbox practices.
+"""The README's Swagger UI walk-through, in a real browser, at the three sandbox practices
+and at the GP Connect practice (the stand-in beside the dev server, see conftest).
 
 At each practice: signs in through the development NHS login stand-in as someone else,
 then again as the practice's patient in the same browser (the CSRF token must follow),
 and books, lists and cancels through Swagger UI's own buttons. Then signs out, and
 checks that no page asked for anything elsewhere. One test per practice, so a slow
-browser on a busy machine spends one walk-through's time budget, not three.
+browser on a busy machine spends one walk-through's time budget, not four.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.adapters.sandbox.personas import find_persona
+from app.adapters.sandbox.personas import GPCONNECT_PRACTICE, find_persona
 from tests.frozen import SUITE_NOW, SUITE_TODAY
 from tests.live_server import LiveServer
 
-PRACTICES = ("A81001", "B82002", "C83003")  # EMIS-like, TPP-like, Vision-like
+# EMIS-like, TPP-like, Vision-like sandbox practices, and the GP Connect one.
+PRACTICES = ("A81001", "B82002", "C83003", GPCONNECT_PRACTICE)
+# The walk-through's patient: the persona with this tag at the practice, else "adult-full".
+PERSONA_TAGS = {GPCONNECT_PRACTICE: "gpconnect-adult"}
 TIMEOUT_MS = 30_000
 
 
 def sign_in(page: Page, server: LiveServer, ods_code: str) -> str:
     """Sign in from the docs page's own link, picking the practice's adult persona."""
-    persona = find_persona(SUITE_TODAY, "adult-full", ods_code=ods_code)
+    tag = PERSONA_TAGS.get(ods_code, "adult-full")
+    persona = find_persona(SUITE_TODAY, tag, ods_code=ods_code)
     page.goto(f"{server.base_url}/docs")
     line = page.locator("#gp-session")
     expect(line).to_be_visible(timeout=TIMEOUT_MS)

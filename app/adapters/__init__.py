@@ -40,14 +40,22 @@ async def _gpconnect(
     stack: AsyncExitStack,
     sessions: async_sessionmaker[AsyncSession],
 ) -> AdapterFactory:
-    from app.adapters.gpconnect import create_gpconnect_factory
+    from app.adapters.gpconnect import GPConnectSettings, create_gpconnect_factory
     from app.auth.credentials import credentials_cipher
     from app.auth.nhs_login_tokens import SessionIdTokens
+    from app.auth.runtime import nhs_login_refresher
 
     # The patient-facing APIs take the patient's own token, exchanged for the NHS login
     # ID token kept (encrypted) with their session.
-    id_tokens = SessionIdTokens(sessions, credentials_cipher(settings), clock)
-    return await create_gpconnect_factory(settings, clock, stack, id_tokens=id_tokens)
+    # A session outlives NHS login's ID token: its refresh token renews it (decision 0007).
+    refresher = await nhs_login_refresher(settings, clock, stack)
+    id_tokens = SessionIdTokens(sessions, credentials_cipher(settings), clock, refresher=refresher)
+    # Outside prod, what is unset gets development values: in dev, the token exchange of
+    # the GP Connect stand-in that `make run` starts (app/standin).
+    gpconnect = GPConnectSettings().with_dev_defaults(settings.app_env)
+    return await create_gpconnect_factory(
+        settings, clock, stack, gpconnect=gpconnect, id_tokens=id_tokens
+    )
 
 
 BUILDERS: dict[str, FactoryBuilder] = {"sandbox": _sandbox, "gpconnect": _gpconnect}

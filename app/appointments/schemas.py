@@ -63,6 +63,16 @@ class SlotOut(ResponseBody):
     clinician: ClinicianOut
     location: str
     session: str
+    slot_type: str | None = Field(
+        default=None,
+        description="What the slot is for, as the practice names it, where its GP system says.",
+        examples=["General GP Appointment"],
+    )
+    schedule_type: str | None = Field(
+        default=None,
+        description="The kind of session or clinic the slot is in, where the GP system says.",
+        examples=["General GP Appointments"],
+    )
 
     @classmethod
     def of(cls, slot: Slot) -> SlotOut:
@@ -91,6 +101,28 @@ class AppointmentOut(ResponseBody):
     telephone_number: str | None = None
     cancellable: bool
     not_cancellable_reason: NotCancellableReason | None = None
+    service_type: str | None = Field(
+        default=None,
+        description="What the appointment is for, as the practice names it, where its GP "
+        "system says.",
+        examples=["General GP Appointment"],
+    )
+    schedule_type: str | None = Field(
+        default=None,
+        description="The kind of session or clinic it is in, where the GP system says.",
+        examples=["General GP Appointments"],
+    )
+    location_address: str | None = Field(
+        default=None,
+        description="Where to go, on one line, where the GP system gives the address.",
+        examples=["Trevelyan Square, Boar Ln, Leeds, LS1 6AE"],
+    )
+    clinician_gender: str | None = Field(
+        default=None,
+        description="The clinician's gender (`male`, `female` or `other`), where the GP "
+        "system gives it.",
+        examples=["female"],
+    )
 
     @classmethod
     def of(cls, view: AppointmentView) -> AppointmentOut:
@@ -107,6 +139,10 @@ class AppointmentOut(ResponseBody):
             telephone_number=a.telephone_number,
             cancellable=view.cancellable,
             not_cancellable_reason=view.not_cancellable_reason,
+            service_type=a.service_type,
+            schedule_type=a.schedule_type,
+            location_address=a.location_address,
+            clinician_gender=a.clinician_gender,
         )
 
 

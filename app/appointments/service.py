@@ -144,13 +144,22 @@ async def search_slots(
     # One more than the page: whether there is a next page, and where it starts.
     asked = limit + 1
     slots = await acting.system.search_slots(
-        start, end, appointment_type=appointment_type, clinician=clinician, limit=asked
+        start,
+        end,
+        patient_ref=acting.patient_ref,
+        appointment_type=appointment_type,
+        clinician=clinician,
+        limit=asked,
     )
     if len(slots) == asked and slots[0].start == slots[-1].start:
         # More slots start at that one time than a page holds, and a page never splits
         # them (`paginate`): ask again for all of them (rare: a second GP call).
         slots = await acting.system.search_slots(
-            start, end, appointment_type=appointment_type, clinician=clinician
+            start,
+            end,
+            patient_ref=acting.patient_ref,
+            appointment_type=appointment_type,
+            clinician=clinician,
         )
     page, next_from = paginate(slots, limit)
     return SlotSearch(start, end, page, next_from)

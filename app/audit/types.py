@@ -49,7 +49,16 @@ class AuditAction(StrEnum):
     PRESCRIPTION_REQUESTED = "prescription_requested"
     PRESCRIPTION_REQUEST_CANCELLED = "prescription_request_cancelled"
     PHARMACY_NOMINATED = "pharmacy_nominated"
+    # Applications for more access (app.access_requests): one action per change of status.
     APPLICATION_SUBMITTED = "application_submitted"
+    APPLICATION_CONSENT_GIVEN = "application_consent_given"
+    APPLICATION_CONSENT_REFUSED = "application_consent_refused"
+    APPLICATION_WITHDRAWN = "application_withdrawn"
+    APPLICATION_IDENTITY_VERIFIED = "application_identity_verified"
+    APPLICATION_REVIEWED = "application_reviewed"
+    APPLICATION_APPROVED = "application_approved"
+    APPLICATION_REJECTED = "application_rejected"
+    APPLICATION_APPLIED = "application_applied"
     CORRECTION_SUBMITTED = "correction_submitted"
 
 

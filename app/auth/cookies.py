@@ -22,6 +22,9 @@ SESSION_COOKIE = "__Host-gp_session"
 CSRF_COOKIE = "__Host-gp_csrf"
 LOGIN_COOKIE = "__Host-gp_login"
 CSRF_HEADER = "X-CSRF-Token"
+# Practice staff (NHS CIS2) have cookies of their own: a patient's never stands for theirs.
+STAFF_SESSION_COOKIE = "__Host-gp_staff_session"
+STAFF_LOGIN_COOKIE = "__Host-gp_staff_login"
 
 
 def derive_key(secret_key: str, purpose: str) -> bytes:

@@ -1,9 +1,13 @@
-"""The OpenID Connect relying party for NHS login.
+"""The OpenID Connect relying party: NHS login for patients, NHS CIS2 for practice staff.
 
-Follows the NHS login interface specification: authorization code flow with
-`state`, `nonce` and `vtr`; `private_key_jwt` client authentication with an
-RS512 assertion; RS512 ID tokens checked against the issuer's JWKS; userinfo
-whose `sub` must match the ID token's.
+One class, two configurations. Follows the NHS login interface specification:
+authorization code flow with `state`, `nonce` and `vtr`; `private_key_jwt` client
+authentication with an RS512 assertion; RS512 ID tokens checked against the issuer's
+JWKS; userinfo whose `sub` must match the ID token's. What differs for NHS CIS2 is
+configuration (`RelyingPartyConfig`): how the strength of a sign-in is asked for and
+stated (`acr_values` and `acr` rather than `vtr` and `vot`, `Assurance`), the signing
+algorithm, and the provider's name in logs. The claims are read by each side's own
+code (`identity_from_claims` here, `app.staff.roles` for CIS2).
 """
 
 from __future__ import annotations
@@ -52,12 +56,30 @@ JWKS_REFETCH_COOLDOWN = timedelta(seconds=60)
 # stops being accepted within this time, not only at the next unknown `kid` or restart.
 JWKS_MAX_AGE = timedelta(minutes=10)
 # The ID token claims this relying party checks: only these names are ever logged.
-CHECKED_CLAIMS = frozenset({"iss", "aud", "sub", "exp", "iat", "nbf", "nonce", "vot", "azp"})
+CHECKED_CLAIMS = frozenset({"iss", "aud", "sub", "exp", "iat", "nbf", "nonce", "vot", "acr", "azp"})
 # An OAuth error code (RFC 6749 §5.2) is logged only when it is shaped like one.
 _OAUTH_ERROR = re.compile(r"[a-z_]{1,64}")
 IDENTITY_LEVELS = ("P0", "P5", "P9")
 _NHS_NUMBER = re.compile(r"\d{10}")
 _ODS_CODE = re.compile(ODS_CODE_PATTERN.strip("^$"))
+
+
+@dataclass(frozen=True, slots=True)
+class Assurance:
+    """How a provider is asked for the strength of a sign-in, and says what it met."""
+
+    parameter: str  # in the authorization request
+    claim: str  # in the ID token: one of the values asked for, else the sign-in fails
+    as_json: bool  # a JSON array (NHS login's `vtr`), else space-separated (`acr_values`)
+
+    def request_value(self, values: tuple[str, ...]) -> str:
+        return vectors_to_json(values) if self.as_json else " ".join(values)
+
+
+# NHS login: vectors of trust (`vtr`), the one met in `vot`.
+NHS_LOGIN_ASSURANCE = Assurance(parameter="vtr", claim="vot", as_json=True)
+# NHS CIS2: OpenID Connect's `acr_values`, the authenticator assurance level met in `acr`.
+CIS2_ASSURANCE = Assurance(parameter="acr_values", claim="acr", as_json=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +89,16 @@ class RelyingPartyConfig:
     private_key: RSAKey
     redirect_uri: str
     scopes: str
+    # The assurance values asked for and accepted: NHS login's vectors of trust, or
+    # CIS2's acr values (`assurance` says which).
     vectors: tuple[str, ...]
     pkce: bool
     app_redirect_uris: frozenset[str]
     timeout_seconds: float = 10.0
+    assurance: Assurance = NHS_LOGIN_ASSURANCE
+    # Signs the client assertion, and the only algorithm accepted on ID tokens.
+    signing_alg: str = SIGNING_ALG
+    provider_name: str = "NHS login"  # in log lines only
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +112,10 @@ class ProviderMetadata:
     iss_parameter_supported: bool = False
 
 
-def provider_mismatches(document: dict[str, Any], *, pkce: bool) -> list[str]:
-    """What the discovery document says the provider cannot do that NHS login sign-in needs."""
+def provider_mismatches(
+    document: dict[str, Any], *, pkce: bool, alg: str = SIGNING_ALG
+) -> list[str]:
+    """What the discovery document says the provider cannot do that signing in needs."""
 
     def offers(name: str, value: str, *, absent_ok: bool = False) -> bool:
         advertised = document.get(name)
@@ -94,12 +124,12 @@ def provider_mismatches(document: dict[str, Any], *, pkce: bool) -> list[str]:
         return isinstance(advertised, list) and value in advertised
 
     problems = []
-    if not offers("id_token_signing_alg_values_supported", SIGNING_ALG):
-        problems.append(f"ID tokens signed {SIGNING_ALG}")
+    if not offers("id_token_signing_alg_values_supported", alg):
+        problems.append(f"ID tokens signed {alg}")
     if not offers("token_endpoint_auth_methods_supported", "private_key_jwt"):
         problems.append("private_key_jwt client authentication")
-    if not offers("token_endpoint_auth_signing_alg_values_supported", SIGNING_ALG, absent_ok=True):
-        problems.append(f"client assertions signed {SIGNING_ALG}")
+    if not offers("token_endpoint_auth_signing_alg_values_supported", alg, absent_ok=True):
+        problems.append(f"client assertions signed {alg}")
     if pkce and not offers("code_challenge_methods_supported", "S256"):
         problems.append("PKCE with S256")
     return problems
@@ -121,6 +151,34 @@ class NHSLoginIdentity:
     # patient's access token. A bearer credential: stored only encrypted, never logged.
     id_token: str | None = field(default=None, repr=False)
     id_token_expires_at: datetime | None = None
+    # NHS login's refresh token, when its token response holds one: it gets a fresh ID
+    # token once this one has expired. A bearer credential too: kept as the ID token is.
+    refresh_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshedIdToken:
+    """A fresh ID token from NHS login's refresh grant, checked as at sign-in."""
+
+    id_token: str = field(repr=False)
+    expires_at: datetime
+    # The rotated refresh token, or None when NHS login kept the one it was given.
+    refresh_token: str | None = field(repr=False)
+
+
+class RefreshRefused(Exception):
+    """NHS login gave no fresh ID token for a refresh token: the patient signs in again."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedSignIn:
+    """A finished authorization code flow: the checked ID token's claims and the userinfo
+    with the same `sub`. Each provider's caller reads its own claims from these."""
+
+    claims: dict[str, Any]
+    userinfo: dict[str, Any]
+    id_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
 
 
 def vectors_from_json(value: str) -> tuple[str, ...]:
@@ -146,13 +204,15 @@ def identity_level_of(vector: str) -> str:
 class NHSLoginAssertion(PrivateKeyJWT):  # type: ignore[misc]
     """Authlib's `private_key_jwt`, as NHS login requires: RS512 and at most 5 minutes.
 
-    Authlib's defaults (RS256, one hour) are refused by NHS login.
+    Authlib's defaults (RS256, one hour) are refused by NHS login. NHS CIS2 takes the
+    same assertion, signed with its configured algorithm.
     """
 
     alg = SIGNING_ALG
 
-    def __init__(self, token_endpoint: str, clock: Clock) -> None:
-        super().__init__(token_endpoint=token_endpoint, alg=SIGNING_ALG)
+    def __init__(self, token_endpoint: str, clock: Clock, alg: str = SIGNING_ALG) -> None:
+        super().__init__(token_endpoint=token_endpoint, alg=alg)
+        self.alg = alg
         self._clock = clock
 
     def sign(self, auth: ClientAuth, token_endpoint: str) -> str:
@@ -161,7 +221,7 @@ class NHSLoginAssertion(PrivateKeyJWT):  # type: ignore[misc]
             auth.client_secret,
             client_id=auth.client_id,
             token_endpoint=token_endpoint,
-            alg=SIGNING_ALG,
+            alg=self.alg,
             issued_at=int(self._clock.now().timestamp()),
             expires_in=int(CLIENT_ASSERTION_LIFETIME.total_seconds()),
         )
@@ -169,7 +229,8 @@ class NHSLoginAssertion(PrivateKeyJWT):  # type: ignore[misc]
 
 
 class RelyingParty:
-    """Talks to NHS login over one shared httpx client; caches discovery and keys."""
+    """Talks to one OpenID provider (NHS login, or NHS CIS2) over one shared httpx client;
+    caches discovery and keys."""
 
     def __init__(self, config: RelyingPartyConfig, http: httpx.AsyncClient, clock: Clock) -> None:
         self.config = config
@@ -201,10 +262,14 @@ class RelyingParty:
                 self.discovery_failure = self._last_failure or "its answer could not be read"
                 raise
             self.discovery_failure = None
-            self.provider_problems = provider_mismatches(document, pkce=self.config.pkce)
+            self.provider_problems = provider_mismatches(
+                document, pkce=self.config.pkce, alg=self.config.signing_alg
+            )
             if self.provider_problems:
                 logger.warning(
-                    "NHS login discovery does not offer: %s", "; ".join(self.provider_problems)
+                    "%s discovery does not offer: %s",
+                    self.config.provider_name,
+                    "; ".join(self.provider_problems),
                 )
             self._metadata, self._metadata_at = metadata, now
             return metadata
@@ -228,12 +293,12 @@ class RelyingParty:
             )
         except KeyError:
             self._last_failure = f"the discovery document at {url} is incomplete"
-            logger.warning("NHS login %s", self._last_failure)
+            logger.warning("%s %s", self.config.provider_name, self._last_failure)
             raise NHSLoginUnavailable() from None
         # OpenID Connect Discovery 4.3: the document's issuer must be the one we asked.
         if metadata.issuer != self.config.issuer:
             self._last_failure = f"the discovery document at {url} names another issuer"
-            logger.warning("NHS login %s", self._last_failure)
+            logger.warning("%s %s", self.config.provider_name, self._last_failure)
             raise NHSLoginUnavailable()
         return metadata, document
 
@@ -291,12 +356,13 @@ class RelyingParty:
         for entry in document.get("keys", []):
             if not isinstance(entry, dict) or entry.get("kty") != "RSA":
                 continue
-            if entry.get("use", "sig") != "sig" or entry.get("alg", SIGNING_ALG) != SIGNING_ALG:
+            alg = self.config.signing_alg
+            if entry.get("use", "sig") != "sig" or entry.get("alg", alg) != alg:
                 continue
             try:
                 keys[entry.get("kid")] = RSAKey.import_key(entry)
             except (JoseError, ValueError):
-                logger.warning("NHS login JWKS holds a key that cannot be read")
+                logger.warning("%s JWKS holds a key that cannot be read", self.config.provider_name)
         if len(keys) == 1:
             keys.setdefault(None, next(iter(keys.values())))
         self._keys, self._keys_at = keys, self._clock.now()
@@ -320,7 +386,7 @@ class RelyingParty:
             "scope": self.config.scopes,
             "state": state,
             "nonce": nonce,
-            "vtr": vectors_to_json(vectors),
+            self.config.assurance.parameter: self.config.assurance.request_value(vectors),
         }
         if code_verifier is not None:
             params["code_challenge"] = create_s256_code_challenge(code_verifier)
@@ -337,28 +403,99 @@ class RelyingParty:
         nonce: str,
         vectors: tuple[str, ...],
     ) -> NHSLoginIdentity:
-        """Exchange the code, verify the ID token and read userinfo."""
+        """Exchange the code, verify the ID token and read userinfo: who NHS login says
+        signed in."""
+        verified = await self.verify_sign_in(
+            code=code,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+            nonce=nonce,
+            vectors=vectors,
+        )
+        return dataclasses.replace(
+            identity_from_claims(verified.claims, verified.userinfo),
+            id_token=verified.id_token,
+            id_token_expires_at=datetime.fromtimestamp(int(verified.claims["exp"]), UTC),
+            refresh_token=verified.refresh_token,
+        )
+
+    async def verify_sign_in(
+        self,
+        *,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str | None,
+        nonce: str,
+        vectors: tuple[str, ...],
+    ) -> VerifiedSignIn:
+        """Exchange the code, verify the ID token and read userinfo, whatever the provider."""
+        name = self.config.provider_name
         tokens = await self._exchange_code(code, redirect_uri, code_verifier)
         id_token, access_token = tokens.get("id_token"), tokens.get("access_token")
         if not isinstance(id_token, str) or not isinstance(access_token, str):
-            logger.info("NHS login token response lacks an ID or access token")
+            logger.info("%s token response lacks an ID or access token", name)
             raise LoginFailed()
         claims = await self.verify_id_token(id_token, nonce=nonce, vectors=vectors)
         userinfo = await self._userinfo(access_token)
-        # NHS login: the userinfo sub must equal the ID token's, else the response is rejected.
+        # NHS login (and OpenID Connect Core 5.3.2): the userinfo sub must equal the ID
+        # token's, else the response is rejected.
         if userinfo.get("sub") != claims["sub"]:
-            logger.info("NHS login userinfo sub does not match the ID token")
+            logger.info("%s userinfo sub does not match the ID token", name)
             raise LoginFailed()
-        return dataclasses.replace(
-            identity_from_claims(claims, userinfo),
+        refresh_token = tokens.get("refresh_token")
+        return VerifiedSignIn(
+            claims=claims,
+            userinfo=userinfo,
             id_token=id_token,
-            id_token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            refresh_token=refresh_token
+            if isinstance(refresh_token, str) and refresh_token
+            else None,
+        )
+
+    async def refresh_id_token(self, refresh_token: str, *, sub: str, vot: str) -> RefreshedIdToken:
+        """A fresh ID token for the patient who signed in as `sub` with vector `vot`.
+
+        The refresh grant at the token endpoint, with the same `private_key_jwt` client
+        authentication as the code. Raises `RefreshRefused` when NHS login refuses the
+        refresh token or answers without a valid ID token for that same sign-in, and
+        `NHSLoginUnavailable` when it cannot be reached.
+        """
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self.config.client_id,
+        }
+        response = await self._token_request(form)
+        if response.status_code != 200:
+            logger.info(
+                "NHS login token endpoint refused the refresh token (%s, %s)",
+                response.status_code,
+                _oauth_error(response),
+            )
+            raise RefreshRefused()
+        try:
+            tokens = _json_object(response, unavailable=False)
+        except LoginFailed:
+            raise RefreshRefused() from None
+        id_token, rotated = tokens.get("id_token"), tokens.get("refresh_token")
+        if not isinstance(id_token, str):
+            # NHS login's interface specification lists the ID token as issued for the
+            # code grant only: without one the refresh cannot stand in for a sign-in.
+            logger.warning("NHS login refresh response holds no ID token")
+            raise RefreshRefused()
+        try:
+            claims = await self.verify_refreshed_id_token(id_token, sub=sub, vot=vot)
+        except LoginFailed:
+            raise RefreshRefused() from None
+        return RefreshedIdToken(
+            id_token=id_token,
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            refresh_token=rotated if isinstance(rotated, str) and rotated else None,
         )
 
     async def _exchange_code(
         self, code: str, redirect_uri: str, code_verifier: str | None
     ) -> dict[str, Any]:
-        metadata = await self.metadata()
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -367,10 +504,26 @@ class RelyingParty:
         }
         if code_verifier is not None:
             form["code_verifier"] = code_verifier
+        response = await self._token_request(form)
+        if response.status_code != 200:
+            # invalid_grant (a used or expired code), invalid_client, …: a failed sign-in.
+            logger.info(
+                "%s token endpoint refused the code (%s, %s)",
+                self.config.provider_name,
+                response.status_code,
+                _oauth_error(response),
+            )
+            raise LoginFailed()
+        return _json_object(response, unavailable=False)
+
+    async def _token_request(self, form: dict[str, str]) -> httpx.Response:
+        """POST `form` to the token endpoint, the client authenticated by an RS512
+        assertion; NHS login failing (5xx, unreachable) is `NHSLoginUnavailable`."""
+        metadata = await self.metadata()
         client_auth = ClientAuth(
             self.config.client_id,
             self.config.private_key,
-            NHSLoginAssertion(metadata.token_endpoint, self._clock),
+            NHSLoginAssertion(metadata.token_endpoint, self._clock, self.config.signing_alg),
         )
         url, headers, body = client_auth.prepare(
             "POST",
@@ -381,28 +534,50 @@ class RelyingParty:
         response = await self._send("POST", url, headers=headers, content=body)
         if response.status_code >= 500:
             raise NHSLoginUnavailable()
-        if response.status_code != 200:
-            # invalid_grant (a used or expired code), invalid_client, …: a failed sign-in.
-            logger.info(
-                "NHS login token endpoint refused the code (%s, %s)",
-                response.status_code,
-                _oauth_error(response),
-            )
-            raise LoginFailed()
-        return _json_object(response, unavailable=False)
+        return response
 
     async def verify_id_token(
         self, id_token: str, *, nonce: str, vectors: tuple[str, ...]
     ) -> dict[str, Any]:
-        """The ID token's claims, once every NHS login check has passed."""
+        """The ID token's claims, once every check has passed: NHS login's `vot` (or
+        CIS2's `acr`) must be one of `vectors`."""
+        assurance: dict[str, jwt.ClaimsOption] = {
+            self.config.assurance.claim: {"essential": True, "values": list(vectors)}
+        }
+        return await self._verified_claims(
+            id_token,
+            sub={"essential": True},
+            nonce={"essential": True, "value": nonce},
+            **assurance,
+        )
+
+    async def verify_refreshed_id_token(
+        self, id_token: str, *, sub: str, vot: str
+    ) -> dict[str, Any]:
+        """The claims of an ID token from the refresh grant (OpenID Connect Core 12.2):
+        every check of sign-in, for the same subject and vector of trust. It carries no
+        nonce of its own, so none is asked for."""
+        return await self._verified_claims(
+            id_token,
+            sub={"essential": True, "value": sub},
+            vot={"essential": True, "value": vot},
+        )
+
+    async def _verified_claims(
+        self, id_token: str, *, sub: jwt.ClaimsOption, **expected: jwt.ClaimsOption
+    ) -> dict[str, Any]:
+        """The ID token's claims, checked: signature, `iss`, `aud`, `sub`, `exp`, `iat`
+        and `expected` (`nonce`, `vot`, as the caller needs them)."""
         metadata = await self.metadata()
         try:
             header = jws.extract_compact(id_token.encode()).headers()
         except (JoseError, ValueError):
             logger.info("ID token is not a compact JWS")
             raise LoginFailed() from None
-        # NHS login signs with RS512 only: `none`, HS256 and the rest are refused outright.
-        if header.get("alg") != SIGNING_ALG:
+        # NHS login signs with RS512 only (CIS2 with its configured algorithm): `none`,
+        # HS256 and the rest are refused outright.
+        alg = self.config.signing_alg
+        if header.get("alg") != alg:
             logger.info("ID token uses a refused algorithm")
             raise LoginFailed()
         key = await self._signing_key(header.get("kid"))
@@ -412,14 +587,13 @@ class RelyingParty:
             leeway=leeway,
             iss={"essential": True, "value": metadata.issuer},
             aud={"essential": True, "value": self.config.client_id},
-            sub={"essential": True},
+            sub=sub,
             exp={"essential": True},
             iat={"essential": True},
-            nonce={"essential": True, "value": nonce},
-            vot={"essential": True, "values": list(vectors)},
+            **expected,
         )
         try:
-            token = jwt.decode(id_token, key, algorithms=[SIGNING_ALG])
+            token = jwt.decode(id_token, key, algorithms=[alg])
             registry.validate(token.claims)
         except ClaimError as error:
             claim = error.claim if error.claim in CHECKED_CLAIMS else "other"
@@ -435,8 +609,9 @@ class RelyingParty:
         if several and claims.get("azp") != self.config.client_id:
             logger.info("ID token rejected: invalid_claim (claim azp)")
             raise LoginFailed()
-        if not isinstance(claims["vot"], str):
-            logger.info("ID token rejected: invalid_claim (claim vot)")
+        claim = self.config.assurance.claim
+        if not isinstance(claims[claim], str):
+            logger.info("ID token rejected: invalid_claim (claim %s)", claim)
             raise LoginFailed()
         return claims
 
@@ -450,7 +625,11 @@ class RelyingParty:
         if response.status_code >= 500:
             raise NHSLoginUnavailable()
         if response.status_code != 200:
-            logger.info("NHS login userinfo refused the access token (%s)", response.status_code)
+            logger.info(
+                "%s userinfo refused the access token (%s)",
+                self.config.provider_name,
+                response.status_code,
+            )
             raise LoginFailed()
         return _json_object(response, unavailable=False)
 
@@ -460,7 +639,7 @@ class RelyingParty:
         response = await self._send("GET", url, headers={"Accept": "application/json"})
         if response.status_code != 200:
             self._last_failure = f"{url} answered HTTP {response.status_code}"
-            logger.warning("NHS login unavailable: %s", self._last_failure)
+            logger.warning("%s unavailable: %s", self.config.provider_name, self._last_failure)
             raise NHSLoginUnavailable()
         return _json_object(response, unavailable=True)
 
@@ -481,9 +660,9 @@ class RelyingParty:
                 timeout=self.config.timeout_seconds,
             )
         except httpx.HTTPError as error:
-            # Timeouts and connection failures: NHS login is unreachable, not the user's fault.
+            # Timeouts and connection failures: the provider is unreachable, not the user's fault.
             self._last_failure = f"{url} {_unreachable(error, self.config.timeout_seconds)}"
-            logger.warning("NHS login unreachable: %s", self._last_failure)
+            logger.warning("%s unreachable: %s", self.config.provider_name, self._last_failure)
             raise NHSLoginUnavailable() from None
 
 

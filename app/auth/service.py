@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, cast
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -24,6 +24,7 @@ from app.audit.service import record
 from app.audit.types import AuditAction, AuditEvent
 from app.auth.credentials import encrypt_credentials, encrypt_text
 from app.auth.models import Account, AuthSession, SessionContext
+from app.auth.nhs_login_tokens import presenting
 from app.auth.oidc import NHSLoginIdentity
 from app.auth.problems import NotSignedIn, SessionExpired
 from app.auth.types import IdentityLevel, SignedIn, Via
@@ -40,6 +41,12 @@ TOKEN_BYTES = 32  # 256 bits of randomness per session token
 # Reading a session is not a write: activity moves the stored idle timer at most this
 # often, so the 30-minute idle rule holds to the minute.
 TOUCH_INTERVAL = timedelta(minutes=1)
+# A session that ends takes its NHS login tokens with it: nothing can use them after.
+FORGET_NHS_LOGIN_TOKENS = {
+    "nhs_login_id_token_encrypted": None,
+    "nhs_login_id_token_expires_at": None,
+    "nhs_login_refresh_token_encrypted": None,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,32 +82,36 @@ async def link_patient(registry: GPSystemRegistry, identity: NHSLoginIdentity) -
     credentials and may not be found by demographics; they sign in unlinked.
     """
     required = identity.identity_level == "P9"
+    own_token = identity.id_token if required else None
     try:
-        if identity.gp_credentials is not None:
-            system = registry.for_practice(identity.gp_credentials.ods_code)
-            try:
-                return await system.link_by_credentials(identity.gp_credentials)
-            except LinkageMethodUnsupported:
-                pass  # e.g. GP Connect: fall back to NHS number + demographics
-        if (
-            identity.ods_code
-            and identity.nhs_number
-            and identity.family_name
-            and identity.birth_date
-        ):
-            match = DemographicMatch(
-                nhs_number=identity.nhs_number,
-                ods_code=identity.ods_code,
-                family_name=identity.family_name,
-                birth_date=identity.birth_date,
-            )
-            return await registry.for_practice(identity.ods_code).link_by_demographics(match)
-        if required:
-            raise LinkageFailed()
+        with presenting(identity.nhs_number, own_token):
+            return await _link(registry, identity, required=required)
     except GPError as error:
         if required:
             raise
         logger.info("signed in without GP linkage (%s)", error.code)
+    return None
+
+
+async def _link(
+    registry: GPSystemRegistry, identity: NHSLoginIdentity, *, required: bool
+) -> LinkedUser | None:
+    if identity.gp_credentials is not None:
+        system = registry.for_practice(identity.gp_credentials.ods_code)
+        try:
+            return await system.link_by_credentials(identity.gp_credentials)
+        except LinkageMethodUnsupported:
+            pass  # e.g. GP Connect: fall back to NHS number + demographics
+    if identity.ods_code and identity.nhs_number and identity.family_name and identity.birth_date:
+        match = DemographicMatch(
+            nhs_number=identity.nhs_number,
+            ods_code=identity.ods_code,
+            family_name=identity.family_name,
+            birth_date=identity.birth_date,
+        )
+        return await registry.for_practice(identity.ods_code).link_by_demographics(match)
+    if required:
+        raise LinkageFailed()
     return None
 
 
@@ -139,6 +150,8 @@ async def sign_in(
     if identity.id_token is not None and identity.identity_level == "P9":
         row.nhs_login_id_token_encrypted = encrypt_text(cipher, identity.id_token)
         row.nhs_login_id_token_expires_at = identity.id_token_expires_at
+        if identity.refresh_token is not None:
+            row.nhs_login_refresh_token_encrypted = encrypt_text(cipher, identity.refresh_token)
     db.add(row)
     await db.flush()
     await _end_oldest_sessions(db, row, policy=policy, clock=clock)
@@ -174,7 +187,11 @@ async def _end_oldest_sessions(
     ).all()
     if not live:
         return
-    await db.execute(update(AuthSession).where(AuthSession.id.in_(live)).values(revoked_at=now))
+    await db.execute(
+        update(AuthSession)
+        .where(AuthSession.id.in_(live))
+        .values(revoked_at=now, **FORGET_NHS_LOGIN_TOKENS)
+    )
     # Their cached acting-for context goes with them, as on sign-out.
     await db.execute(delete(SessionContext).where(SessionContext.session_id.in_(live)))
     for _ in live:
@@ -293,7 +310,7 @@ async def sign_out(db: AsyncSession, signed_in: SignedIn, *, clock: Clock) -> No
     await db.execute(
         update(AuthSession)
         .where(AuthSession.id == signed_in.session_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=clock.now())
+        .values(revoked_at=clock.now(), **FORGET_NHS_LOGIN_TOKENS)
     )
     await db.execute(
         delete(SessionContext).where(SessionContext.session_id == signed_in.session_id)
@@ -315,14 +332,33 @@ async def end_replaced_session(db: AsyncSession, token: str, *, clock: Clock) ->
     if row is None:
         return
     row.revoked_at = clock.now()
+    for column, value in FORGET_NHS_LOGIN_TOKENS.items():
+        setattr(row, column, value)
     await db.execute(delete(SessionContext).where(SessionContext.session_id == row.id))
     await record(db, AuditEvent(action=AuditAction.SIGN_OUT, actor_id=row.account_id), clock=clock)
     await db.commit()
 
 
-async def prune_sessions(db: AsyncSession, *, now: datetime) -> int:
-    """Delete sessions past their absolute end: they can never be used again."""
+async def prune_sessions(db: AsyncSession, *, now: datetime, idle: timedelta | None = None) -> int:
+    """Delete sessions past their absolute end: they can never be used again.
+
+    Sessions that ended sooner (signed out, or idle for `idle`) keep their row until
+    then, but not their NHS login tokens."""
     result = await db.execute(delete(AuthSession).where(AuthSession.expires_at < now))
+    ended: ColumnElement[bool] = AuthSession.revoked_at.is_not(None)
+    if idle is not None:
+        ended = or_(ended, AuthSession.last_seen_at <= now - idle)
+    await db.execute(
+        update(AuthSession)
+        .where(
+            ended,
+            or_(
+                AuthSession.nhs_login_id_token_encrypted.is_not(None),
+                AuthSession.nhs_login_refresh_token_encrypted.is_not(None),
+            ),
+        )
+        .values(**FORGET_NHS_LOGIN_TOKENS)
+    )
     await db.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -32,13 +32,14 @@ def mount_dev_login(app: FastAPI, settings: Settings, clock: Clock) -> NHSLoginE
         return None
     from app.adapters.sandbox.personas import persona_catalogue
     from app.devtools.keys import ensure_dev_key
-    from app.devtools.nhs_login import STANDIN_PATH, StandInProvider, build_router
+    from app.devtools.nhs_login import STANDIN_PATH, NHSLoginStandIn
+    from app.devtools.oidc_provider import build_router
     from app.devtools.standin_store import StandInStore, state_file_beside
 
     key_file = ensure_dev_key(settings.nhs_login_private_key_file or DEV_KEY_FILE)
     client_key = RSAKey.import_key(key_file.read_bytes())
     issuer = settings.public_base_url.rstrip("/") + STANDIN_PATH
-    provider = StandInProvider(
+    provider = NHSLoginStandIn(
         issuer=issuer,
         client_id=settings.nhs_login_client_id,
         client_key=RSAKey.import_key(client_key.as_dict(private=False)),
@@ -48,7 +49,7 @@ def mount_dev_login(app: FastAPI, settings: Settings, clock: Clock) -> NHSLoginE
         store=StandInStore(state_file_beside(key_file)),
     )
     app.state.dev_nhs_login = provider
-    app.include_router(build_router(provider))
+    app.include_router(build_router(provider, STANDIN_PATH))
     # The back channel (token, keys, userinfo) stays in-process: the same relying-party
     # code as with NHS login, without the server calling itself over the network.
     return NHSLoginEndpoint(issuer, key_file, transport=httpx.ASGITransport(app=app))

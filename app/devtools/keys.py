@@ -24,7 +24,7 @@ def ensure_dev_key(path: Path) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     if _put_in_place(path, _new_private_pem()):
-        logger.info("created a development NHS login key pair under %s", path.parent)
+        logger.info("created a development key pair at %s", path)
     # Winner or not, from the key in place: every racer writes the same public half.
     public = _public_pem(path.read_bytes())
     _replace_atomically(path.with_suffix(".pub.pem"), public, mode=0o644)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import TypeVar
 
@@ -32,6 +32,7 @@ from app.gp.types import (
     PracticeMessage,
     PracticeSettings,
     PrescriptionRequest,
+    ProxyGrant,
     RecordAccess,
     RecordEntry,
     RecordSection,
@@ -99,6 +100,7 @@ class DelegatingGPSystem:
         start: datetime,
         end: datetime,
         *,
+        patient_ref: str,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
         limit: int | None = None,
@@ -106,7 +108,12 @@ class DelegatingGPSystem:
         return await self._call(
             READ,
             lambda: self._inner.search_slots(
-                start, end, appointment_type=appointment_type, clinician=clinician, limit=limit
+                start,
+                end,
+                patient_ref=patient_ref,
+                appointment_type=appointment_type,
+                clinician=clinician,
+                limit=limit,
             ),
         )
 
@@ -193,3 +200,24 @@ class DelegatingGPSystem:
 
     async def send_message(self, patient_ref: str, message: PracticeMessage) -> str:
         return await self._call(WRITE, lambda: self._inner.send_message(patient_ref, message))
+
+    # --- access changes a practice approved ------------------------------------------
+
+    async def grant_historic_access(
+        self, patient_ref: str, *, from_date: date | None, actor_ref: str
+    ) -> None:
+        return await self._call(
+            WRITE,
+            lambda: self._inner.grant_historic_access(
+                patient_ref, from_date=from_date, actor_ref=actor_ref
+            ),
+        )
+
+    async def grant_detailed_coded_access(self, patient_ref: str, *, actor_ref: str) -> None:
+        return await self._call(
+            WRITE,
+            lambda: self._inner.grant_detailed_coded_access(patient_ref, actor_ref=actor_ref),
+        )
+
+    async def create_proxy_relationship(self, grant: ProxyGrant) -> None:
+        return await self._call(WRITE, lambda: self._inner.create_proxy_relationship(grant))

@@ -198,6 +198,10 @@ class NotAvailableAtPractice(GPForbidden):
             "Your GP practice's system does not accept messages through this app. "
             "Please contact your practice directly."
         ),
+        Capability.ACCESS_CHANGES: (
+            "The practice's GP system cannot switch on approved access through this app: "
+            "the practice sets it in the clinical system."
+        ),
     }
 
     def __init__(
@@ -254,6 +258,13 @@ class GPSystemUnavailable(GPError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(detail, supplier_code=supplier_code)
+
+
+class GPConfigurationFault(GPSystemUnavailable):
+    """The GP system's platform refused what we sent, or does not route to the practice:
+    our request or configuration is wrong, not anything the patient did or can change.
+    The patient sees the outage it is for them (`gp_system_unavailable`, 503); operators
+    see it logged as a configuration fault."""
 
 
 def most_telling(group: BaseExceptionGroup[BaseException]) -> GPError | None:

@@ -8,7 +8,7 @@ Mutating calls carry `actor_ref`, the GP system's id for whoever is acting
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from app.gp.errors import NotAvailableAtPractice
@@ -29,6 +29,7 @@ from app.gp.types import (
     PracticeMessage,
     PracticeSettings,
     PrescriptionRequest,
+    ProxyGrant,
     RecordAccess,
     RecordEntry,
     RecordSection,
@@ -79,11 +80,14 @@ class GPSystem(Protocol):
         start: datetime,
         end: datetime,
         *,
+        patient_ref: str,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
         limit: int | None = None,
     ) -> list[Slot]:
-        """Free slots starting within [start, end), earliest first.
+        """Free slots starting within [start, end), earliest first, for `patient_ref`:
+        the patient who would be booked (a system may search only on their behalf, as
+        GP Connect's patient-facing API does, with their own access token).
 
         With `limit`, the earliest `limit` of them are enough: an adapter may stop
         there (the sandbox does), or return them all.
@@ -153,6 +157,24 @@ class GPSystem(Protocol):
 
     async def send_message(self, patient_ref: str, message: PracticeMessage) -> str:
         """Send a structured message to the practice; returns the GP system's id for it."""
+        ...
+
+    # --- access changes a practice approved (`Capability.ACCESS_CHANGES`) --------
+
+    async def grant_historic_access(
+        self, patient_ref: str, *, from_date: date | None, actor_ref: str
+    ) -> None:
+        """The full record before the patient's access start: every date, or from
+        `from_date` where the practice granted from a date. Raises `PatientNotFound`."""
+        ...
+
+    async def grant_detailed_coded_access(self, patient_ref: str, *, actor_ref: str) -> None:
+        """The detailed coded record, of any date. Raises `PatientNotFound`."""
+        ...
+
+    async def create_proxy_relationship(self, grant: ProxyGrant) -> None:
+        """Record the proxy relationship (or replace the one between the same two people).
+        Raises `PatientNotFound`."""
         ...
 
 

@@ -103,6 +103,13 @@ class Endpoints(_Strict):
     )
     prescriptions: str | None = Field(default=None, description="Repeat prescriptions.")
     record: str | None = Field(default=None, description="The GP record.")
+    permissions: str | None = Field(
+        default=None,
+        description=(
+            "GP Connect only: the User Permissions API (the patient's record and "
+            "prescriptions access). Derived from `record` when omitted."
+        ),
+    )
 
 
 class PracticeConfig(_Strict):

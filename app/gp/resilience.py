@@ -27,7 +27,7 @@ from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 
 from app.gp.calls import GPCallCounter
 from app.gp.delegate import CallKind, DelegatingGPSystem
-from app.gp.errors import GPError, GPSystemUnavailable
+from app.gp.errors import GPConfigurationFault, GPError, GPSystemUnavailable
 from app.gp.port import GPSystem
 from app.metrics import GPOutcome, observe_circuit, observe_gp_call
 
@@ -45,7 +45,14 @@ def shows_gp_system_failing(exc: BaseException) -> bool:
     error of our own (a bug, a cancelled request) says nothing about it. Whatever one
     patient sends, then, cannot open the breaker for the rest of the practice.
     """
+    if isinstance(exc, GPConfigurationFault):
+        return False  # our request or routing is wrong: the GP system answered
     return isinstance(exc, GPSystemUnavailable | TimeoutError | OSError)
+
+
+def worth_retrying(exc: Exception) -> bool:
+    """An outage may pass; a request the platform refused as ours to fix will not."""
+    return isinstance(exc, GPSystemUnavailable) and not isinstance(exc, GPConfigurationFault)
 
 
 def _not_a_failure(exc: BaseException) -> bool:
@@ -142,7 +149,7 @@ class ResilientGPSystem(DelegatingGPSystem):
     async def _read(self, operation: Callable[[], Awaitable[T]]) -> T:
         async def with_retries() -> T:
             async for attempt in stamina.retry_context(
-                on=GPSystemUnavailable,
+                on=worth_retrying,
                 attempts=self._read_attempts,
                 wait_initial=self._retry_wait,
                 wait_max=self._retry_wait * 10,

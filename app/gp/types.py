@@ -114,6 +114,9 @@ class Capability(StrEnum):
     RECORD_ACCESS_SETTINGS = "record_access_settings"  # the practice's record access grants
     DOCUMENTS = "documents"
     PRACTICE_MESSAGES = "practice_messages"  # e.g. record corrections
+    # Switch on what a practice approved: historic or detailed coded record access, or a
+    # new proxy relationship (`GPSystem.grant_historic_access` and the two after it).
+    ACCESS_CHANGES = "access_changes"
 
 
 ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
@@ -218,6 +221,25 @@ class Relationship:
     review_recorded: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ProxyGrant:
+    """A proxy relationship a practice approved, to be recorded in its GP system.
+
+    `actor_ref` is the staff member who approved it (their NHS CIS2 user id).
+    `review_recorded` is set where the practice assessed a young person's competence
+    before approving a parent: the review `Relationship.review_recorded` stands for.
+    """
+
+    user_ref: str  # the proxy, as the GP system knows them
+    patient_ref: str
+    kind: RelationshipKind
+    permissions: Permissions
+    starts_on: date
+    ends_on: date | None
+    review_recorded: bool
+    actor_ref: str
+
+
 # --- appointments -----------------------------------------------------------
 
 
@@ -236,6 +258,11 @@ class Slot:
     clinician: Clinician
     location: str
     session: str
+    # What the slot is for, as the practice names it (GP Connect `Slot.serviceType`),
+    # and the kind of session it is in (`Schedule.serviceCategory`); None where the
+    # GP system does not say.
+    slot_type: str | None = None
+    schedule_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +283,13 @@ class Appointment:
     # The `Slot.slot_id` it was booked in, where the GP system says: a booking whose answer
     # was lost (its worker died) is found by it, and not made again.
     slot_id: str | None = None
+    # Shown on a booking confirmation where the GP system gives them (GP Connect:
+    # `Appointment.serviceType` and `serviceCategory`, the Location's address and the
+    # Practitioner's gender, a FHIR AdministrativeGender code).
+    service_type: str | None = None
+    schedule_type: str | None = None
+    location_address: str | None = None
+    clinician_gender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ SCHEMA_REVISIONS = (
     "0008",
     "0009",
     "0010",
+    "0011",
+    "0012",
+    "0013",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 # Once at head, the revision is read again only this often: a probe costs no query for

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -20,12 +21,15 @@ import httpx
 import uvicorn
 from joserfc.jwk import RSAKey
 
-from app.adapters.sandbox import create_sandbox_factory
+from app.adapters.gpconnect.settings import GPConnectSettings
+from app.adapters.sandbox import create_sandbox_factory, sandbox_practices
+from app.adapters.sandbox.seed import practices_to_seed
 from app.clock import clock_for
 from app.config import InvalidSettings, Settings, read_settings
 from app.gp.port import GPSystem
-from app.gp.registry import load_practices
+from app.gp.registry import PracticeConfig, load_practices
 from app.standin.app import StandInState, create_app
+from app.standin.latency import with_latency
 from app.standin.patients import PatientDirectory
 from app.standin.specification import specifications
 from app.standin.tokens import IssuerKeys, TokenService
@@ -40,28 +44,51 @@ def nhs_login_issuer(settings: Settings) -> str:
     return settings.nhs_login_issuer or settings.public_base_url.rstrip("/") + DEV_LOGIN_PATH
 
 
-def served_practices(settings: Settings, wanted: list[str]) -> list[str]:
-    """The sandbox practices to serve: those named, or every one. Exits on an unknown one."""
-    sandbox = [p for p in load_practices(settings.practices_file) if p.adapter == "sandbox"]
-    codes = [p.ods_code for p in sandbox]
-    unknown = sorted(set(wanted) - set(codes))
+def served_practices(settings: Settings, wanted: list[str]) -> list[PracticeConfig]:
+    """The practices the sandbox seeds, to serve: those named, or every one. Exits on an
+    unknown one. That is the practices file's sandbox practices, and the sandbox's persona
+    practices even where the file reaches them over GP Connect (as it does D84004: this
+    stand-in is then what serves them), as simulated systems of their supplier profile."""
+    configured = load_practices(settings.practices_file)
+    sandbox = {p.ods_code: p for p in configured if p.adapter == "sandbox"}
+    seeded = {
+        seed.ods_code: sandbox.get(seed.ods_code)
+        or PracticeConfig(
+            ods_code=seed.ods_code, name=seed.name, adapter="sandbox", profile=seed.profile
+        )
+        for seed in practices_to_seed(sandbox_practices(configured))
+    }
+    unknown = sorted(set(wanted) - set(seeded))
     if unknown:
-        sys.exit(f"--practice {', '.join(unknown)}: not a sandbox practice in the practices file")
-    return wanted or codes
+        sys.exit(f"--practice {', '.join(unknown)}: not a practice the sandbox seeds")
+    return [seeded[code] for code in wanted or seeded]
+
+
+def client_key_file(args: argparse.Namespace, settings: Settings) -> str | None:
+    """The client's key that checks its assertions: `--client-key`, else the service's own
+    `GPCONNECT_PFS_PRIVATE_KEY_FILE` (in dev by default the dev key under var/), if any."""
+    if args.client_key:
+        return str(args.client_key)
+    return GPConnectSettings().with_dev_defaults(settings.app_env).pfs_private_key_file or None
 
 
 def build_starter(
     args: argparse.Namespace, settings: Settings
 ) -> Callable[[AsyncExitStack], Awaitable[StandInState]]:
-    # Read before serving: the key file is not read inside the event loop.
-    client_key = RSAKey.import_key(Path(args.client_key).read_bytes()) if args.client_key else None
+    # Read before serving: the key file is not read inside the event loop. Only its
+    # public half is kept, whichever half the file holds.
+    key_file = client_key_file(args, settings)
+    client_key = None
+    if key_file:
+        key = RSAKey.import_key(Path(key_file).read_bytes())
+        client_key = RSAKey.import_key(key.as_dict(private=False))
 
     async def start(stack: AsyncExitStack) -> StandInState:
         clock = clock_for(settings)
         factory = await create_sandbox_factory(settings, clock, stack)
-        practices = {p.ods_code: p for p in load_practices(settings.practices_file)}
         systems: dict[str, GPSystem] = {
-            code: factory(practices[code]) for code in served_practices(settings, args.practice)
+            practice.ods_code: factory(practice)
+            for practice in served_practices(settings, args.practice)
         }
         directory = PatientDirectory(systems, clock)
         tokens = None
@@ -91,7 +118,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="ODS",
-        help="a sandbox practice to serve (repeat; default: every sandbox practice)",
+        help="a practice the sandbox seeds, to serve (repeat; default: every one)",
     )
     parser.add_argument(
         "--open-access",
@@ -101,11 +128,20 @@ def main() -> None:
     parser.add_argument("--token-lifetime", type=int, default=600, metavar="SECONDS")
     parser.add_argument("--nhs-login-issuer", default=None, help="default: the service's")
     parser.add_argument(
-        "--client-key", default=None, help="PEM of the client's key, to check its assertions"
+        "--client-key",
+        default=None,
+        help="PEM of the client's key, to check its assertions (default: the service's)",
+    )
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="answer every request this much later"
     )
     args = parser.parse_args()
     try:
-        settings = read_settings()
+        # The service's public address as `python -m app` derives it (from HOST and PORT,
+        # which `make run` gives both), for the dev NHS login's issuer.
+        settings = read_settings().served_at(
+            os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+        )
     except InvalidSettings as refused:
         sys.exit(str(refused))
     served_practices(settings, args.practice)  # refuse an unknown practice before serving
@@ -117,7 +153,7 @@ def main() -> None:
         flush=True,
     )
     uvicorn.run(
-        create_app(build_starter(args, settings)),
+        with_latency(create_app(build_starter(args, settings)), args.latency_ms),
         host=args.host,
         port=args.port,
         workers=1,

@@ -128,7 +128,8 @@ class Gateway:
     async def _answer(
         self, api: API, request: Request, headers: dict[str, str], body: bytes, holder: str | None
     ) -> Answer:
-        relative = request.url.path[len(self.state.specifications.base_path(api)) :]
+        base_path = self.state.specifications.base_path(api)
+        relative = request.url.path[len(base_path) :]
         try:
             operation, params = _operation(api, request.method, relative)
             self.state.specifications.check_request(
@@ -142,6 +143,7 @@ class Gateway:
                 holder=holder,
                 directory=self.state.directory,
                 clock=self.state.clock,
+                base_url=str(request.base_url).rstrip("/") + base_path,
             )
             return await operation.handler(call)
         except SpecificationViolation as violation:

@@ -31,6 +31,9 @@ SCHEDULE_PROFILE: Final = "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnec
 DELIVERY_CHANNEL: Final = (
     "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-DeliveryChannel-2"
 )
+PRACTITIONER_ROLE: Final = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-PractitionerRole-1"
+)
 CANCELLATION_REASON: Final = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1"
 ODS_FILTER: Final = "https://fhir.nhs.uk/Id/ods-organization-code|"
 CHANNELS: Final = {
@@ -80,6 +83,12 @@ def _slot(slot: Slot) -> FhirSlot:
     )
 
 
+def _role(role: str) -> list[dict[str, Any]]:
+    """The clinician's role, on a Schedule and an Appointment as in the document's examples
+    (the sandbox knows it as text, not as an SDS job role code)."""
+    return [{"url": PRACTITIONER_ROLE, "valueCodeableConcept": {"text": role}}] if role else []
+
+
 def _schedule_id(slot: Slot) -> str:
     return local_id(slot.clinician.name, slot.location, slot.session)
 
@@ -101,7 +110,8 @@ async def search_slots(call: Call) -> Answer:
     start = search_bound(call.param("start"), upper=False)
     end = search_bound(call.param("end"), upper=True)
     if call.holder is not None:
-        system = (await call.holder_patient()).system
+        holder = await call.holder_patient()
+        system, searcher = holder.system, holder.patient.patient_ref
     else:
         wanted = [
             f[len(ODS_FILTER) :] for f in call.params("searchFilter") if f.startswith(ODS_FILTER)
@@ -110,7 +120,9 @@ async def search_slots(call: Call) -> Answer:
             system = call.directory.practice(wanted[0] if wanted else None)
         except KeyError:
             raise Refused(404, "NO_RECORD_FOUND", "No such practice here") from None
-    slots = await system.search_slots(start, end)
+        # Open access names no patient; the sandbox's free slots are the practice's.
+        searcher = ""
+    slots = await system.search_slots(start, end, patient_ref=searcher)
     recurse = set(call.params("_include:recurse"))
     entries: list[Any] = [{"resource": _slot(slot)} for slot in slots]
     schedules: dict[str, Slot] = {_schedule_id(slot): slot for slot in slots}
@@ -120,6 +132,7 @@ async def search_slots(call: Call) -> Answer:
                 "resource": Schedule(
                     id=schedule_id,
                     meta={"profile": [SCHEDULE_PROFILE]},
+                    extension=_role(slot.clinician.role) or None,
                     serviceCategory={"text": slot.session},
                     actor=[
                         {"reference": f"Location/{local_id(slot.location)}"},
@@ -139,7 +152,8 @@ async def search_slots(call: Call) -> Answer:
 
 def appointment_resource(appointment: Appointment, nhs_number: str) -> FhirAppointment:
     extensions: list[dict[str, Any]] = [
-        {"url": DELIVERY_CHANNEL, "valueCode": CHANNELS[appointment.type]}
+        *_role(appointment.clinician.role),
+        {"url": DELIVERY_CHANNEL, "valueCode": CHANNELS[appointment.type]},
     ]
     if appointment.cancellation_reason:
         extensions.append(

@@ -34,6 +34,7 @@ class Call:
     holder: str | None  # the NHS number the access token is bound to; None: open access
     directory: PatientDirectory
     clock: Clock
+    base_url: str = ""  # the API's base URL as this request reached it, for absolute URLs
 
     def param(self, name: str) -> str | None:
         return next((value for key, value in self.query if key == name), None)

@@ -229,7 +229,7 @@ async def _documents_patient(call: Call) -> Any:
     return registered
 
 
-def _document(document: Document, subject: dict[str, str]) -> DocumentReference:
+def _document(document: Document, subject: dict[str, str], base_url: str) -> DocumentReference:
     withheld = document.hidden or document.third_party or document.harmful
     return DocumentReference(
         id=document.document_id,
@@ -246,7 +246,8 @@ def _document(document: Document, subject: dict[str, str]) -> DocumentReference:
                     "contentType": document.content_type,
                     "title": document.title,
                     "size": document.size_bytes,
-                    "url": f"Binary/{document.document_id}",
+                    # Absolute, as in the document's example: where it is read.
+                    "url": f"{base_url}/documents/Binary/{document.document_id}",
                 }
             }
         ],
@@ -259,7 +260,7 @@ async def search_documents(call: Call) -> Answer:
         raise Refused(404, "PATIENT_NOT_FOUND", "The patient id does not match the NHS number")
     documents = await registered.system.list_documents(registered.patient.patient_ref)
     subject = {"reference": f"Patient/{registered.patient.patient_ref}"}
-    entries = [{"resource": _document(document, subject)} for document in documents]
+    entries = [{"resource": _document(document, subject, call.base_url)} for document in documents]
     bundle = Bundle(type="searchset", total=len(entries), entry=entries or None)
     return Answer(200, json_body(bundle))
 

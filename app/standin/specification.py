@@ -169,7 +169,10 @@ def specifications() -> Specifications:
     return Specifications()
 
 
-def _json(raw: bytes | str) -> Any:
+def _json(raw: bytes | str, **parameters: str) -> Any:
+    """The media type's parameters come too (`charset=utf-8`, as GP Connect sends)."""
+    if isinstance(raw, bytes):
+        raw = raw.decode(parameters.get("charset", "utf-8"))
     return json.loads(raw)
 
 

@@ -1,5 +1,5 @@
 -- Book a slot, then cancel that appointment (cycle.lua).
--- wrk -s book_cancel.lua <url> -- <users file>
+-- wrk -s book_cancel.lua <url> -- <users file> - "" [cancellation body, JSON]
 package.path = debug.getinfo(1, "S").source:match("@(.*/)") .. "?.lua;" .. package.path
 
 require("cycle").install({

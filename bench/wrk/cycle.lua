@@ -30,8 +30,13 @@ function M.install(spec)
     return n
   end
 
+  -- args: <users file> <path, unused> <anonymous, unused> [cancellation body, JSON: the
+  -- practice's own, as one asks for a reason and another takes none]
   function init(args)
     math.randomseed(entropy())
+    if args[4] and args[4] ~= "" then
+      spec.cancel_body = args[4]
+    end
     for line in io.lines(args[1]) do
       local patient_id, token, slot_id, course_id = line:match("^(%S+) (%S+) (%S+) (%S+)")
       local user = { patient_id = patient_id, token = token, slot_id = slot_id,

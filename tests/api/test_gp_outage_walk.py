@@ -15,6 +15,7 @@ the GP system), then with it expired, when every patient route must ask again.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,13 +57,17 @@ ENDS_THE_SESSION = {"sign_out"}
 def settings(
     make_settings: Callable[..., Settings], sandbox_database_url: str, tmp_path: Path
 ) -> Settings:
-    """The demo practices, with one try per read and breakers that never open (an open
-    breaker answers 503 too, but without calling, so the walk could not tell the GP system
-    was needed); no rate limits, so that every example reaches its route."""
+    """The demo practices on the sandbox (where the outage is simulated, and its personas
+    registered), with one try per read and breakers that never open (an open breaker
+    answers 503 too, but without calling, so the walk could not tell the GP system was
+    needed); no rate limits, so that every example reaches its route."""
     path = demo_practices_with(
         tmp_path,
         resilience={"read_attempts": 1, "failure_threshold": 1_000_000, "retry_wait_seconds": 0.0},
     )
+    practices = json.loads(path.read_text())
+    practices["practices"] = [p for p in practices["practices"] if p["adapter"] == "sandbox"]
+    path.write_text(json.dumps(practices))
     return make_settings(
         sandbox_database_url=sandbox_database_url, practices_file=path, rate_limit_enabled=False
     )
@@ -229,6 +234,7 @@ async def test_a_gp_system_outage_is_503_with_retry_after_on_every_route_at_ever
     walked = operations(app)
     patient_routes = {op.label for op in walked if op.path.startswith("/v1/patients/{patient_id}")}
     problems: list[str] = []
+    assert set(app.state.gp_registry.practices) >= {"A81001", "B82002", "C83003"}
     for ods_code in app.state.gp_registry.practices:
         walker = Walker(app, client, await sign_in("adult-full", ods_code=ods_code))
         await walker.find_values()

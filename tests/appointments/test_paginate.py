@@ -64,19 +64,20 @@ class SlotSystem:
     slots: list[Slot]
     honours_limit: bool = True
     asked: list[int | None] = field(default_factory=list)
-    filters: list[tuple[AppointmentType | None, str | None]] = field(default_factory=list)
+    filters: list[tuple[str, AppointmentType | None, str | None]] = field(default_factory=list)
 
     async def search_slots(
         self,
         start: datetime,
         end: datetime,
         *,
+        patient_ref: str,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
         limit: int | None = None,
     ) -> list[Slot]:
         self.asked.append(limit)
-        self.filters.append((appointment_type, clinician))
+        self.filters.append((patient_ref, appointment_type, clinician))
         found = sorted(
             (s for s in self.slots if start <= s.start < end), key=lambda s: (s.start, s.slot_id)
         )
@@ -90,7 +91,10 @@ async def search(
     clinician: str | None = None,
 ) -> SlotSearch:
     acting = cast(
-        ActingFor, SimpleNamespace(system=system, profile=SimpleNamespace(practice=PRACTICE))
+        ActingFor,
+        SimpleNamespace(
+            system=system, profile=SimpleNamespace(practice=PRACTICE), patient_ref="patient-1"
+        ),
     )
     return await search_slots(
         acting,
@@ -153,8 +157,8 @@ async def test_slots_that_do_not_all_start_together_need_one_gp_call(
     assert found.next_from == NINE + timedelta(minutes=next_minutes)
 
 
-async def test_asking_again_keeps_the_patients_filters() -> None:
+async def test_asking_again_keeps_the_patient_and_their_filters() -> None:
     system = SlotSystem([slot(0, n) for n in range(7)])
     await search(system, 5, AppointmentType.TELEPHONE, "shah")
     assert system.asked == [6, None]
-    assert system.filters == [(AppointmentType.TELEPHONE, "shah")] * 2
+    assert system.filters == [("patient-1", AppointmentType.TELEPHONE, "shah")] * 2

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from app.adapters.sandbox import tables as sandbox
-from app.adapters.sandbox.personas import LOAD_TEST_PRACTICE, Persona, load_test_personas
+from app.adapters.sandbox.personas import LOAD_TEST_PRACTICE, Persona, load_test_personas_at
 from app.adapters.sandbox.seed import build_seed_rows, load
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction
@@ -92,7 +92,7 @@ async def _prepare(database_url: str, sandbox_url: str) -> list[Racer]:
     app = create_app(settings, clock=clock)
     racers = []
     async with LifespanManager(app, startup_timeout=LIFESPAN_TIMEOUT):
-        for persona in load_test_personas(SUITE_TODAY)[: RACERS + 2]:
+        for persona in load_test_personas_at(SUITE_TODAY, LOAD_TEST_PRACTICE)[: RACERS + 2]:
             issued = await sign_in_persona(app, persona, clock=clock)
             racers.append(
                 Racer(

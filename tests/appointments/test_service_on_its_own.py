@@ -108,7 +108,7 @@ class LenientGP:
         self.appointments = list(appointments or [])
         self.bookings: list[BookingRequest] = []
         self.cancelled: list[tuple[str, str, str | None, str]] = []
-        self.searches: list[tuple[datetime, datetime, Any, Any]] = []
+        self.searches: list[tuple[datetime, datetime, str, Any, Any]] = []
         self.slots: list[Slot] = []
         self.reasons = [CancellationReason("1", "No longer needed"), CancellationReason("2", "Ill")]
 
@@ -140,12 +140,13 @@ class LenientGP:
         start: datetime,
         end: datetime,
         *,
+        patient_ref: str,
         appointment_type: Any,
         clinician: Any,
         limit: int | None = None,
     ) -> list[Slot]:
         """Every slot, whatever the limit (the port allows an adapter to ignore it)."""
-        self.searches.append((start, end, appointment_type, clinician))
+        self.searches.append((start, end, patient_ref, appointment_type, clinician))
         return self.slots
 
 
@@ -434,7 +435,10 @@ async def test_the_search_asks_the_gp_system_for_the_window_and_pages(at_now: Fa
         clinician="Dr Amina Shah",
         limit=2,
     )
-    assert gp.searches == [(NOW, NOW + timedelta(days=7), AppointmentType.VIDEO, "Dr Amina Shah")]
+    # Made for the patient being booked for (a GP system may search only on their behalf).
+    assert gp.searches == [
+        (NOW, NOW + timedelta(days=7), "patient-ref-1", AppointmentType.VIDEO, "Dr Amina Shah")
+    ]
     assert (found.start, found.end) == (NOW, NOW + timedelta(days=7))
     assert [s.slot_id for s in found.slots] == ["s1", "s2"]
     assert found.next_from == NOW + timedelta(hours=3)
@@ -446,7 +450,7 @@ async def test_the_search_asks_for_the_range_the_patient_chose() -> None:
     found = await service.search_slots(
         acting(gp), now=NOW, start=start, end=end, appointment_type=None, clinician=None, limit=5
     )
-    assert gp.searches == [(start, end, None, None)]
+    assert gp.searches == [(start, end, "patient-ref-1", None, None)]
     assert (found.start, found.end, found.slots, found.next_from) == (start, end, [], None)
 
 

@@ -34,7 +34,17 @@ async def test_default_search_is_the_practices_usual_window(
     assert all(start <= s < end for s in starts)
     assert {item["type"] for item in items} == TYPES
     for item in items:
-        assert set(item) == {"slot_id", "start", "end", "type", "clinician", "location", "session"}
+        assert set(item) == {
+            "slot_id",
+            "start",
+            "end",
+            "type",
+            "clinician",
+            "location",
+            "session",
+            "slot_type",
+            "schedule_type",
+        }
         assert datetime.fromisoformat(item["end"]) > datetime.fromisoformat(item["start"])
         assert item["clinician"]["name"] and item["clinician"]["role"]
         assert item["location"] and item["session"]

@@ -1,8 +1,10 @@
 """A GP Connect provider in a process of its own, on loopback, that can be made to misbehave.
 
 It serves the suite's fake provider (`tests/adapters/gpconnect/fake_server.py`: one
-practice, one patient, free slots, repeat courses, with its header and token checks) over
-real HTTP, so the service reaches it through its own httpx client, timeouts and parsing.
+practice, one patient, free slots, repeat courses, the patient's permissions, with the
+platform's header and token checks) over real HTTP, each patient-facing API at its
+specification's path (`endpoints`), so the service reaches it through its own httpx
+client, timeouts and parsing.
 `PUT /_chaos/fault` with `{"mode": …}` switches how every later request is answered:
 
 - `none`: as the provider would;
@@ -14,7 +16,7 @@ real HTTP, so the service reaches it through its own httpx client, timeouts and 
 
 `GET /_chaos/requests` counts the requests that reached the provider, whatever the mode.
 
-    python -m tests.chaos.gp_connect_stand_in --port 8123 --ods-code D84004
+    python -m tests.chaos.gp_connect_stand_in --port 8123
 """
 
 from __future__ import annotations
@@ -42,14 +44,17 @@ FHIR_JSON = "application/fhir+json"
 HTML = "text/html; charset=utf-8"
 
 
-def base_url(port: int, ods_code: str) -> str:
-    """Where direct care (appointments, patients, the record) is served."""
-    return f"http://127.0.0.1:{port}/{ods_code}/STU3/1"
-
-
-def prescriptions_url(port: int) -> str:
-    """Where the patient-facing prescriptions API is served."""
-    return f"http://127.0.0.1:{port}/patient-facing/prescriptions/FHIR/R4"
+def endpoints(port: int) -> dict[str, str]:
+    """Each patient-facing API's base URL, as a practices file's `endpoints` names them:
+    the platform's paths, on loopback (one provider for every practice, as the platform
+    routes by the patient's registration)."""
+    platform = f"http://127.0.0.1:{port}/gp-connect/patient-facing"
+    return {
+        "appointments": f"{platform}/appointments-management-fhir/FHIR/STU3",
+        "record": f"{platform}/access-record-fhir/FHIR/STU3",
+        "permissions": f"{platform}/user-permissions",
+        "prescriptions": f"{platform}/prescriptions-management-fhir/FHIR/R4",
+    }
 
 
 def _errors() -> Iterator[httpx.Response]:
@@ -81,10 +86,15 @@ def _garbage() -> Iterator[httpx.Response]:
 class StandIn:
     """The provider's state and the current fault, shared by the server's threads."""
 
-    def __init__(self, port: int, ods_code: str) -> None:
+    def __init__(self, port: int) -> None:
         self.router = respx.Router(assert_all_mocked=True)
+        urls = endpoints(port)
         FakeGPConnect(
-            base_url(port, ods_code), lambda: SUITE_NOW, prescriptions_url(port)
+            urls["appointments"],
+            lambda: SUITE_NOW,
+            urls["prescriptions"],
+            record_url=urls["record"],
+            permissions_url=urls["permissions"],
         ).seed().install(self.router)  # type: ignore[arg-type]
         self.mode = "none"
         self.requests = 0
@@ -172,17 +182,16 @@ class Handler(BaseHTTPRequestHandler):
 class StandInServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, ods_code: str) -> None:
-        self.stand_in = StandIn(port, ods_code)
+    def __init__(self, port: int) -> None:
+        self.stand_in = StandIn(port)
         super().__init__(("127.0.0.1", port), Handler)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ods-code", required=True)
     args = parser.parse_args()
-    with StandInServer(args.port, args.ods_code) as server:
+    with StandInServer(args.port) as server:
         server.serve_forever()
 
 

@@ -76,11 +76,11 @@ SANDBOX_FAULTS = {
     "error": Faults(outage=True),
     "garbage": Faults(garbage=True),
 }
+# The booking organisation; the patient-facing APIs need no Spine ASIDs, and without a
+# token URL (not prod) the patient's token is the platform sandbox's.
 GP_CONNECT_ENV = {
-    "GPCONNECT_CONSUMER_ASID": "200000000115",
     "GPCONNECT_CONSUMER_ODS_CODE": "X26",
     "GPCONNECT_CONSUMER_TELEPHONE": "0300 303 5678",
-    "GPCONNECT_PROVIDER_ASIDS": json.dumps({GP_CONNECT: "918999198738"}),
 }
 
 
@@ -110,14 +110,17 @@ class Service:
 def practices_file(directory: Path, provider_port: int) -> Path:
     """The demo practices and one on GP Connect, all with a short deadline and a small
     breaker."""
-    practices = json.loads(DEFAULT_PRACTICES_FILE.read_text())["practices"]
+    practices = [
+        practice
+        for practice in json.loads(DEFAULT_PRACTICES_FILE.read_text())["practices"]
+        if practice["ods_code"] != GP_CONNECT
+    ]
     practices.append(
         {
             "ods_code": GP_CONNECT,
             "name": "Quayside Surgery",
             "adapter": "gpconnect",
-            "base_url": stand_in.base_url(provider_port, GP_CONNECT),
-            "endpoints": {"prescriptions": stand_in.prescriptions_url(provider_port)},
+            "endpoints": stand_in.endpoints(provider_port),
         }
     )
     for practice in practices:
@@ -140,7 +143,7 @@ def gp_connect_provider(directory: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with (directory / "provider.log").open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*STAND_IN, "--port", str(port), "--ods-code", GP_CONNECT],
+            [*STAND_IN, "--port", str(port)],
             cwd=PROJECT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet
 from joserfc.jwk import RSAKey
 from sqlalchemy.engine import make_url
 
+from app.adapters.gpconnect.permissions import permissions_base_url
 from app.adapters.gpconnect.settings import GPConnectSettings
 from app.config import LOOPBACK_HOSTS, AppEnv, Settings
 from app.db import create_engine
@@ -160,7 +161,13 @@ def test_a_pod_environment_passes_the_production_checks(
     for practice in practices:
         assert practice.adapter == "gpconnect"
         assert gpconnect.missing_for(practice.ods_code) == []
+        apis = [practice.endpoint(service) for service in ("appointments", "record")]
+        apis += [practice.endpoint("prescriptions"), permissions_base_url(practice)]
+        assert all(url and url.startswith("https://") for url in apis), apis
     assert gpconnect.missing_for_patient_facing(sandbox_allowed=False) == []
+    # The Spine direct-care identities are not needed by the patient-facing APIs.
+    spine = {"GPCONNECT_CONSUMER_ASID", "GPCONNECT_PROVIDER_ASIDS"}
+    assert not spine & {entry["name"] for entry in api_container()["env"]}
 
 
 def test_every_pod_can_share_budgets_and_be_scraped() -> None:

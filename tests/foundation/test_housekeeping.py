@@ -1,5 +1,6 @@
 """Housekeeping deletes what the service no longer needs, nothing younger: old idempotency
-records, dead sessions, and reports of inaccuracies the practice has had long enough."""
+records, dead sessions (patients' and practice staff's), and reports of inaccuracies the
+practice has had long enough."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.audit.models import AuditRecord
 from app.audit.types import AuditAction
-from app.auth.models import AuthSession
+from app.auth.models import AuthSession, StaffSession
 from app.config import Settings
+from app.devtools.cis2 import find_staff_persona, sign_in_staff_persona
 from app.housekeeping import housekeeping
 from app.idempotency.models import IdempotencyRecord
 from app.records.models import RecordCorrection
@@ -47,7 +50,9 @@ async def test_housekeeping_keeps_what_is_live_and_deletes_what_is_not(
     assert await housekeeping(settings, clock) == {
         "idempotency_records": 0,
         "sessions": 0,
+        "staff_sessions": 0,
         "record_corrections": 0,
+        "access_requests": 0,
     }
     assert await _count(engine, IdempotencyRecord) == 1
 
@@ -55,10 +60,40 @@ async def test_housekeeping_keeps_what_is_live_and_deletes_what_is_not(
     assert await housekeeping(settings, clock) == {
         "idempotency_records": 1,
         "sessions": 1,
+        "staff_sessions": 0,
         "record_corrections": 0,
+        "access_requests": 0,
     }
     assert await _count(engine, IdempotencyRecord) == 0
     assert await _count(engine, AuthSession) == 0
+
+
+async def test_a_staff_session_past_its_end_is_deleted_and_a_live_one_kept(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    clock: FakeClock,
+    settings: Settings,
+    engine: AsyncEngine,
+) -> None:
+    gp, reception = find_staff_persona("gp-a81001"), find_staff_persona("reception-a81001")
+    assert gp is not None and reception is not None
+    ended = await sign_in_staff_persona(app, gp)
+    clock.advance(timedelta(hours=12) - timedelta(minutes=10))
+    live = await sign_in_staff_persona(app, reception)
+
+    # Up to its absolute end (12 hours), even unused, the first session's row is kept.
+    assert (await housekeeping(settings, clock))["staff_sessions"] == 0
+    assert await _count(engine, StaffSession) == 2
+
+    clock.advance(timedelta(minutes=11))
+    assert (await housekeeping(settings, clock))["staff_sessions"] == 1
+    async with engine.connect() as connection:
+        kept = (await connection.scalars(select(StaffSession.id))).all()
+    assert kept == [live.signed_in.session_id]
+    me = await client.get("/v1/staff/me", headers={"Authorization": f"Bearer {live.token}"})
+    assert me.status_code == 200, me.text
+    gone = await client.get("/v1/staff/me", headers={"Authorization": f"Bearer {ended.token}"})
+    assert (gone.status_code, gone.json()["code"]) == (401, "staff_not_signed_in")
 
 
 async def test_a_report_is_kept_for_the_configured_days_after_the_practice_had_it(

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
-from app.gp.errors import GPSystemUnavailable
+from app.gp.errors import GPConfigurationFault, GPSystemUnavailable
 from app.gp.port import GPSystem
-from app.gp.resilience import BreakerBoard, ResilientGPSystem
+from app.gp.resilience import BreakerBoard, ResilientGPSystem, shows_gp_system_failing
 from app.gp.types import (
     BookingRequest,
     DemographicMatch,
     GPCredentials,
     MessageKind,
+    Permissions,
     PracticeMessage,
+    ProxyGrant,
+    RecordAccessLevel,
     RecordSection,
+    RelationshipKind,
 )
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -39,7 +43,7 @@ READS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "get_patient": (("p1",), {}),
     "list_relationships": (("p1",), {}),
     "get_practice_settings": ((), {}),
-    "search_slots": ((NOW, NOW), {}),
+    "search_slots": ((NOW, NOW), {"patient_ref": "p1"}),
     "list_appointments": (("p1",), {}),
     "list_cancellation_reasons": ((), {}),
     "list_courses": (("p1",), {}),
@@ -50,6 +54,18 @@ READS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "list_documents": (("p1",), {}),
     "get_document_content": (("p1", "d1"), {}),
 }
+PROXY_GRANT = ProxyGrant(
+    user_ref="u1",
+    patient_ref="p1",
+    kind=RelationshipKind.PARENT,
+    permissions=Permissions(
+        appointments=True, prescriptions=True, record_level=RecordAccessLevel.NONE
+    ),
+    starts_on=date(2026, 1, 1),
+    ends_on=None,
+    review_recorded=False,
+    actor_ref="s1",
+)
 WRITES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "book_appointment": ((BookingRequest("p1", "s1", "p1"),), {}),
     "cancel_appointment": (("p1", "a1"), {"reason_code": None, "actor_ref": "p1"}),
@@ -57,6 +73,9 @@ WRITES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "cancel_prescription_request": (("p1", "r1"), {"actor_ref": "p1"}),
     "set_nominated_pharmacy": (("p1", "FAA01"), {"actor_ref": "p1"}),
     "send_message": (("p1", MESSAGE), {}),
+    "grant_historic_access": (("p1",), {"from_date": None, "actor_ref": "s1"}),
+    "grant_detailed_coded_access": (("p1",), {"actor_ref": "s1"}),
+    "create_proxy_relationship": ((PROXY_GRANT,), {}),
 }
 ATTEMPTS = 3
 
@@ -69,10 +88,12 @@ class Failing:
     def __init__(self, failure: Any) -> None:
         self.failure = failure
         self.calls: list[str] = []
+        self.arguments: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     def __getattr__(self, name: str) -> Any:
-        async def call(*_args: Any, **_kwargs: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(name)
+            self.arguments.append((args, kwargs))
             if self.failure == "hang":
                 await asyncio.sleep(10)
             raise self.failure
@@ -89,6 +110,13 @@ def wrap(inner: Failing) -> Any:
         read_attempts=ATTEMPTS,
         retry_wait=0.0,
     )
+
+
+def bound(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A call's arguments as the port's signature reads them, defaults filled in."""
+    call = inspect.signature(getattr(GPSystem, method)).bind(None, *args, **kwargs)
+    call.apply_defaults()
+    return repr(dict(call.arguments, self=None))
 
 
 def port_methods() -> set[str]:
@@ -121,3 +149,20 @@ async def test_a_read_is_retried(method: str) -> None:
     with pytest.raises(GPSystemUnavailable):
         await getattr(wrap(inner), method)(*args, **kwargs)
     assert inner.calls == [method] * ATTEMPTS
+    # Passed on as given: a slot search, say, still names the patient it is made for.
+    assert {bound(method, *call) for call in inner.arguments} == {bound(method, args, kwargs)}
+
+
+@pytest.mark.parametrize("method", sorted(READS))
+async def test_a_read_the_platform_refused_as_ours_to_fix_is_not_retried(method: str) -> None:
+    # The same request would be refused again: retrying only triples the error lines.
+    inner = Failing(GPConfigurationFault(supplier_code="BAD_REQUEST"))
+    args, kwargs = READS[method]
+    with pytest.raises(GPConfigurationFault):
+        await getattr(wrap(inner), method)(*args, **kwargs)
+    assert inner.calls == [method]
+
+
+def test_a_configuration_fault_does_not_count_towards_the_breaker() -> None:
+    assert not shows_gp_system_failing(GPConfigurationFault(supplier_code="BAD_REQUEST"))
+    assert shows_gp_system_failing(GPSystemUnavailable(supplier_code="HTTP 503"))

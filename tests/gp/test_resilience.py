@@ -206,7 +206,9 @@ def test_default_practices_file_has_one_practice_per_supplier_profile() -> None:
     from app.config import DEFAULT_PRACTICES_FILE
 
     practices = load_practices(DEFAULT_PRACTICES_FILE)
-    assert sorted(p.profile or "" for p in practices) == ["emis", "tpp", "vision"]
+    sandbox = [p for p in practices if p.adapter == "sandbox"]
+    assert sorted(p.profile or "" for p in sandbox) == ["emis", "tpp", "vision"]
+    assert [p.ods_code for p in practices if p.adapter == "gpconnect"] == ["D84004"]
 
 
 async def test_registry_refuses_unknown_practices_and_applies_policy(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 The practice's courses and requests come from the patient-facing prescriptions
 API, played by a stateful respx fake shaped like the specification's examples
 (tests/adapters/gpconnect). The patient signs in as NHS login would sign them in
-and is linked by NHS number and demographics, as GP Connect requires.
+and is linked by NHS number and demographics: their NHS number is their reference at
+the practice, and every call carries their own access token.
 """
 
 from __future__ import annotations
@@ -25,13 +26,7 @@ from app.auth.oidc import identity_from_claims
 from app.config import Settings
 from app.patients.ids import IdKind, shown_id
 from tests.adapters.gpconnect import fake_server as fake
-from tests.adapters.gpconnect.conftest import (
-    BASE_URL,
-    CONSUMER_ASID,
-    ODS_CODE,
-    PFS_URL,
-    PROVIDER_ASID,
-)
+from tests.adapters.gpconnect.conftest import ENDPOINTS, ODS_CODE, provider
 from tests.appointments.conftest import audit_rows
 from tests.conftest import FakeClock
 from tests.prescriptions.conftest import new_key
@@ -47,8 +42,7 @@ def settings(
                 "ods_code": ODS_CODE,
                 "name": "Riverside Medical Centre",
                 "adapter": "gpconnect",
-                "base_url": BASE_URL,
-                "endpoints": {"prescriptions": PFS_URL},
+                "endpoints": ENDPOINTS,
                 "timeouts": {"connect": 0.5, "read": 1.0},
             }
         ]
@@ -56,10 +50,8 @@ def settings(
     path = tmp_path / "practices.json"
     path.write_text(json.dumps(practices))
     for name, value in {
-        "GPCONNECT_CONSUMER_ASID": CONSUMER_ASID,
         "GPCONNECT_CONSUMER_ODS_CODE": "X26",
         "GPCONNECT_CONSUMER_TELEPHONE": "0300 303 5678",
-        "GPCONNECT_PROVIDER_ASIDS": json.dumps({ODS_CODE: PROVIDER_ASID}),
     }.items():
         monkeypatch.setenv(name, value)
     return make_settings(practices_file=path)
@@ -69,7 +61,11 @@ def settings(
 def server(clock: FakeClock) -> Iterator[fake.FakeGPConnect]:
     with respx.mock(assert_all_called=False, assert_all_mocked=False) as router:
         router.route(host="testserver").pass_through()
-        yield fake.FakeGPConnect(BASE_URL, clock.now, PFS_URL).seed().install(router)
+        installed = provider(clock.now).install(router)
+        yield installed
+    # Each request the official documents refuse fails the test where it is made; this
+    # catches one the service swallowed.
+    assert not installed.violations, "\n".join(installed.violations)
 
 
 @pytest.fixture
@@ -103,7 +99,7 @@ async def patient(
 def shown(app: FastAPI, kind: IdKind, gp_id: str) -> str:
     """The id the API shows the patient for the GP system's `gp_id`."""
     secret = app.state.settings.patient_id_secret
-    return shown_id(secret, ODS_CODE, fake.PATIENT_ID, kind, gp_id)
+    return shown_id(secret, ODS_CODE, fake.PATIENT_REF, kind, gp_id)
 
 
 def shown_course(app: FastAPI, gp_id: str) -> str:

@@ -151,8 +151,10 @@ def issuer() -> Iterator[Issuer]:
     started.close()
 
 
-def _start(directory: Path, args: list[str], env: dict[str, str]) -> tuple[str, Any]:
-    port = free_port()
+def _start(
+    directory: Path, args: list[str], env: dict[str, str], *, port: int | None = None
+) -> tuple[str, Any]:
+    port = port or free_port()
     log = (directory / "standin.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
         [sys.executable, "-m", "app.standin", "--port", str(port), *args],

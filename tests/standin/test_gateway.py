@@ -13,7 +13,8 @@ from asgi_lifespan import LifespanManager
 
 from app.clock import FrozenClock
 from app.standin import app as standin_app
-from app.standin.app import StandInState, create_app
+from app.standin.app import StandInState
+from app.standin.app import create_app as create_standin_app  # its clock is in `start`
 from app.standin.calls import Answer, Call, Operation
 from app.standin.patients import PatientDirectory
 from app.standin.specification import API, specifications
@@ -38,7 +39,7 @@ async def test_a_response_the_document_does_not_allow_is_a_500(
     async def start(stack: AsyncExitStack) -> StandInState:
         return StandInState(PatientDirectory({}, clock), specifications(), None, clock)
 
-    app = create_app(start)
+    app = create_standin_app(start)
     headers = {"Authorization": "Bearer any", "X-Request-ID": str(uuid.uuid4())}
     async with (
         LifespanManager(app),

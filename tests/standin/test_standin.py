@@ -23,6 +23,9 @@ RECORD = f"{BASE}/access-record-fhir/FHIR/STU3"
 PERMISSIONS = f"{BASE}/user-permissions"
 PRESCRIPTIONS = f"{BASE}/prescriptions-management-fhir/FHIR/R4"
 FHIR = "application/fhir+json"
+PRACTITIONER_ROLE = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-PractitionerRole-1"
+)
 TODAY = today(FrozenClock(SUITE_NOW))
 
 
@@ -50,6 +53,10 @@ def free_slot(client: httpx.Client, token: str) -> dict[str, Any]:
         headers=headers(token),
     )
     assert response.status_code == 200, response.text
+    # Each Schedule names its clinician's role, as in the document's example.
+    schedules = resources(response.json(), "Schedule")
+    assert schedules
+    assert all(s["extension"][0]["url"] == PRACTITIONER_ROLE for s in schedules)
     return resources(response.json(), "Slot")[0]
 
 
@@ -97,6 +104,9 @@ def test_book_list_read_and_cancel_an_appointment(standin: StandIn) -> None:
         assert appointment["status"] == "booked"
         assert appointment["slot"] == [{"reference": f"Slot/{slot['id']}"}]
         assert appointment["description"] == "Sore throat | Tel: 07700900123"
+        # The clinician's role, as in the document's examples.
+        roles = [e for e in appointment["extension"] if e["url"] == PRACTITIONER_ROLE]
+        assert [r["valueCodeableConcept"]["text"] for r in roles] in (["GP"], ["Practice nurse"])
         assert len(appointments_of(client, token, nhs)) == len(before) + 1
 
         read = client.get(f"{APPOINTMENTS}/Appointment/{appointment['id']}", headers=headers(token))
@@ -156,11 +166,10 @@ def test_documents_are_found_listed_and_fetched(standin: StandIn) -> None:
         )
         assert listed.status_code == 200, listed.text
         document = resources(listed.json(), "DocumentReference")[0]
-        binary = client.get(
-            f"{RECORD}/documents/Binary/{document['id']}",
-            params={"patientNHSNumber": nhs},
-            headers=headers(token),
-        )
+        # Absolute, as in the document's example: the Binary is read where it says.
+        url = document["content"][0]["attachment"]["url"]
+        assert url == f"{standin.url}{RECORD}/documents/Binary/{document['id']}"
+        binary = client.get(url, params={"patientNHSNumber": nhs}, headers=headers(token))
     assert binary.status_code == 200, binary.text
     assert binary.json()["resourceType"] == "Binary"
     assert binary.json()["content"]

@@ -4,8 +4,11 @@
 (closed with the lifespan) and returns the factory the registry calls per practice.
 See `adapter.py` for what is and is not covered.
 
-Prescriptions go to the patient-facing API with the patient's own access token: the
-token exchange needs the patient's NHS login ID token from their sign-in (`id_tokens`).
+Every service goes to one of NHS England's patient-facing APIs (appointments, access
+record, user permissions, prescriptions) with the patient's own access token: the token
+exchange needs the patient's NHS login ID token from their sign-in (`id_tokens`). The
+practices file gives each API's base URL (`endpoints`; the user permissions one may be
+derived: `permissions.permissions_base_url`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import httpx
 from joserfc.jwk import RSAKey
 
 from app.adapters.gpconnect.adapter import GPConnectAdapter, GPConnectClients
-from app.adapters.gpconnect.client import Endpoint, GPConnectClient
 from app.adapters.gpconnect.fhir import BookingOrganisation
 from app.adapters.gpconnect.patient_access import (
     NHSLoginIdTokens,
@@ -26,6 +28,7 @@ from app.adapters.gpconnect.patient_access import (
     SandboxPatientTokens,
 )
 from app.adapters.gpconnect.patient_facing import PatientFacingClient, PatientFacingEndpoint
+from app.adapters.gpconnect.permissions import permissions_base_url
 from app.adapters.gpconnect.settings import GPConnectSettings
 from app.clock import Clock
 from app.config import AppEnv, Settings
@@ -99,7 +102,9 @@ async def create_gpconnect_factory(
 
     def factory(config: PracticeConfig) -> GPSystem:
         services: tuple[Service, ...] = ("appointments", "prescriptions", "record")
-        unset = [service for service in services if not config.endpoint(service)]
+        urls: dict[str, str | None] = {service: config.endpoint(service) for service in services}
+        urls["permissions"] = permissions_base_url(config)
+        unset = [name for name, url in urls.items() if not url]
         if unset:
             raise PracticesFileInvalid(
                 f"{config.ods_code}: a gpconnect practice needs base_url, or endpoints for "
@@ -110,34 +115,21 @@ async def create_gpconnect_factory(
             raise PracticesFileInvalid(
                 f"{config.ods_code}: GP Connect needs {', '.join(missing)} to be set"
             )
-
+        patient_tokens = tokens
         timeout = httpx.Timeout(config.timeouts.read, connect=config.timeouts.connect)
 
-        def client_for(service: Service) -> GPConnectClient:
-            endpoint = Endpoint(
-                base_url=config.endpoint(service) or "",
-                ods_code=config.ods_code,
-                provider_asid=options.provider_asids[config.ods_code],
-                timeout=timeout,
+        def client_for(name: str) -> PatientFacingClient:
+            endpoint = PatientFacingEndpoint(
+                base_url=urls[name] or "", ods_code=config.ods_code, timeout=timeout
             )
-            return GPConnectClient(
-                client, endpoint, options, clock, system_url=settings.public_base_url
-            )
+            return PatientFacingClient(client, endpoint, patient_tokens)
 
-        prescriptions = PatientFacingClient(
-            client,
-            PatientFacingEndpoint(
-                base_url=config.endpoint("prescriptions") or "",
-                ods_code=config.ods_code,
-                timeout=timeout,
-            ),
-            tokens,
-        )
         return GPConnectAdapter(
             GPConnectClients(
                 appointments=client_for("appointments"),
-                prescriptions=prescriptions,
+                prescriptions=client_for("prescriptions"),
                 record=client_for("record"),
+                permissions=client_for("permissions"),
             ),
             ods_code=config.ods_code,
             practice_name=config.name,

@@ -2,8 +2,14 @@
 the patients it has read.
 
 The adapter is split by capability (`people.py`, `appointments.py`,
-`prescriptions.py`, `record.py`), each a mixin over this base, so each
-capability's wire rules have one short home.
+`prescriptions.py`, `record.py`, `permissions.py`), each a mixin over this base, so
+each capability's wire rules have one short home.
+
+Every call goes to one of NHS England's patient-facing APIs with the patient's own
+access token, and each addresses the patient by NHS number: at a GP Connect practice
+`patient_ref` *is* the NHS number (NHS login's, verified at P9). There is no "read a
+patient" in these APIs: the Patient comes from a structured-record request naming only
+`patientNHSNumber` (every structured-record response carries the Patient resource).
 """
 
 from __future__ import annotations
@@ -12,15 +18,13 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from app.adapters.gpconnect import fhir
-from app.adapters.gpconnect import interactions as wire
-from app.adapters.gpconnect.client import GPConnectClient
+from app.adapters.gpconnect import fhir, fhir_record
 from app.adapters.gpconnect.patient_facing import PatientFacingClient
 from app.clock import Clock
-from app.gp.errors import GPSystemUnavailable
+from app.gp.errors import GPSystemUnavailable, PatientNotFound
 from app.gp.types import Capability, Patient
 
 logger = logging.getLogger(__name__)
@@ -44,23 +48,47 @@ def resource(payload: Any, resource_type: str) -> dict[str, Any]:
     return payload
 
 
+def is_nhs_number(value: str) -> bool:
+    """Ten digits with a valid modulus 11 check digit (NHS Data Dictionary)."""
+    if len(value) != 10 or not value.isdigit():
+        return False
+    total = sum(int(digit) * (10 - place) for place, digit in enumerate(value[:9]))
+    check = 11 - total % 11
+    check = 0 if check == 11 else check
+    return check != 10 and check == int(value[9])
+
+
+def patient_in_bundle(bundle: Any, nhs_number: str, *, ods_code: str) -> Patient:
+    """The Patient with this NHS number in a structured-record Bundle, its `patient_ref`
+    the NHS number. Another patient, or none, is `PatientNotFound`: never shown."""
+    with wire_shape():
+        for item in fhir.bundle_resources(resource(bundle, "Bundle"), "Patient"):
+            if fhir.nhs_number_of(item) == nhs_number:
+                patient = fhir.patient_from_fhir(item, ods_code=ods_code)
+                return replace(patient, patient_ref=nhs_number)
+    raise PatientNotFound()
+
+
 @dataclass(frozen=True, slots=True)
 class GPConnectClients:
-    """One client per GP Connect service, each with its own endpoint. Appointments and the
-    record are direct care over Spine; prescriptions are the patient-facing API, called
-    with the patient's own access token (docs/decisions/0002-gpconnect-adapter.md)."""
+    """One client per patient-facing API, each with its own base URL, each called with the
+    patient's own access token (docs/decisions/0007-gpconnect-patient-facing-prescriptions.md)."""
 
-    appointments: GPConnectClient  # also Foundations (patient look-ups)
+    appointments: PatientFacingClient
     prescriptions: PatientFacingClient
-    record: GPConnectClient
+    record: PatientFacingClient  # the structured record, documents and patient look-ups
+    permissions: PatientFacingClient  # User Permissions
 
 
 class GPConnectBase:
-    """One practice over GP Connect. Stateless apart from a bounded NHS number cache."""
+    """One practice over GP Connect. Stateless apart from a bounded cache of patients."""
 
-    # GP Connect has no interaction for any optional part of the port (see `Capability`):
-    # the patient-facing prescriptions API defines no cancel, Spine no proxy model.
-    CAPABILITIES: frozenset[Capability] = frozenset()
+    # What the patient-facing APIs define (see `Capability`): the record access settings
+    # (User Permissions) and documents (Access Record). The prescriptions API defines no
+    # cancel, GP Connect no proxy model, nomination or messages.
+    CAPABILITIES: frozenset[Capability] = frozenset(
+        {Capability.RECORD_ACCESS_SETTINGS, Capability.DOCUMENTS}
+    )
 
     def __init__(
         self,
@@ -76,8 +104,8 @@ class GPConnectBase:
         self._practice_name = practice_name
         self._organisation = booking_organisation
         self._clock = clock
-        # Prescriptions (R4) and the structured record address the patient by NHS number,
-        # appointments by the provider's logical id: remember the patient, within bounds.
+        # Patients read (linkage, get_patient), for their name on a prescription request:
+        # within bounds.
         self._patients: OrderedDict[str, Patient] = OrderedDict()
 
     @property
@@ -89,11 +117,16 @@ class GPConnectBase:
         return self.CAPABILITIES
 
     async def get_patient(self, patient_ref: str) -> Patient:
-        payload = await self._clients.appointments.send(
-            "GET", f"Patient/{patient_ref}", interaction=wire.READ_PATIENT
+        """The Patient from a structured-record request naming only `patientNHSNumber`."""
+        nhs_number = self._nhs_number(patient_ref)
+        bundle = await self._clients.record.send(
+            "POST",
+            "Patient/$gpc.getstructuredrecord",
+            nhs_number=nhs_number,
+            # Nothing clinical asked for: every response carries the Patient.
+            body=fhir_record.structured_record_parameters(nhs_number),
         )
-        with wire_shape():
-            patient = fhir.patient_from_fhir(resource(payload, "Patient"), ods_code=self._ods_code)
+        patient = patient_in_bundle(bundle, nhs_number, ods_code=self._ods_code)
         self._remember(patient)
         return patient
 
@@ -110,5 +143,10 @@ class GPConnectBase:
             return known
         return await self.get_patient(patient_ref)
 
-    async def _nhs_number(self, patient_ref: str) -> str:
-        return (await self._patient(patient_ref)).nhs_number
+    @staticmethod
+    def _nhs_number(patient_ref: str) -> str:
+        """At a GP Connect practice the patient is known by NHS number; anything else is a
+        patient this practice does not have (no call is made for it)."""
+        if not is_nhs_number(patient_ref):
+            raise PatientNotFound()
+        return patient_ref

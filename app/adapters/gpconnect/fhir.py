@@ -281,6 +281,8 @@ def slots_from_bundle(bundle: JSON) -> list[Slot]:
                 session=concept_text(_first(schedule.get("serviceCategory")))
                 or concept_text(_first(resource.get("serviceType")))
                 or str(schedule.get("comment") or ""),
+                slot_type=concept_text(_first(resource.get("serviceType"))),
+                schedule_type=concept_text(_first(schedule.get("serviceCategory"))),
             )
         )
     return sorted(slots, key=lambda slot: (slot.start, slot.slot_id))
@@ -346,7 +348,32 @@ def appointment_from_fhir(resource: JSON, index: ResourceIndex | None = None) ->
         cancellation_reason=(cancellation or {}).get("valueString"),
         version=str((resource.get("meta") or {}).get("versionId") or "1"),
         slot_id=booked_slot_id(resource, location_actor, practitioner_actor),
+        service_type=concept_text(_first(resource.get("serviceType"))),
+        schedule_type=concept_text(_first(resource.get("serviceCategory"))),
+        location_address=address_text((location or {}).get("address")),
+        clinician_gender=_GENDERS.get(str((practitioner or {}).get("gender") or "")),
     )
+
+
+# FHIR AdministrativeGender; `unknown` says nothing worth showing.
+_GENDERS = {"male": "male", "female": "female", "other": "other"}
+
+
+def address_text(address: Any) -> str | None:
+    """A FHIR Address on one line: its lines, city, district and postcode, each once
+    (STU3 Location.address is one Address; a list is read for its first)."""
+    chosen = _first(address)
+    if not chosen:
+        return None
+    parts: list[str] = [str(line) for line in chosen.get("line") or [] if line]
+    parts += [str(chosen[key]) for key in ("city", "district", "postalCode") if chosen.get(key)]
+    unique: list[str] = []
+    for part in (part.strip() for part in parts):
+        if part and part.casefold() not in (kept.casefold() for kept in unique):
+            unique.append(part)
+    if unique:
+        return ", ".join(unique)
+    return str(chosen["text"]) if chosen.get("text") else None
 
 
 def booked_slot_id(

@@ -22,6 +22,12 @@ from app.adapters.gpconnect.fhir import (
     instant,
     ref_id,
 )
+
+# The patient-facing prescriptions API defines no use of security labels: a provider is
+# expected to leave confidential items out, as the structured record does (with its
+# `confidential-items` warning). Where one is sent labelled all the same, it is withheld,
+# failing closed, by the Access Record's rule for documents.
+from app.adapters.gpconnect.fhir_documents import withheld_from_patient
 from app.gp.types import (
     Course,
     CourseKind,
@@ -63,23 +69,6 @@ def _review_due(resource: JSON) -> date | None:
         if item.get("url") == "authorisationExpiryDate":
             return fhir_date(item.get("valueDateTime") or item.get("valueDate"))
     return None
-
-
-def withheld_from_patient(resource: JSON) -> bool:
-    """Whether the provider labelled the resource not for the patient (`meta.security`).
-
-    The patient-facing prescriptions API defines no use of security labels: a provider is
-    expected to leave confidential items out, as the structured record does (with its
-    `confidential-items` warning). Where one is sent labelled all the same, it is
-    withheld, failing closed: ActCode NOPAT, or Confidentiality R or V.
-    """
-    for label in (resource.get("meta") or {}).get("security") or []:
-        system, code = label.get("system"), label.get("code")
-        if system in wire.ACT_CODE_SYSTEMS and code == wire.NO_DISCLOSURE_TO_PATIENT:
-            return True
-        if system in wire.CONFIDENTIALITY_SYSTEMS and code in wire.RESTRICTED_CONFIDENTIALITY:
-            return True
-    return False
 
 
 def courses_from_bundle(bundle: JSON, *, nhs_number: str) -> list[Course]:

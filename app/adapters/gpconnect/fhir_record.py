@@ -1,28 +1,38 @@
 """Access Record Structured (FHIR STU3) resources ↔ record entries (pure functions, no I/O).
 
-Checked against the GP Connect Access Record Structured specification and its
-example responses (tests/adapters/gpconnect/payloads/structured/):
+Checked against the GP Connect Access Record Structured specification, the
+patient-facing Access Record specification and their example responses
+(tests/adapters/gpconnect/payloads/structured/ and access_record/):
 
-- each clinical area comes back as a primary `List` (by SNOMED code); a List
-  with a `confidential-items` or `data-in-transit` warning, an `emptyReason`
-  other than "no content recorded", or no primary List at all (the provider did
-  not recognise the area) means the section cannot be shown: `SectionUnavailable`,
-  never an empty list;
+- the answer is for the patient asked for: a Bundle whose Patient carries another
+  NHS number is a provider fault, never shown;
+- each clinical area comes back as a primary `List` (by SNOMED code); a List with a
+  `data-in-transit` warning, an `emptyReason` other than "no content recorded", no
+  primary List at all, or an `OperationOutcome` saying the area is `NOT_IMPLEMENTED`
+  at the provider means the section cannot be shown: `SectionUnavailable`, never an
+  empty list;
+- a `confidential-items` warning means the provider has already left out what the
+  practice or the patient keeps confidential: the rest is shown, with no marker
+  (hazard log H28);
 - ended (resolved) allergies come in a List of their own whose items are
   contained in it (`#id` references), marked resolved;
 - immunisations: only `Immunization`s that were given; "not given" records and
   consent or dissent records (`Observation`s) are not immunisations;
 - results: `DiagnosticReport` → `Observation` (a test group header, whose
   `related` has-member items are the tests) → one entry per test, with its
-  value, unit and reference range;
+  value, unit and reference range, named with its group ("Full blood count:
+  Haemoglobin"); a report's conclusion is an entry of its own;
 - free-text fields (`note`, `comment`) are read however a supplier shaped them:
   an odd note is not a reason to lose the section.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from app.adapters.gpconnect import interactions as wire
@@ -35,8 +45,10 @@ from app.adapters.gpconnect.fhir import (
     concept_code,
     concept_text,
     fhir_date,
+    nhs_number_of,
+    ref_id,
 )
-from app.gp.errors import SectionUnavailable
+from app.gp.errors import GPSystemUnavailable, SectionUnavailable
 from app.gp.types import RecordEntry, RecordSection, ResultValue
 
 logger = logging.getLogger(__name__)
@@ -53,11 +65,14 @@ ENDED_ALLERGIES_LIST = "1103671000000101"  # Ended allergies
 # Titles the ended-allergies List had before it had its code (example responses use "TBD").
 ENDED_ALLERGIES_TITLES = frozenset({"resolved allergies", "ended allergies"})
 SNOMED = "http://snomed.info/sct"
+CONSULTATION_LIST = "325851000000107"  # Consultation: one per Encounter, with its date
 
 # List warnings that mean items the patient would see are missing from the answer.
-UNAVAILABLE_WARNINGS = frozenset({"confidential-items", "data-in-transit"})
-# `data-awaiting-filing` is not among them: results not yet filed are never shown online
-# (the same rule the record policy applies to every GP system).
+UNAVAILABLE_WARNINGS = frozenset({"data-in-transit"})
+# Not among them: `confidential-items` (the provider withheld what the practice or the
+# patient keeps confidential; the rest is the patient's record as they may see it, H28)
+# and `data-awaiting-filing` (results not yet filed are never shown online, the same
+# rule the record policy applies to every GP system).
 NOTHING_RECORDED = frozenset({"no-content-recorded", "nilknown"})
 
 _FILED_REPORT_STATUSES = frozenset({"final", "amended", "corrected", "appended"})
@@ -68,41 +83,97 @@ VACCINATION_PROCEDURE_EXT = (
 )
 
 
-def structured_record_parameters(nhs_number: str, section: RecordSection) -> Resource:
-    """The $gpc.getstructuredrecord Parameters asking for one clinical area."""
-    part: dict[RecordSection, Resource] = {
-        RecordSection.ALLERGIES: {
-            "name": "includeAllergies",
-            "part": [{"name": "includeResolvedAllergies", "valueBoolean": True}],
-        },
-        RecordSection.MEDICATIONS: {
-            "name": "includeMedication",
-            "part": [{"name": "includePrescriptionIssues", "valueBoolean": False}],
-        },
-        RecordSection.PROBLEMS: {"name": "includeProblems"},
-        RecordSection.IMMUNISATIONS: {
-            "name": "includeImmunisations",
-            # Given immunisations only: no "not given" records, no consent records.
-            "part": [
-                {"name": "includeNotGiven", "valueBoolean": False},
-                {"name": "includeStatus", "valueBoolean": False},
-            ],
-        },
-        RecordSection.CONSULTATIONS: {"name": "includeConsultations"},
-        RecordSection.TEST_RESULTS: {"name": "includeInvestigations"},
-    }
+# The $gpc.getstructuredrecord parameter asking for each clinical area.
+SECTION_PARAMETERS: dict[RecordSection, Resource] = {
+    RecordSection.ALLERGIES: {
+        "name": "includeAllergies",
+        "part": [{"name": "includeResolvedAllergies", "valueBoolean": True}],
+    },
+    RecordSection.MEDICATIONS: {
+        "name": "includeMedication",
+        "part": [{"name": "includePrescriptionIssues", "valueBoolean": False}],
+    },
+    RecordSection.PROBLEMS: {"name": "includeProblems"},
+    RecordSection.IMMUNISATIONS: {
+        "name": "includeImmunisations",
+        # Given immunisations only: no "not given" records, no consent records.
+        "part": [
+            {"name": "includeNotGiven", "valueBoolean": False},
+            {"name": "includeStatus", "valueBoolean": False},
+        ],
+    },
+    RecordSection.CONSULTATIONS: {"name": "includeConsultations"},
+    RecordSection.TEST_RESULTS: {"name": "includeInvestigations"},
+}
+# How a provider may spell a parameter it does not implement, besides ours.
+_OTHER_SPELLINGS: dict[RecordSection, tuple[str, ...]] = {
+    RecordSection.IMMUNISATIONS: ("includeImmunizations",),  # the patient-facing example
+}
+
+
+def structured_record_parameters(nhs_number: str, section: RecordSection | None = None) -> Resource:
+    """The $gpc.getstructuredrecord Parameters asking for one clinical area, or for none:
+    the response still carries the Patient (and their practice), as every response
+    "must return"."""
+    parameters: list[Resource] = [
+        {
+            "name": "patientNHSNumber",
+            "valueIdentifier": {"system": wire.NHS_NUMBER_SYSTEM, "value": nhs_number},
+        }
+    ]
+    if section is not None:
+        parameters.append(copy.deepcopy(SECTION_PARAMETERS[section]))
     return {
         "resourceType": "Parameters",
         # The operation's OperationDefinition, as the example requests give it.
         "meta": {"profile": [wire.STRUCTURED_RECORD_OPERATION_PROFILE]},
-        "parameter": [
-            {
-                "name": "patientNHSNumber",
-                "valueIdentifier": {"system": wire.NHS_NUMBER_SYSTEM, "value": nhs_number},
-            },
-            part[section],
-        ],
+        "parameter": parameters,
     }
+
+
+# --- whose record, and what the provider could not answer ------------------------------
+
+
+def _check_patient(bundle: JSON, nhs_number: str) -> None:
+    """Refuse a record that is not the requested patient's: every response holds the Patient
+    matching the NHS number asked for (the specification), and no other."""
+    numbers = [nhs_number_of(patient) for patient in bundle_resources(bundle, "Patient")]
+    if nhs_number in numbers and all(number == nhs_number for number in numbers):
+        return
+    # Never the numbers themselves: they identify patients.
+    logger.error(
+        "GP Connect structured record was not for the patient asked for",
+        extra={"patients": len(numbers)},
+    )
+    raise GPSystemUnavailable(supplier_code="RECORD_PATIENT_MISMATCH")
+
+
+def _parameter_names(section: RecordSection) -> set[str]:
+    parameter = SECTION_PARAMETERS[section]
+    names = {str(parameter["name"]), *_OTHER_SPELLINGS.get(section, ())}
+    return names | {str(part["name"]) for part in parameter.get("part", [])}
+
+
+def _check_implemented(bundle: JSON, section: RecordSection) -> None:
+    """Raise `SectionUnavailable` when the provider says it does not implement the area.
+
+    The specification's example: an `OperationOutcome` in the Bundle with an issue coded
+    `NOT_IMPLEMENTED` (Spine-ErrorOrWarningCode-1) naming the parameter in `diagnostics`
+    ("includeInvestigations"); the area's List may be absent or empty. An issue naming
+    another area's parameter is about that area; one naming none is taken as this one's.
+    """
+    ours = _parameter_names(section)
+    others = set().union(*(_parameter_names(s) for s in SECTION_PARAMETERS if s is not section))
+    for outcome in bundle_resources(bundle, "OperationOutcome"):
+        for issue in outcome.get("issue") or []:
+            if not isinstance(issue, Mapping) or "NOT_IMPLEMENTED" not in _codes(
+                issue.get("details")
+            ):
+                continue
+            said = f"{issue.get('diagnostics')} {(issue.get('details') or {}).get('text')}"
+            words = set(re.findall(r"[A-Za-z]+", said))
+            if words & ours or not words & others:
+                raise SectionUnavailable(supplier_code="NOT_IMPLEMENTED")
 
 
 # --- lists ------------------------------------------------------------------------------
@@ -178,18 +249,24 @@ def _items(lst: JSON, index: ResourceIndex) -> Iterator[JSON]:
         )
 
 
-def record_entries_from_bundle(bundle: JSON, section: RecordSection) -> list[RecordEntry]:
-    """The entries of one section in a structured record Bundle, newest first.
+def record_entries_from_bundle(
+    bundle: JSON, section: RecordSection, *, nhs_number: str
+) -> list[RecordEntry]:
+    """The entries of one section in the structured record Bundle answering a request for
+    the patient with `nhs_number`, newest first.
 
     Confidential items are withheld by the provider (it never sends them, and warns
-    when it did not); GP Connect carries no third-party or harmful flags.
+    that it did not); GP Connect carries no third-party or harmful flags.
     """
+    _check_patient(bundle, nhs_number)
+    _check_implemented(bundle, section)
     index = ResourceIndex.of_bundle(bundle)
+    consulted = _consultation_dates(bundle) if section is RecordSection.CONSULTATIONS else {}
     entries: dict[str, RecordEntry] = {}
     for lst, ended in _section_lists(bundle, section):
         _check_complete(lst)
         for resource in _items(lst, index):
-            for entry in _entries(resource, section, index, ended=ended):
+            for entry in _entries(resource, section, index, ended=ended, consulted=consulted):
                 entries.setdefault(entry.entry_id, entry)
     return sorted(entries.values(), key=lambda e: (e.recorded_on, e.entry_id), reverse=True)
 
@@ -219,8 +296,22 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _consultation_dates(bundle: JSON) -> dict[str, Any]:
+    """Each Encounter's date as its consultation `List` (325851000000107) gives it."""
+    return {
+        f"Encounter/{ref_id(lst.get('encounter'), 'Encounter')}": lst.get("date")
+        for lst in bundle_resources(bundle, "List")
+        if CONSULTATION_LIST in _codes(lst.get("code")) and lst.get("date")
+    }
+
+
 def _entries(
-    resource: JSON, section: RecordSection, index: ResourceIndex, *, ended: bool
+    resource: JSON,
+    section: RecordSection,
+    index: ResourceIndex,
+    *,
+    ended: bool,
+    consulted: Mapping[str, Any],
 ) -> list[RecordEntry]:
     kind = resource.get("resourceType")
     if "entered-in-error" in (resource.get("status"), resource.get("verificationStatus")):
@@ -250,7 +341,11 @@ def _entries(
         detail = _text(resource.get("note"))
     elif section is RecordSection.CONSULTATIONS and kind == "Encounter":
         code = _first(resource.get("type"))
-        when = (resource.get("period") or {}).get("start")
+        # An Encounter without its period (one in the specification's full-record example)
+        # is dated by its consultation's List.
+        when = (resource.get("period") or {}).get("start") or consulted.get(
+            f"Encounter/{resource.get('id')}"
+        )
     else:
         # Not an entry of this section: e.g. a consent record in the immunisations List.
         return []
@@ -308,29 +403,35 @@ def _vaccine(immunization: JSON) -> Any:
 def _results(resource: JSON, index: ResourceIndex) -> list[RecordEntry]:
     kind = resource.get("resourceType")
     if kind == "Observation":
-        return [_test(resource, index, report=None)]
+        return [_test(resource, index, report=None, group=None)]
     if kind != "DiagnosticReport":
         return []
     tests = [
-        _test(observation, index, report=resource) for observation in _tests_of(resource, index)
+        _test(observation, index, report=resource, group=group)
+        for observation, group in _tests_of(resource, index)
     ]
-    if tests:
+    conclusion = _text(resource.get("conclusion"))
+    if tests and conclusion is None:
         return tests
-    # A report with no tests (a conclusion only) is one entry.
-    return [
-        _entry(
-            resource,
-            RecordSection.TEST_RESULTS,
-            resource.get("code"),
-            resource.get("issued") or resource.get("effectiveDateTime"),
-            detail=_text(resource.get("conclusion")),
-            filed=resource.get("status") in _FILED_REPORT_STATUSES,
-        )
-    ]
+    # The report's conclusion is an entry of its own, named by what was tested, so that it
+    # is read once beside its results; a report with no tests is that entry alone.
+    groups = list(dict.fromkeys(group for _, group in _tests_of(resource, index) if group))
+    report = _entry(
+        resource,
+        RecordSection.TEST_RESULTS,
+        resource.get("code"),
+        resource.get("issued") or resource.get("effectiveDateTime"),
+        detail=conclusion,
+        filed=resource.get("status") in _FILED_REPORT_STATUSES,
+    )
+    if groups:
+        report = replace(report, term=", ".join(groups))
+    return [report, *tests]
 
 
-def _tests_of(report: JSON, index: ResourceIndex) -> Iterator[JSON]:
-    """The report's tests: each result, or a test group's members (`related` has-member)."""
+def _tests_of(report: JSON, index: ResourceIndex) -> Iterator[tuple[JSON, str | None]]:
+    """The report's tests, each with the name of its test group where it has one: each
+    result, or a test group's members (`related` has-member)."""
     for reference in report.get("result") or []:
         observation = index.get(reference)
         if observation is None:
@@ -342,12 +443,16 @@ def _tests_of(report: JSON, index: ResourceIndex) -> Iterator[JSON]:
         ]
         found = [member for member in members if member is not None]
         if found:
-            yield from found
+            group = concept_text(observation.get("code"))
+            for member in found:
+                yield member, group
         else:
-            yield observation
+            yield observation, None
 
 
-def _test(observation: JSON, index: ResourceIndex, *, report: JSON | None) -> RecordEntry:
+def _test(
+    observation: JSON, index: ResourceIndex, *, report: JSON | None, group: str | None
+) -> RecordEntry:
     source = report or observation
     when = (
         (report or {}).get("issued")
@@ -355,7 +460,7 @@ def _test(observation: JSON, index: ResourceIndex, *, report: JSON | None) -> Re
         or observation.get("effectiveDateTime")
         or (report or {}).get("effectiveDateTime")
     )
-    return _entry(
+    entry = _entry(
         observation,
         RecordSection.TEST_RESULTS,
         observation.get("code"),
@@ -364,6 +469,11 @@ def _test(observation: JSON, index: ResourceIndex, *, report: JSON | None) -> Re
         result=_value(observation),
         filed=source.get("status") in _FILED_REPORT_STATUSES,
     )
+    if group and group != entry.term:
+        # The test keeps its group's name ("Full blood count: Haemoglobin estimation"):
+        # a test means less without the panel it was part of.
+        return replace(entry, term=f"{group}: {entry.term}" if entry.term else group)
+    return entry
 
 
 def _number(value: Any) -> float | None:

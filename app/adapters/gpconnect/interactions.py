@@ -1,43 +1,27 @@
-"""GP Connect wire constants: interaction ids, systems, extension URLs and codes.
+"""GP Connect wire constants: media types, systems, profiles, extension URLs and codes.
 
-Sources (see docs/decisions/0002-gpconnect-adapter.md):
-- Appointment Management 1.2.x (FHIR STU3): search:slot-1, create/cancel/read:appointment-1,
-  search:patient_appointments-1; foundations read/search patient, practitioner, location.
-- Access Record Structured 1.x (FHIR STU3): operation:gpc.getstructuredrecord-1.
-- GP Connect patient-facing prescriptions management (FHIR R4, UK Core): MedicationRequest
-  and Task. Served by the NHS API platform, not Spine: it defines no interaction id.
+Sources (see docs/decisions/0002-gpconnect-adapter.md): the FHIR STU3 resources of
+Appointment Management and Access Record Structured, which the patient-facing
+appointments and access record APIs serve, and the patient-facing prescriptions
+management API (FHIR R4, UK Core): MedicationRequest and Task. Every one is served by
+the NHS API platform, not Spine: no Spine interaction id is sent (`apis.py`).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-FHIR_JSON: Final = "application/fhir+json"
+FHIR_JSON: Final = "application/fhir+json"  # Accept, and the media type of FHIR bodies
+# The Content-Type of the FHIR bodies we send: they are UTF-8, and "requests and responses
+# SHALL explicitly set the character encoding to UTF-8 using the charset parameter"
+# (FHIR RESTful API, Content Types and encodings). `client.deliver` sets it.
+FHIR_JSON_BODY: Final = f"{FHIR_JSON}; charset=utf-8"
 JSON_PATCH: Final = "application/json-patch+json"
-
-# --- Spine interaction ids (sent as Ssp-InteractionID) -----------------------
-
-SEARCH_SLOTS: Final = "urn:nhs:names:services:gpconnect:fhir:rest:search:slot-1"
-CREATE_APPOINTMENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:create:appointment-1"
-CANCEL_APPOINTMENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:cancel:appointment-1"
-READ_APPOINTMENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:appointment-1"
-SEARCH_PATIENT_APPOINTMENTS: Final = (
-    "urn:nhs:names:services:gpconnect:fhir:rest:search:patient_appointments-1"
-)
-SEARCH_PATIENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:search:patient-1"
-READ_PATIENT: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:patient-1"
-READ_PRACTITIONER: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:practitioner-1"
-READ_LOCATION: Final = "urn:nhs:names:services:gpconnect:fhir:rest:read:location-1"
-GET_STRUCTURED_RECORD: Final = (
-    "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
-)
 
 # --- identifier and code systems ------------------------------------------------
 
 NHS_NUMBER_SYSTEM: Final = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_CODE_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
-SDS_USER_SYSTEM: Final = "https://fhir.nhs.uk/Id/sds-user-id"
-SDS_ROLE_PROFILE_SYSTEM: Final = "https://fhir.nhs.uk/Id/sds-role-profile-id"
 ORGANISATION_TYPE_SYSTEM: Final = "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-OrganisationType-1"
 SPINE_ERROR_SYSTEMS: Final = (
     "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1",

@@ -10,7 +10,8 @@ exchange, client authenticated by a signed JWT), then calls the API with
 `PatientTokenExchange` is the one interface the adapter sees. Two implementations:
 - `SandboxPatientTokens`: a fixed token, for the platform's sandbox (open access) and dev;
 - `NHSLoginTokenExchange`: the real exchange over httpx; where the ID token comes from is
-  `NHSLoginIdTokens`, which the sign-in flow provides (stored encrypted at rest).
+  `NHSLoginIdTokens`, which the sign-in flow provides (stored encrypted at rest, and
+  refreshed with NHS login's refresh token when it expires within the session).
 
 Tokens and ID tokens are never logged.
 """
@@ -64,7 +65,14 @@ class PatientTokenExchange(Protocol):
 class NHSLoginIdTokens(Protocol):
     """The patient's NHS login ID token from their current sign-in, if it is still held."""
 
-    async def id_token_for(self, nhs_number: str) -> str | None: ...
+    async def id_token_for(self, nhs_number: str, *, refused: str | None = None) -> str | None:
+        """A valid ID token, or None when the patient must sign in again. `refused` is
+        one the token endpoint just refused as expired: another one is wanted."""
+        ...
+
+
+class _IdTokenRefused(Exception):
+    """The token endpoint refused the patient's ID token (`invalid_grant`)."""
 
 
 class SandboxPatientTokens:
@@ -134,7 +142,21 @@ class NHSLoginTokenExchange:
         id_token = await self._id_tokens.id_token_for(nhs_number)
         if id_token is None:
             raise SignInAgain(SIGN_IN_AGAIN, supplier_code="NO_NHS_LOGIN_ID_TOKEN")
-        issued = await self._exchange(id_token)
+        try:
+            issued = await self._exchange(id_token)
+        except _IdTokenRefused:
+            # Expired by the platform's clock if not by ours: one fresh ID token, once.
+            fresh = await self._id_tokens.id_token_for(nhs_number, refused=id_token)
+            if fresh is None or fresh == id_token:
+                raise SignInAgain(
+                    SIGN_IN_AGAIN, supplier_code="TOKEN_EXCHANGE_INVALID_GRANT"
+                ) from None
+            try:
+                issued = await self._exchange(fresh)
+            except _IdTokenRefused:
+                raise SignInAgain(
+                    SIGN_IN_AGAIN, supplier_code="TOKEN_EXCHANGE_INVALID_GRANT"
+                ) from None
         self._issued[nhs_number] = issued
         while len(self._issued) > TOKEN_CACHE_SIZE:
             self._issued.popitem(last=False)
@@ -168,7 +190,7 @@ class NHSLoginTokenExchange:
             error = str(body.get("error") or "")
             logger.info("Patient token exchange refused", extra={"oauth_error": error})
             if error == "invalid_grant":
-                raise SignInAgain(SIGN_IN_AGAIN, supplier_code="TOKEN_EXCHANGE_INVALID_GRANT")
+                raise _IdTokenRefused()
             raise GPSystemUnavailable(supplier_code=f"TOKEN_EXCHANGE_{error or 'REFUSED'}")
         if not response.is_success:
             logger.warning("Patient token service failed", extra={"status": response.status_code})

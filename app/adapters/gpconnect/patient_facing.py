@@ -1,8 +1,8 @@
-"""A client for one of GP Connect's patient-facing APIs (NHS API platform, FHIR R4).
+"""A client for one of GP Connect's patient-facing APIs on the NHS API platform:
+appointments, access record (FHIR STU3), prescriptions (FHIR R4), user permissions (JSON).
 
-Not the Spine direct-care client (`client.py`): no Ssp-* headers, no unsigned JWT
-naming a practitioner. Every call carries, as the patient-facing prescriptions API
-specification requires:
+Not the Spine direct-care route: no Ssp-* headers, no unsigned JWT naming a
+practitioner. Every call carries, as each of these APIs' specifications require:
 - `Authorization: Bearer <access token>`: the patient's own, from `PatientTokenExchange`;
 - `X-Request-ID`: a UUID per request, which the platform uses to de-duplicate. A re-sent
   request must reuse it, so callers that may re-send (creating a Task) pass their own;
@@ -32,7 +32,7 @@ from app.gp.errors import SignInAgain
 
 @dataclass(frozen=True, slots=True)
 class PatientFacingEndpoint:
-    base_url: str  # e.g. …/gp-connect/patient-facing/prescriptions-management-fhir/FHIR/R4
+    base_url: str  # e.g. …/gp-connect/patient-facing/appointments-management-fhir/FHIR/STU3
     ods_code: str  # for log lines only: the platform routes by the patient's registration
     timeout: httpx.Timeout
 
@@ -61,10 +61,11 @@ class PatientFacingClient:
         body: Any = None,
         request_id: str | None = None,
         correlation_id: str | None = None,
+        accept: str = wire.FHIR_JSON,
     ) -> Any:
         """The response's JSON body; raises a domain error for anything but 2xx."""
         headers = {
-            "Accept": wire.FHIR_JSON,
+            "Accept": accept,
             "X-Request-ID": request_id or str(uuid.uuid4()),
             "X-Correlation-ID": correlation_id or str(uuid.uuid4()),
         }

@@ -1,22 +1,24 @@
-"""Linkage, relationships and practice settings over GP Connect (Foundations)."""
+"""Linkage, relationships and practice settings over GP Connect's patient-facing APIs.
+
+The patient is NHS login's, verified at P9, so their NHS number needs no search: it is
+their `patient_ref`. Linkage checks surname and birth date against the Patient that a
+structured-record request returns; relationships carry the patient's permissions from
+the User Permissions API (`permissions.py`).
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from app.adapters.gpconnect import fhir
-from app.adapters.gpconnect import interactions as wire
 from app.adapters.gpconnect.appointments import MAX_SLOT_SEARCH
-from app.adapters.gpconnect.base import GPConnectBase, resource, wire_shape
+from app.adapters.gpconnect.permissions import PermissionsMixin
 from app.gp.errors import LinkageMethodUnsupported, PatientNotFound
 from app.gp.types import (
     BookingReasonPolicy,
     DemographicMatch,
     GPCredentials,
     LinkedUser,
-    Permissions,
     PracticeSettings,
-    RecordAccessLevel,
     Relationship,
     RelationshipKind,
 )
@@ -37,8 +39,9 @@ def default_settings(ods_code: str, name: str) -> PracticeSettings:
         name=name,
         appointments_enabled=True,
         prescriptions_enabled=True,
-        # GP Connect does not expose record access settings (Capability.RECORD_ACCESS_SETTINGS).
-        record_enabled=False,
+        # The User Permissions API reports each patient's record access (`permissions.py`),
+        # which the visibility policy applies.
+        record_enabled=True,
         booking_reason=BookingReasonPolicy.OPTIONAL,
         # Appointment.description is capped at 100 characters by the spec, and a temporary
         # contact number shares it ("Tel: " + number).
@@ -54,51 +57,29 @@ def default_settings(ods_code: str, name: str) -> PracticeSettings:
     )
 
 
-class PeopleMixin(GPConnectBase):
+class PeopleMixin(PermissionsMixin):
     async def link_by_credentials(self, credentials: GPCredentials) -> LinkedUser:
         raise LinkageMethodUnsupported(CREDENTIALS_NOT_OFFERED, supplier_code="NOT_SUPPORTED")
 
     async def link_by_demographics(self, match: DemographicMatch) -> LinkedUser:
-        """Find a patient by NHS number, then check surname and date of birth agree."""
-        bundle = await self._clients.appointments.send(
-            "GET",
-            "Patient",
-            interaction=wire.SEARCH_PATIENT,
-            params=[("identifier", f"{wire.NHS_NUMBER_SYSTEM}|{match.nhs_number}")],
+        """The NHS number is NHS login's (P9); the practice's Patient for it, from a minimal
+        structured-record request, must agree on surname and date of birth."""
+        patient = await self.get_patient(match.nhs_number)
+        if (
+            patient.family_name.casefold() != match.family_name.strip().casefold()
+            or patient.birth_date != match.birth_date
+        ):
+            raise PatientNotFound()
+        return LinkedUser(
+            user_ref=patient.patient_ref, ods_code=self._ods_code, nhs_number=patient.nhs_number
         )
-        with wire_shape():
-            candidates = [
-                fhir.patient_from_fhir(resource, ods_code=self._ods_code)
-                for resource in fhir.bundle_resources(resource(bundle, "Bundle"), "Patient")
-            ]
-        for patient in candidates:
-            if (
-                patient.nhs_number == match.nhs_number
-                and patient.family_name.casefold() == match.family_name.strip().casefold()
-                and patient.birth_date == match.birth_date
-            ):
-                self._remember(patient)
-                return LinkedUser(
-                    user_ref=patient.patient_ref,
-                    ods_code=self._ods_code,
-                    nhs_number=patient.nhs_number,
-                )
-        raise PatientNotFound()
 
     async def list_relationships(self, user_ref: str) -> list[Relationship]:
-        """Only the user's own record: GP Connect has no proxy (RelatedPerson) interaction."""
-        patient = await self.get_patient(user_ref)
-        return [
-            Relationship(
-                patient=patient,
-                kind=RelationshipKind.SELF,
-                permissions=Permissions(
-                    appointments=True,
-                    prescriptions=True,
-                    record_level=RecordAccessLevel.NONE,
-                ),
-            )
-        ]
+        """Only the user's own record: GP Connect has no proxy (RelatedPerson) interaction.
+        Their permissions are the User Permissions API's (`permissions.py`)."""
+        patient = await self._patient(user_ref)
+        permissions = await self.relationship_permissions(user_ref)
+        return [Relationship(patient=patient, kind=RelationshipKind.SELF, permissions=permissions)]
 
     async def get_practice_settings(self) -> PracticeSettings:
         return default_settings(self._ods_code, self._practice_name)

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 class PrescriptionsMixin(GPConnectBase):
     async def list_courses(self, patient_ref: str) -> list[Course]:
-        nhs_number = await self._nhs_number(patient_ref)
+        nhs_number = self._nhs_number(patient_ref)
         bundle = await self._clients.prescriptions.send(
             "GET", f"Patient/{nhs_number}/MedicationRequest", nhs_number=nhs_number
         )
@@ -41,7 +41,7 @@ class PrescriptionsMixin(GPConnectBase):
             )
 
     async def list_prescription_requests(self, patient_ref: str) -> list[PrescriptionRequest]:
-        nhs_number = await self._nhs_number(patient_ref)
+        nhs_number = self._nhs_number(patient_ref)
         bundle = await self._clients.prescriptions.send(
             "GET", "Task", nhs_number=nhs_number, params=[("patient", nhs_number)]
         )
@@ -64,6 +64,7 @@ class PrescriptionsMixin(GPConnectBase):
             raise NotAvailableAtPractice(
                 Capability.PROXY_RELATIONSHIPS, supplier_code="PATIENT_ONLY"
             )
+        # The patient's name for the Task's `display`: known since linkage, else read.
         patient = await self._patient(patient_ref)
         wanted = list(dict.fromkeys(course_ids))
         courses = {course.course_id: course for course in await self.list_courses(patient_ref)}

@@ -20,12 +20,12 @@ from contextlib import AsyncExitStack
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.adapters.sandbox.access_changes import SandboxSupplier
 from app.adapters.sandbox.adapter import SandboxGPSystem, find_sandbox
 from app.adapters.sandbox.database import SandboxDatabase
 from app.adapters.sandbox.faults import SandboxFaults
 from app.adapters.sandbox.profiles import get_profile
 from app.adapters.sandbox.seed import PracticeSeed
-from app.adapters.sandbox.supplier import SimulatedSupplier
 from app.clock import Clock
 from app.config import Settings
 from app.db import create_engine
@@ -74,7 +74,7 @@ class SandboxFactory:
             except ValueError as exc:
                 raise PracticesFileInvalid(f"{config.ods_code}: {exc}") from None
             system = SandboxGPSystem(
-                SimulatedSupplier(self.database.engine, profile, config.ods_code, self._clock),
+                SandboxSupplier(self.database.engine, profile, config.ods_code, self._clock),
                 self.database,
                 SandboxFaults.from_config(config.faults, ods_code=config.ods_code),
             )

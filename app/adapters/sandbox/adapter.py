@@ -15,10 +15,11 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from app.adapters.sandbox.access_changes import SandboxSupplier
 from app.adapters.sandbox.database import SandboxDatabase
 from app.adapters.sandbox.faults import SandboxFaults, switched_faults
 from app.adapters.sandbox.profiles import Refusal, SupplierProfile, domain_error
-from app.adapters.sandbox.supplier import SimulatedSupplier, SupplierError
+from app.adapters.sandbox.supplier import SupplierError
 from app.gp.delegate import CallKind, DelegatingGPSystem
 from app.gp.errors import GPSystemUnavailable
 
@@ -31,7 +32,10 @@ class SandboxGPSystem(DelegatingGPSystem):
     """One practice's simulated GP system, behind the `GPSystem` port."""
 
     def __init__(
-        self, supplier: SimulatedSupplier, database: SandboxDatabase, faults: SandboxFaults
+        self,
+        supplier: SandboxSupplier,
+        database: SandboxDatabase,
+        faults: SandboxFaults,
     ) -> None:
         super().__init__(supplier)
         self.supplier = supplier

@@ -29,14 +29,23 @@ from app.gp.types import AUTOMATIC_ACCESS_START, RecordAccessLevel, Relationship
 EMIS_PRACTICE = "A81001"
 TPP_PRACTICE = "B82002"
 VISION_PRACTICE = "C83003"
+# Seeded like the others, but the default practices file reaches it over GP Connect:
+# the GP Connect stand-in (app/standin) serves this data to the service's adapter.
+GPCONNECT_PRACTICE = "D84004"
 
 # Default names of the seeded practices when the practices file does not name them.
 PRACTICE_NAMES = {
     EMIS_PRACTICE: "Riverside Medical Centre",
     TPP_PRACTICE: "Moorland Surgery",
     VISION_PRACTICE: "Harbour Lane Health Centre",
+    GPCONNECT_PRACTICE: "Meadow View Surgery",
 }
-PRACTICE_PROFILES = {EMIS_PRACTICE: "emis", TPP_PRACTICE: "tpp", VISION_PRACTICE: "vision"}
+PRACTICE_PROFILES = {
+    EMIS_PRACTICE: "emis",
+    TPP_PRACTICE: "tpp",
+    VISION_PRACTICE: "vision",
+    GPCONNECT_PRACTICE: "emis",
+}
 
 # Namespace for the stable NHS login `sub` of each persona.
 _SUB_NAMESPACE = uuid.UUID("6f1d7c1e-3b55-4a7e-9a34-2b0d1c9e5a01")
@@ -274,7 +283,19 @@ _SAFETY_PEOPLE: tuple[_Person, ...] = (
     _Person("lucy", VISION_PRACTICE, "Lucy", "Evans", 58, 110, ("proxy-of-enhanced-review",)),
     _Person("nadia", EMIS_PRACTICE, "Nadia", "Ahmed", 30, 70, ("proxy-of-late-registered",)),
 )  # fmt: skip
-_EVERYONE = _PEOPLE + _LOAD_TEST_PEOPLE + _RECORD_PEOPLE + _SAFETY_PEOPLE
+
+# The patients of the practice reached over GP Connect: an adult with the full record
+# (the historic one too), one with summary information only, and one without an
+# account. After `_SAFETY_PEOPLE`, so that no earlier number moves.
+_GPCONNECT_PEOPLE: tuple[_Person, ...] = (
+    _Person("florence", GPCONNECT_PRACTICE, "Florence", "Adeyemi", 49, 52, ("gpconnect-adult",),
+            options={"historic_access": True, "nominated_pharmacy": "FDD04"}),
+    _Person("william", GPCONNECT_PRACTICE, "William", "Hale", 66, 170,
+            ("gpconnect-summary-only",), options={"prospective_from": None}),
+    _Person("maya", GPCONNECT_PRACTICE, "Maya", "Osei", 34, 25, ("background",),
+            identity_level=None),
+)  # fmt: skip
+_EVERYONE = _PEOPLE + _LOAD_TEST_PEOPLE + _RECORD_PEOPLE + _SAFETY_PEOPLE + _GPCONNECT_PEOPLE
 
 
 def patient_ref_for(key: str) -> str:
@@ -559,7 +580,8 @@ def persona_catalogue(today: date, *, include_load_test: bool = False) -> list[P
 
 
 def load_test_personas(today: date) -> list[Persona]:
-    """The `load-test` patients (P9, all at `LOAD_TEST_PRACTICE`), in a stable order."""
+    """The `load-test` patients (P9) at every practice that has them, in a stable order:
+    `LOAD_TEST_PRACTICE`'s first, then the GP Connect practice's (`load_test_personas_at`)."""
     return [
         persona
         for persona in persona_catalogue(today, include_load_test=True)
@@ -573,3 +595,29 @@ def find_persona(today: date, tag: str, *, ods_code: str | None = None) -> Perso
         if tag in persona.tags and (ods_code is None or persona.ods_code == ods_code):
             return persona
     raise LookupError(f"no sandbox persona tagged {tag!r}")
+
+
+# Load-test patients at the practice reached over GP Connect, so that a benchmark can
+# measure the service with its GP system in another process (`make bench`). Tagged
+# `load-test` like the others (no record seeded, left out of the persona picker), after
+# everyone above, so that no earlier NHS number moves.
+GPCONNECT_LOAD_TEST_PATIENTS = 60
+
+_GPCONNECT_LOAD_TEST_PEOPLE: tuple[_Person, ...] = tuple(
+    _Person(
+        f"gpconnect-load-test-{number:03d}",
+        GPCONNECT_PRACTICE,
+        "Load",
+        f"Connect{number:03d}",
+        age_years=25 + number % 50,
+        extra_days=number * 5,
+        tags=(LOAD_TEST_TAG,),
+    )
+    for number in range(1, GPCONNECT_LOAD_TEST_PATIENTS + 1)
+)
+_EVERYONE = _EVERYONE + _GPCONNECT_LOAD_TEST_PEOPLE
+
+
+def load_test_personas_at(today: date, ods_code: str) -> list[Persona]:
+    """The `load-test` patients at one practice, in a stable order."""
+    return [persona for persona in load_test_personas(today) if persona.ods_code == ods_code]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 
 import pytest
 import respx
@@ -14,24 +15,31 @@ from app.gp.registry import PracticeConfig, Timeouts
 from tests.adapters.gpconnect.fake_server import FakeGPConnect
 from tests.conftest import FakeClock
 
-BASE_URL = "https://provider.gpconnect.test/A81001/STU3/1"
-# The patient-facing prescriptions API: one national base URL, the platform routes by the
-# patient's registered practice. Its path is the specification's.
-PFS_URL = "https://platform.test/gp-connect/patient-facing/prescriptions-management-fhir/FHIR/R4"
+# NHS England's patient-facing APIs: one national base URL each (the platform routes by
+# the patient's registered practice), with the specifications' paths.
+PLATFORM = "https://platform.test/gp-connect/patient-facing"
+BASE_URL = f"{PLATFORM}/appointments-management-fhir/FHIR/STU3"
+RECORD_URL = f"{PLATFORM}/access-record-fhir/FHIR/STU3"
+PFS_URL = f"{PLATFORM}/prescriptions-management-fhir/FHIR/R4"
+PERMISSIONS_URL = f"{PLATFORM}/user-permissions"  # derived from RECORD_URL
 ODS_CODE = "A81001"
-CONSUMER_ASID = "200000000115"
-PROVIDER_ASID = "918999198738"
+ENDPOINTS = {"appointments": BASE_URL, "record": RECORD_URL, "prescriptions": PFS_URL}
 
 
 def gpconnect_settings() -> GPConnectSettings:
     return GPConnectSettings(
         _env_file=None,
-        consumer_asid=CONSUMER_ASID,
         consumer_ods_code="X26",
         consumer_name="GP Online",
         consumer_telephone="0300 303 5678",
-        provider_asids={ODS_CODE: PROVIDER_ASID},
     )
+
+
+def provider(now: Callable[[], datetime]) -> FakeGPConnect:
+    """The fake provider at the practice's endpoints, seeded (not yet installed)."""
+    return FakeGPConnect(
+        BASE_URL, now, PFS_URL, record_url=RECORD_URL, permissions_url=PERMISSIONS_URL
+    ).seed()
 
 
 def practice_config(**overrides: object) -> PracticeConfig:
@@ -39,8 +47,7 @@ def practice_config(**overrides: object) -> PracticeConfig:
         "ods_code": ODS_CODE,
         "name": "Riverside Medical Centre",
         "adapter": "gpconnect",
-        "base_url": BASE_URL,
-        "endpoints": {"prescriptions": PFS_URL},
+        "endpoints": ENDPOINTS,
         "timeouts": Timeouts(connect=0.5, read=1.0),
     }
     values.update(overrides)
@@ -77,5 +84,9 @@ async def adapter(gp_clock: FakeClock, router: respx.MockRouter) -> AsyncIterato
 
 
 @pytest.fixture
-def fake_server(gp_clock: FakeClock, router: respx.MockRouter) -> FakeGPConnect:
-    return FakeGPConnect(BASE_URL, gp_clock.now, PFS_URL).seed().install(router)
+def fake_server(gp_clock: FakeClock, router: respx.MockRouter) -> Iterator[FakeGPConnect]:
+    server = provider(gp_clock.now).install(router)
+    yield server
+    # A violation fails the test where the request is made; this catches one the code
+    # under test swallowed.
+    assert not server.violations, "\n".join(server.violations)

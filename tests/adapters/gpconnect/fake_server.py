@@ -1,17 +1,23 @@
-"""A small, stateful fake GP Connect provider for tests: respx routes over in-memory state.
+"""A small, stateful fake of GP Connect's patient-facing APIs for tests: respx routes
+over in-memory state.
 
-One practice, one patient, a handful of slots, appointments, medication courses and
-prescription requests. It follows the wire rules the adapter relies on (Appointment
-Management 1.2.x and Spine error codes for direct care; the patient-facing prescriptions
-management API's OpenAPI specification for prescriptions) closely enough to catch a
-wrong request: missing headers, a wrong If-Match, a slot taken twice, an acute course
-reordered, a Task not shaped as the specification's example, a Spine header sent to
-the patient-facing API, a missing or reused X-Request-ID. Payload files in `payloads/`
-show the same shapes statically (see payloads/README.md for where they come from).
+One practice, one patient, a handful of slots, appointments, medication courses,
+prescription requests, one document and the patient's permissions. It serves exactly
+the paths of the four OpenAPI specifications (appointments-management-fhir,
+access-record-fhir, user-permissions, prescriptions-management-fhir), each at its own
+base URL (or all at one), with the platform's checks on every call: the patient's
+bearer token, a UUID X-Request-ID, no Spine headers. It is strict enough to catch a
+wrong request: a slot taken twice, a cancel body not shaped as the example or of a
+stale version, a search without its required parameters, an acute course reordered, a
+Task not shaped as the example. Every request is first checked against its API's official
+OpenAPI document (`app.standin.specification`, the stand-in's own check): one the document
+does not allow fails the test with the violation's text. Payload files in `payloads/` show
+the same shapes statically (see payloads/README.md for where they come from).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -24,7 +30,10 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 import respx
+
+from app.standin.specification import API, SpecificationViolation, specifications
 
 PAYLOADS = Path(__file__).parent / "payloads"
 LONDON = ZoneInfo("Europe/London")
@@ -36,15 +45,25 @@ CANCELLATION_REASON = (
     STU3 + "StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1"
 )
 COURSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
-REQUIRED_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Authorization")
 SPINE_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Ssp-InteractionID")
 R4_SPINE_ERRORS = "https://fhir.nhs.uk/R4/ValueSet/Spine-ErrorOrWarningCode-1"
 UK_CORE_TASK = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 PATIENT_TOKEN = "sandbox"  # what SandboxPatientTokens sends
 
-PATIENT_ID = "2"
+PATIENT_ID = "2"  # the provider's own id for the patient (documents server)
 NHS_NUMBER = "9000000009"
+PATIENT_REF = NHS_NUMBER  # what the adapter knows the patient by
+DOCUMENT_ID = "07a6483f-732b-461e-86b6-edb665c45510"  # the Binary's id
+DOCUMENT_BYTES = b"Discharge summary: home with advice." * 4
+PERMISSIONS_FULL = {  # the specification's example, GetResponsePermissionsFull
+    "medicalRecord": {
+        "effectiveDate": "2022-11-01",
+        "current": {"accessLevel": "full"},
+        "historical": {"accessLevel": "summary"},
+    },
+    "prescriptions": {"accessLevel": "manage"},
+}
 FAMILY_NAME = "Wolderton-Rodriguez"
 BIRTH_DATE = date(1936, 10, 2)
 REPEAT_COURSE = "mr-plan-1"
@@ -53,6 +72,10 @@ ACUTE_COURSE = "mr-plan-2"
 
 def load(name: str) -> Any:
     return json.loads((PAYLOADS / name).read_text())
+
+
+# A cancel may carry the elements of the specification's example cancel request, no more.
+CANCEL_ELEMENTS = frozenset(load("appointments/cancel_request.json"))
 
 
 def wire_time(value: datetime) -> str:
@@ -157,14 +180,23 @@ class FakeSlot:
 class FakeGPConnect:
     """The provider's state. `outage` makes every call answer 503 (Retry-After: 120).
 
-    Prescriptions live at `prescriptions_url`, the patient-facing API: bearer tokens in
-    `patient_tokens` are accepted. `task_faults` answers the next POST /Task calls in
-    turn (None: handle it normally), to break an order part-way."""
+    `base_url` serves the Appointments API; `prescriptions_url`, `record_url` and
+    `permissions_url` the other three (each `base_url` when not given: their paths do not
+    clash). Bearer tokens in `patient_tokens` are accepted. `task_faults` answers the
+    next POST /Task calls in turn (None: handle it normally), to break an order
+    part-way. `permissions` is the User Permissions API's answer. `violations` holds each
+    request the official documents refused (the test failed at the first)."""
 
     base_url: str
     now: Callable[[], datetime]
     prescriptions_url: str = ""
+    record_url: str = ""
+    permissions_url: str = ""
     outage: bool = False
+    permissions: dict[str, Any] = field(
+        default_factory=lambda: json.loads(json.dumps(PERMISSIONS_FULL))
+    )
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     patient_tokens: set[str] = field(default_factory=lambda: {PATIENT_TOKEN})
     task_faults: list[httpx.Response | Exception | None] = field(default_factory=list)
     seen_request_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -173,6 +205,7 @@ class FakeGPConnect:
     medication_requests: list[dict[str, Any]] = field(default_factory=list)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
     # The structured record the provider answers with (a file under payloads/).
     structured_record: str = "structured_record_bundle.json"
     _next_id: int = 100
@@ -210,58 +243,85 @@ class FakeGPConnect:
     # --- routes ------------------------------------------------------------------------
 
     def install(self, router: respx.MockRouter) -> FakeGPConnect:
-        base = urlsplit(self.base_url)
-        prefix = re.escape(base.path.rstrip("/"))
-        routes: list[tuple[str, str, Callable[..., httpx.Response]]] = [
-            ("GET", r"/Slot", self._search_slots),
-            ("POST", r"/Appointment", self._book),
-            ("GET", r"/Appointment/(?P<ident>[^/]+)", self._read_appointment),
-            ("PUT", r"/Appointment/(?P<ident>[^/]+)", self._cancel),
-            ("GET", r"/Patient/(?P<ident>[^/]+)/Appointment", self._patient_appointments),
-            ("POST", r"/Patient/\$gpc\.getstructuredrecord", self._structured_record),
-            ("GET", r"/Patient", self._find_patient),
-            ("GET", r"/Patient/(?P<ident>[^/$]+)", self._read_patient),
-            ("GET", r"/Practitioner/(?P<ident>[^/]+)", self._read_practitioner),
-            ("GET", r"/Location/(?P<ident>[^/]+)", self._read_location),
+        Route = tuple[str, str, Callable[..., httpx.Response]]
+        apis: list[tuple[API, str, list[Route]]] = [
+            (
+                API.APPOINTMENTS,
+                self.base_url,
+                [
+                    ("GET", r"/Slot", self._search_slots),
+                    ("POST", r"/Appointment", self._book),
+                    ("GET", r"/Appointment/(?P<ident>[^/]+)", self._read_appointment),
+                    ("PUT", r"/Appointment/(?P<ident>[^/]+)", self._cancel),
+                    ("GET", r"/Patient/(?P<ident>[^/]+)/Appointment", self._patient_appointments),
+                ],
+            ),
+            (
+                API.ACCESS_RECORD,
+                self.record_url or self.base_url,
+                [
+                    ("POST", r"/Patient/\$gpc\.getstructuredrecord", self._structured_record),
+                    ("GET", r"/documents/Patient/(?P<ident>[^/]+)", self._document_patient),
+                    (
+                        "GET",
+                        r"/Patient/(?P<ident>[^/]+)/DocumentReference",
+                        self._document_references,
+                    ),
+                    ("GET", r"/documents/Binary/(?P<ident>[^/]+)", self._binary),
+                ],
+            ),
+            (
+                API.USER_PERMISSIONS,
+                self.permissions_url or self.base_url,
+                [("GET", r"/Patient/(?P<ident>[^/$]+)", self._user_permissions)],
+            ),
+            (
+                API.PRESCRIPTIONS,
+                self.prescriptions_url or self.base_url,
+                [
+                    (
+                        "GET",
+                        r"/Patient/(?P<ident>[^/]+)/MedicationRequest",
+                        self._medication_requests,
+                    ),
+                    ("GET", r"/Task", self._list_tasks),
+                    ("POST", r"/Task", self._create_task),
+                ],
+            ),
         ]
-        for method, path, handler in routes:
-            router.route(method=method, host=base.hostname, path__regex=rf"^{prefix}{path}$").mock(
-                side_effect=self._guarded(handler)
-            )
-        # The patient-facing prescriptions API: exactly the operations it specifies.
-        pfs = urlsplit(self.prescriptions_url or self.base_url)
-        pfs_prefix = re.escape(pfs.path.rstrip("/"))
-        pfs_routes: list[tuple[str, str, Callable[..., httpx.Response]]] = [
-            ("GET", r"/Patient/(?P<ident>[^/]+)/MedicationRequest", self._medication_requests),
-            ("GET", r"/Task", self._list_tasks),
-            ("POST", r"/Task", self._create_task),
-        ]
-        for method, path, handler in pfs_routes:
-            router.route(
-                method=method, host=pfs.hostname, path__regex=rf"^{pfs_prefix}{path}$"
-            ).mock(side_effect=self._patient_facing(handler))
+        for api, url, routes in apis:
+            base = urlsplit(url)
+            prefix = re.escape(base.path.rstrip("/"))
+            for method, path, handler in routes:
+                router.route(
+                    method=method, host=base.hostname, path__regex=rf"^{prefix}{path}$"
+                ).mock(side_effect=self._patient_facing(api, handler))
         return self
 
-    def _guarded(self, handler: Callable[..., httpx.Response]) -> Callable[..., httpx.Response]:
-        def respond(request: httpx.Request, **kwargs: Any) -> httpx.Response:
-            self.requests.append(request)
-            if self.outage:
-                return httpx.Response(503, headers={"Retry-After": "120"})
-            missing = [name for name in REQUIRED_HEADERS if name not in request.headers]
-            if missing:
-                return outcome(400, "BAD_REQUEST", f"missing {missing}")
-            return handler(request, **kwargs)
-
-        return respond
+    def check_specification(self, api: API, request: httpx.Request) -> None:
+        """Fail the test if `api`'s official OpenAPI document does not allow `request`."""
+        try:
+            specifications().check_request(
+                api,
+                request.method,
+                str(request.url),
+                dict(request.headers),
+                request.content or None,
+            )
+        except SpecificationViolation as violation:
+            text = f"{request.method} {request.url}: not allowed by the {api} document: {violation}"
+            self.violations.append(text)
+            pytest.fail(text, pytrace=False)
 
     def _patient_facing(
-        self, handler: Callable[..., httpx.Response]
+        self, api: API, handler: Callable[..., httpx.Response]
     ) -> Callable[..., httpx.Response]:
-        """The platform's checks: the patient's bearer token, a UUID X-Request-ID, and no
-        Spine headers (this is not a Spine interaction)."""
+        """The official document's check, then the platform's: the patient's bearer token,
+        a UUID X-Request-ID, and no Spine headers (these are not Spine interactions)."""
 
         def respond(request: httpx.Request, **kwargs: Any) -> httpx.Response:
             self.requests.append(request)
+            self.check_specification(api, request)
             if self.outage:
                 return httpx.Response(503, headers={"Retry-After": "120"})
             token = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -281,35 +341,18 @@ class FakeGPConnect:
         resource: dict[str, Any] = load("patient.json")
         return resource
 
-    def _find_patient(self, request: httpx.Request) -> httpx.Response:
-        identifier = request.url.params.get("identifier", "")
-        found = [self.patient()] if identifier.endswith(f"|{NHS_NUMBER}") else []
-        return httpx.Response(200, json=bundle(found))
-
-    def _read_patient(self, request: httpx.Request, ident: str) -> httpx.Response:
-        if ident != PATIENT_ID:
+    def _user_permissions(self, request: httpx.Request, ident: str) -> httpx.Response:
+        if ident != NHS_NUMBER:
             return outcome(404, "PATIENT_NOT_FOUND")
-        return httpx.Response(200, json=self.patient())
+        return httpx.Response(200, json=self.permissions)
 
-    def _read_practitioner(self, request: httpx.Request, ident: str) -> httpx.Response:
-        found = [
-            r
-            for r in load("slot_search_bundle.json")["entry"]
-            if r["fullUrl"] == f"Practitioner/{ident}"
-        ]
-        if not found:
-            return outcome(404, "NO_RECORD_FOUND")
-        return httpx.Response(200, json=found[0]["resource"])
-
-    def _read_location(self, request: httpx.Request, ident: str) -> httpx.Response:
-        found = [
-            r
-            for r in load("slot_search_bundle.json")["entry"]
-            if r["fullUrl"] == f"Location/{ident}"
-        ]
-        if not found:
-            return outcome(404, "NO_RECORD_FOUND")
-        return httpx.Response(200, json=found[0]["resource"])
+    def _practice_resources(self) -> dict[str, dict[str, Any]]:
+        """Practitioners and Locations, from the slot search payload file."""
+        return {
+            entry["fullUrl"]: entry["resource"]
+            for entry in load("slot_search_bundle.json")["entry"]
+            if entry["resource"]["resourceType"] in {"Practitioner", "Location"}
+        }
 
     # --- appointments ------------------------------------------------------------------
 
@@ -355,6 +398,9 @@ class FakeGPConnect:
         body = json.loads(request.content)
         if "reason" in body:
             return outcome(422, "INVALID_RESOURCE", "Appointment.reason SHALL NOT be used")
+        actors = [p.get("actor", {}).get("reference") for p in body.get("participant", [])]
+        if f"Patient/{NHS_NUMBER}" not in actors:
+            return outcome(404, "PATIENT_NOT_FOUND", "the patient is named by NHS number")
         refs = [s["reference"].split("/")[-1] for s in body.get("slot", [])]
         if not refs or any(ref not in self.slots for ref in refs):
             return outcome(422, "REFERENCE_NOT_FOUND", "no such slot")
@@ -383,30 +429,58 @@ class FakeGPConnect:
             headers={"Location": f"Appointment/{appointment['id']}/_history/1"},
         )
 
+    def _included(self, request: httpx.Request, appointments: list[dict[str, Any]]) -> list[Any]:
+        """The Practitioners and Locations asked for with `_include:recurse`."""
+        asked = request.url.params.get_list("_include:recurse")
+        kinds = {
+            "Appointment:actor:Practitioner": "Practitioner",
+            "Appointment:actor:Location": "Location",
+        }
+        wanted = {kinds[a] for a in asked if a in kinds}
+        known = self._practice_resources()
+        found: dict[str, dict[str, Any]] = {}
+        for appointment in appointments:
+            for participant in appointment.get("participant", []):
+                ref = participant.get("actor", {}).get("reference", "")
+                if ref.split("/")[0] in wanted and ref in known:
+                    found[ref] = known[ref]
+        return list(found.values())
+
     def _read_appointment(self, request: httpx.Request, ident: str) -> httpx.Response:
         found = self.appointments.get(ident)
         if found is None:
             return outcome(404, "NO_RECORD_FOUND")
+        if request.url.params.get_list("_include:recurse"):
+            return httpx.Response(200, json=bundle([found, *self._included(request, [found])]))
         return httpx.Response(
             200, json=found, headers={"ETag": f'W/"{found["meta"]["versionId"]}"'}
         )
 
     def _cancel(self, request: httpx.Request, ident: str) -> httpx.Response:
+        """The specification's cancel: the example's elements of the appointment, of its
+        current version (`meta.versionId`), status cancelled, one cancellation reason."""
         current = self.appointments.get(ident)
         if current is None:
             return outcome(404, "NO_RECORD_FOUND")
-        if request.headers.get("If-Match") != f'W/"{current["meta"]["versionId"]}"':
-            return outcome(409, "FHIR_CONSTRAINT_VIOLATION", "version mismatch")
         body = json.loads(request.content)
-        changed = {k for k in set(body) | set(current) if body.get(k) != current.get(k)}
-        if changed - {"status", "extension"} or body.get("status") != "cancelled":
+        if (body.get("meta") or {}).get("versionId") != current["meta"]["versionId"]:
+            return outcome(409, "ACCESS_DENIED", "version mismatch")
+        if set(body) - CANCEL_ELEMENTS or body.get("status") != "cancelled":
+            return outcome(422, "INVALID_RESOURCE", f"unexpected elements: {sorted(body)}")
+        changed = {k for k in set(body) if body.get(k) != current.get(k)}
+        if changed - {"status", "extension"}:
             return outcome(422, "INVALID_RESOURCE", f"only status may change: {sorted(changed)}")
-        reasons = [e for e in body["extension"] if e["url"] == CANCELLATION_REASON]
-        if len(reasons) != 1 or not reasons[0].get("valueString"):
-            return outcome(422, "INVALID_RESOURCE", "cancellation reason extension required")
+        reasons = [e for e in body.get("extension", []) if e["url"] == CANCELLATION_REASON]
+        if (
+            len(body.get("extension", [])) != 1
+            or len(reasons) != 1
+            or not reasons[0].get("valueString")
+        ):
+            return outcome(422, "INVALID_RESOURCE", "one cancellation reason extension required")
         if parse_time(current["start"]) <= self.now():
             return outcome(422, "INVALID_RESOURCE", "appointment is in the past")
-        updated = dict(body)
+        updated = {**current, "status": "cancelled"}
+        updated["extension"] = [*current.get("extension", []), *reasons]
         updated["meta"] = {
             **current["meta"],
             "versionId": str(int(current["meta"]["versionId"]) + 1),
@@ -427,14 +501,16 @@ class FakeGPConnect:
         low, high = date.fromisoformat(lows[0][2:]), date.fromisoformat(highs[0][2:])
         if low < self.now().astimezone(LONDON).date():
             return outcome(422, "INVALID_PARAMETER", "search range is in the past")
-        if ident != PATIENT_ID:
+        if ident != NHS_NUMBER:
             return outcome(404, "PATIENT_NOT_FOUND")
         found = [
             appointment
             for appointment in self.appointments.values()
             if low <= parse_time(appointment["start"]).astimezone(LONDON).date() <= high
+            and f"Patient/{ident}"
+            in [p.get("actor", {}).get("reference") for p in appointment.get("participant", [])]
         ]
-        return httpx.Response(200, json=bundle(found))
+        return httpx.Response(200, json=bundle(found + self._included(request, found)))
 
     # --- prescriptions (R4) ------------------------------------------------------------
 
@@ -499,7 +575,78 @@ class FakeGPConnect:
 
     def _structured_record(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        nhs = body["parameter"][0]["valueIdentifier"]["value"]
+        parameters = body.get("parameter") or []
+        if not parameters or parameters[0].get("name") != "patientNHSNumber":
+            return outcome(422, "INVALID_PARAMETER", "patientNHSNumber is not provided")
+        nhs = parameters[0]["valueIdentifier"]["value"]
         if nhs != NHS_NUMBER:
             return outcome(404, "PATIENT_NOT_FOUND")
+        if len(parameters) == 1:
+            # Nothing clinical asked for: the administrative resources every answer carries.
+            return httpx.Response(200, json={**bundle([self.patient()]), "type": "collection"})
         return httpx.Response(200, json=load(self.structured_record))
+
+    # --- documents ---------------------------------------------------------------------
+
+    def seed_document(self, **changes: Any) -> dict[str, Any]:
+        """One DocumentReference (as the specification's example), its Binary's content."""
+        reference: dict[str, Any] = {
+            "resourceType": "DocumentReference",
+            "id": "27863182736",
+            "status": "current",
+            "type": {
+                "coding": [
+                    {
+                        "system": "http://snomed.info/sct",
+                        "code": "824331000000106",
+                        "display": "Inpatient final discharge letter",
+                    }
+                ]
+            },
+            "subject": {"reference": f"Patient/{PATIENT_ID}"},
+            "created": "2024-06-24T09:35:00+01:00",
+            "indexed": "2024-07-02T09:43:41+01:00",
+            "description": "Discharge Summary",
+            "content": [
+                {
+                    "attachment": {
+                        "contentType": "text/plain",
+                        "url": f"http://exampleGPSystem.co.uk/GP0001/STU3/1/gpconnect-documents/Binary/{DOCUMENT_ID}",
+                        "size": len(DOCUMENT_BYTES),
+                    }
+                }
+            ],
+            **changes,
+        }
+        self.documents[reference["id"]] = reference
+        return reference
+
+    def _document_patient(self, request: httpx.Request, ident: str) -> httpx.Response:
+        if ident != NHS_NUMBER:
+            return outcome(404, "PATIENT_NOT_FOUND")
+        return httpx.Response(200, json=bundle([self.patient()]))
+
+    def _document_references(self, request: httpx.Request, ident: str) -> httpx.Response:
+        params = parse_qsl(request.url.query.decode())
+        if ("patientNHSNumber", NHS_NUMBER) not in params:
+            return outcome(422, "INVALID_PARAMETER", "patientNHSNumber is not provided")
+        if ("_include", "DocumentReference:subject:Patient") not in params:
+            return outcome(400, "INVALID_PARAMETER", "mandatory _include parameters")
+        if ident != PATIENT_ID:
+            return outcome(404, "PATIENT_NOT_FOUND")
+        return httpx.Response(200, json=bundle([self.patient(), *self.documents.values()]))
+
+    def _binary(self, request: httpx.Request, ident: str) -> httpx.Response:
+        if request.url.params.get("patientNHSNumber") != NHS_NUMBER:
+            return outcome(422, "INVALID_PARAMETER", "patientNHSNumber is not provided")
+        if ident != DOCUMENT_ID or not self.documents:
+            return outcome(404, "NO_RECORD_FOUND")
+        return httpx.Response(
+            200,
+            json={
+                "resourceType": "Binary",
+                "id": ident,
+                "contentType": "text/plain",
+                "content": base64.b64encode(DOCUMENT_BYTES).decode(),
+            },
+        )

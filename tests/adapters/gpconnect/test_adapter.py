@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ import respx
 from app.adapters.gpconnect import GPConnectAdapter, create_gpconnect_factory
 from app.adapters.gpconnect import interactions as wire
 from app.adapters.gpconnect.fhir import SlotKey
+from app.adapters.gpconnect.permissions import permissions_base_url
 from app.clock import today
 from app.config import Settings
 from app.gp.errors import (
@@ -32,35 +33,46 @@ from app.gp.types import (
     AppointmentStatus,
     AppointmentType,
     BookingRequest,
+    Capability,
     DemographicMatch,
     GPCredentials,
     MessageKind,
-    Patient,
     PracticeMessage,
     RecordSection,
     RelationshipKind,
 )
+from app.standin.specification import API
 from tests.adapters.gpconnect.conftest import (
     BASE_URL,
-    CONSUMER_ASID,
-    ODS_CODE,
-    PROVIDER_ASID,
+    PERMISSIONS_URL,
+    PFS_URL,
+    RECORD_URL,
     gpconnect_settings,
     practice_config,
 )
-from tests.adapters.gpconnect.fake_server import NHS_NUMBER, FakeGPConnect, load, outcome
+from tests.adapters.gpconnect.fake_server import (
+    NHS_NUMBER,
+    PAYLOADS,
+    FakeGPConnect,
+    load,
+    outcome,
+)
 from tests.conftest import FakeClock
 
-SPINE_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Ssp-InteractionID", "Authorization")
+P = NHS_NUMBER  # a GP Connect patient_ref is the NHS number
+OTHER = "9000000017"  # another patient's (valid) NHS number
 
 
-def claims(request: httpx.Request) -> dict[str, Any]:
-    token = request.headers["Authorization"].removeprefix("Bearer ")
-    header, payload, signature = token.split(".")
-    assert json.loads(base64.urlsafe_b64decode(header + "==")) == {"alg": "none", "typ": "JWT"}
-    assert signature == ""
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    return decoded
+def booked_payload() -> dict[str, Any]:
+    """The booked appointment payload, its patient named by NHS number (patient-facing)."""
+    text = (PAYLOADS / "appointment_booked.json").read_text()
+    loaded: dict[str, Any] = json.loads(text.replace('"Patient/2"', f'"Patient/{P}"'))
+    return loaded
+
+
+async def search(adapter: GPConnectAdapter, *args: Any, **kwargs: Any) -> list[Any]:
+    """A slot search made for the patient (the Appointments API takes their token)."""
+    return await adapter.search_slots(*args, patient_ref=P, **kwargs)
 
 
 def future_slot_id() -> str:
@@ -86,10 +98,9 @@ async def test_slot_search_request_and_mapping(
     )
     start = datetime(2030, 6, 3, 7, 0, tzinfo=UTC)
 
-    slots = await adapter.search_slots(start, start + timedelta(days=1))
+    slots = await search(adapter, start, start + timedelta(days=1))
 
     request = route.calls.last.request
-    assert request.headers["Ssp-InteractionID"] == wire.SEARCH_SLOTS
     params = request.url.params
     assert params["status"] == "free"
     assert params["start"] == "ge2030-06-03T08:00:00+01:00"
@@ -99,8 +110,9 @@ async def test_slot_search_request_and_mapping(
         "Schedule:actor:Practitioner",
         "Schedule:actor:Location",
     ]
-    assert params["searchFilter"] == f"{wire.ODS_CODE_SYSTEM}|X26"
-    assert claims(request)["requested_scope"] == "organization/*.read"
+    # The document allows only a placeholder ODS code there: no booking organisation.
+    assert "searchFilter" not in params
+    assert request.headers["Authorization"] == "Bearer sandbox"
     assert [s.clinician.name for s in slots] == [
         "Amara Okafor",
         "Dr Nichole Gilbert",
@@ -121,10 +133,10 @@ async def test_slot_search_filters_by_type_and_clinician(
     )
     start = datetime(2030, 6, 3, tzinfo=UTC)
 
-    video = await adapter.search_slots(
-        start, start + timedelta(days=1), appointment_type=AppointmentType.VIDEO
+    video = await search(
+        adapter, start, start + timedelta(days=1), appointment_type=AppointmentType.VIDEO
     )
-    okafor = await adapter.search_slots(start, start + timedelta(days=1), clinician="okafor")
+    okafor = await search(adapter, start, start + timedelta(days=1), clinician="okafor")
 
     assert [s.type for s in video] == [AppointmentType.VIDEO]
     assert [s.clinician.name for s in okafor] == ["Amara Okafor"]
@@ -137,7 +149,7 @@ async def test_long_slot_searches_are_split_into_two_week_requests(
         return_value=httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset"})
     )
 
-    await adapter.search_slots(gp_clock.now(), gp_clock.now() + timedelta(days=30))
+    await search(adapter, gp_clock.now(), gp_clock.now() + timedelta(days=30))
 
     assert route.call_count == 3
 
@@ -167,7 +179,7 @@ async def test_a_slot_across_a_two_week_boundary_is_not_lost(
 
     router.get(f"{BASE_URL}/Slot").mock(side_effect=provider)
 
-    slots = await adapter.search_slots(gp_clock.now(), gp_clock.now() + timedelta(days=20))
+    slots = await search(adapter, gp_clock.now(), gp_clock.now() + timedelta(days=20))
 
     assert [s.start for s in slots] == [boundary - timedelta(minutes=5)]
 
@@ -179,9 +191,7 @@ async def test_past_part_of_a_search_is_not_requested(
         return_value=httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset"})
     )
 
-    await adapter.search_slots(
-        gp_clock.now() - timedelta(days=3), gp_clock.now() + timedelta(days=1)
-    )
+    await search(adapter, gp_clock.now() - timedelta(days=3), gp_clock.now() + timedelta(days=1))
 
     requested = route.calls.last.request.url.params["start"]
     assert datetime.fromisoformat(requested[2:]) == gp_clock.now()
@@ -191,24 +201,22 @@ async def test_booking_posts_the_appointment(
     adapter: GPConnectAdapter, router: respx.MockRouter
 ) -> None:
     route = router.post(f"{BASE_URL}/Appointment").mock(
-        return_value=httpx.Response(201, json=load("appointment_booked.json"))
+        return_value=httpx.Response(201, json=booked_payload())
     )
+    router.get(f"{BASE_URL}/Appointment/9").mock(return_value=outcome(404, "NO_RECORD_FOUND"))
 
     booked = await adapter.book_appointment(
-        BookingRequest(
-            patient_ref="2", slot_id=future_slot_id(), actor_ref="77", reason="Sore knee"
-        )
+        BookingRequest(patient_ref=P, slot_id=future_slot_id(), actor_ref="77", reason="Sore knee")
     )
 
     request = route.calls.last.request
-    assert request.headers["Ssp-InteractionID"] == wire.CREATE_APPOINTMENT
-    assert request.headers["Content-Type"] == wire.FHIR_JSON
-    assert claims(request)["requested_scope"] == "patient/*.write"
+    assert request.headers["Content-Type"].startswith(wire.FHIR_JSON)
+    assert request.headers["Authorization"] == "Bearer sandbox"
     body = json.loads(request.content)
     assert body["slot"] == [{"reference": "Slot/1584"}]
     assert body["description"] == "Sore knee"
     assert [p["actor"]["reference"] for p in body["participant"]] == [
-        "Patient/2",
+        f"Patient/{P}",
         "Location/17",
         "Practitioner/2",
     ]
@@ -225,7 +233,7 @@ async def test_booking_a_taken_slot(adapter: GPConnectAdapter, router: respx.Moc
 
     with pytest.raises(SlotUnavailable) as refused:
         await adapter.book_appointment(
-            BookingRequest(patient_ref="2", slot_id=future_slot_id(), actor_ref="2")
+            BookingRequest(patient_ref=P, slot_id=future_slot_id(), actor_ref=P)
         )
 
     assert refused.value.supplier_code == "DUPLICATE_REJECTED"
@@ -237,7 +245,7 @@ async def test_booking_an_unknown_slot_id_sends_nothing(
 ) -> None:
     with pytest.raises(NotFoundInGPSystem):
         await adapter.book_appointment(
-            BookingRequest(patient_ref="2", slot_id="garbage", actor_ref="2")
+            BookingRequest(patient_ref=P, slot_id="garbage", actor_ref=P)
         )
     assert not router.calls
 
@@ -245,18 +253,17 @@ async def test_booking_an_unknown_slot_id_sends_nothing(
 async def test_cancel_puts_the_read_version_with_a_reason(
     adapter: GPConnectAdapter, router: respx.MockRouter
 ) -> None:
-    current = load("appointment_booked.json")
+    current = booked_payload()
     router.get(f"{BASE_URL}/Appointment/9").mock(return_value=httpx.Response(200, json=current))
     cancelled = {**current, "status": "cancelled", "meta": {**current["meta"], "versionId": "2"}}
     put = router.put(f"{BASE_URL}/Appointment/9").mock(
         return_value=httpx.Response(200, json=cancelled)
     )
 
-    result = await adapter.cancel_appointment("2", "9", reason_code=None, actor_ref="2")
+    result = await adapter.cancel_appointment(P, "9", reason_code=None, actor_ref=P)
 
     request = put.calls.last.request
-    assert request.headers["Ssp-InteractionID"] == wire.CANCEL_APPOINTMENT
-    assert request.headers["If-Match"] == 'W/"636068818095315079"'
+    assert "If-Match" not in request.headers  # the version is the body's meta.versionId
     body = json.loads(request.content)
     assert body["status"] == "cancelled"
     assert {
@@ -273,63 +280,68 @@ async def test_cancel_version_conflict(
     adapter: GPConnectAdapter, router: respx.MockRouter, status: int
 ) -> None:
     router.get(f"{BASE_URL}/Appointment/9").mock(
-        return_value=httpx.Response(200, json=load("appointment_booked.json"))
+        return_value=httpx.Response(200, json=booked_payload())
     )
     router.put(f"{BASE_URL}/Appointment/9").mock(return_value=httpx.Response(status))
 
     with pytest.raises(NotCancellable):
-        await adapter.cancel_appointment("2", "9", reason_code=None, actor_ref="2")
+        await adapter.cancel_appointment(P, "9", reason_code=None, actor_ref=P)
 
 
 async def test_cancel_another_patients_appointment_is_not_found(
     adapter: GPConnectAdapter, router: respx.MockRouter
 ) -> None:
     router.get(f"{BASE_URL}/Appointment/9").mock(
-        return_value=httpx.Response(200, json=load("appointment_booked.json"))
+        return_value=httpx.Response(200, json=booked_payload())
     )
 
     with pytest.raises(NotFoundInGPSystem):
-        await adapter.cancel_appointment("3", "9", reason_code=None, actor_ref="3")
+        await adapter.cancel_appointment(OTHER, "9", reason_code=None, actor_ref=OTHER)
     assert [c.request.method for c in router.calls] == ["GET"]
 
 
 async def test_cancel_past_or_cancelled_appointments_is_refused_before_sending(
     adapter: GPConnectAdapter, router: respx.MockRouter
 ) -> None:
-    past = load("appointment_booked.json") | {"start": "2020-01-01T09:00:00+00:00"}
-    gone = load("appointment_booked.json") | {"status": "cancelled"}
+    past = booked_payload() | {"start": "2020-01-01T09:00:00+00:00"}
+    gone = booked_payload() | {"status": "cancelled"}
     router.get(f"{BASE_URL}/Appointment/1").mock(return_value=httpx.Response(200, json=past))
     router.get(f"{BASE_URL}/Appointment/2").mock(return_value=httpx.Response(200, json=gone))
 
     for ident in ("1", "2"):
         with pytest.raises(NotCancellable):
-            await adapter.cancel_appointment("2", ident, reason_code=None, actor_ref="2")
+            await adapter.cancel_appointment(P, ident, reason_code=None, actor_ref=P)
     assert {c.request.method for c in router.calls} == {"GET"}
 
 
-async def test_list_appointments_reads_missing_participants(
+def patient_appointments() -> dict[str, Any]:
+    """The payload's appointments, their patient named by NHS number, with the
+    Practitioners and Locations the search's `_include:recurse` brings."""
+    text = (PAYLOADS / "patient_appointments_bundle.json").read_text()
+    found: dict[str, Any] = json.loads(text.replace('"Patient/2"', f'"Patient/{P}"'))
+    supporting = {e["fullUrl"]: e for e in load("slot_search_bundle.json")["entry"]}
+    found["entry"] += [supporting["Practitioner/2"], supporting["Location/17"]]
+    return found
+
+
+async def test_list_appointments_includes_practitioners_and_locations(
     adapter: GPConnectAdapter, router: respx.MockRouter, gp_clock: FakeClock
 ) -> None:
-    search = router.get(f"{BASE_URL}/Patient/2/Appointment").mock(
-        return_value=httpx.Response(200, json=load("patient_appointments_bundle.json"))
-    )
-    supporting = {e["fullUrl"]: e["resource"] for e in load("slot_search_bundle.json")["entry"]}
-    practitioner = router.get(f"{BASE_URL}/Practitioner/2").mock(
-        return_value=httpx.Response(200, json=supporting["Practitioner/2"])
-    )
-    location = router.get(f"{BASE_URL}/Location/17").mock(
-        return_value=httpx.Response(200, json=supporting["Location/17"])
+    search = router.get(f"{BASE_URL}/Patient/{P}/Appointment").mock(
+        return_value=httpx.Response(200, json=patient_appointments())
     )
 
-    appointments = await adapter.list_appointments("2")
+    appointments = await adapter.list_appointments(P)
 
     request = search.calls.last.request
-    assert request.headers["Ssp-InteractionID"] == wire.SEARCH_PATIENT_APPOINTMENTS
     starts = request.url.params.get_list("start")
     assert starts[0] == f"ge{today(gp_clock)}"  # the practice's date, not UTC's
     assert starts[1].startswith("le") and "T" not in starts[1]
-    assert practitioner.calls.last.request.headers["Ssp-InteractionID"] == wire.READ_PRACTITIONER
-    assert location.calls.last.request.headers["Ssp-InteractionID"] == wire.READ_LOCATION
+    assert request.url.params.get_list("_include:recurse") == [
+        "Appointment:actor:Practitioner",
+        "Appointment:actor:Location",
+    ]
+    assert len(router.calls) == 1  # no Practitioner or Location read: the API has none
     first, second = appointments
     assert (first.appointment_id, first.status) == ("9", AppointmentStatus.BOOKED)
     assert first.clinician.name == "Dr Nichole Gilbert"
@@ -339,30 +351,82 @@ async def test_list_appointments_reads_missing_participants(
     assert second.type is AppointmentType.TELEPHONE
 
 
-async def test_linkage_by_demographics(adapter: GPConnectAdapter, router: respx.MockRouter) -> None:
-    route = router.get(f"{BASE_URL}/Patient").mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "entry": [{"resource": load("patient.json")}],
-            },
-        )
+async def test_another_patients_appointment_in_the_answer_is_dropped(
+    adapter: GPConnectAdapter, router: respx.MockRouter
+) -> None:
+    answer = patient_appointments()
+    answer["entry"][0]["resource"]["participant"][0]["actor"]["reference"] = f"Patient/{OTHER}"
+    router.get(f"{BASE_URL}/Patient/{P}/Appointment").mock(
+        return_value=httpx.Response(200, json=answer)
     )
 
+    appointments = await adapter.list_appointments(P)
+
+    assert [a.appointment_id for a in appointments] == ["9"]
+
+
+async def test_a_patient_ref_that_is_not_an_nhs_number_sends_nothing(
+    adapter: GPConnectAdapter, router: respx.MockRouter, gp_clock: FakeClock
+) -> None:
+    for ref in ("2", "900000000", "9000000008", "../9000000009"):
+        with pytest.raises(PatientNotFound):
+            await adapter.list_appointments(ref)
+        with pytest.raises(PatientNotFound):
+            await adapter.search_slots(
+                gp_clock.now(), gp_clock.now() + timedelta(days=1), patient_ref=ref
+            )
+    assert not router.calls
+
+
+async def test_linkage_by_demographics(
+    adapter: GPConnectAdapter, fake_server: FakeGPConnect
+) -> None:
     linked = await adapter.link_by_demographics(
         DemographicMatch(NHS_NUMBER, "A81001", "wolderton-rodriguez", date(1936, 10, 2))
     )
 
-    assert (linked.user_ref, linked.nhs_number) == ("2", NHS_NUMBER)
-    request = route.calls.last.request
-    assert request.headers["Ssp-InteractionID"] == wire.SEARCH_PATIENT
-    assert request.url.params["identifier"] == f"{wire.NHS_NUMBER_SYSTEM}|{NHS_NUMBER}"
+    assert (linked.user_ref, linked.nhs_number) == (P, NHS_NUMBER)
+    (request,) = fake_server.requests
+    assert (request.method, str(request.url)) == (
+        "POST",
+        f"{RECORD_URL}/Patient/$gpc.getstructuredrecord",
+    )
+    # Only the patient's NHS number is asked for: nothing clinical.
+    assert [p["name"] for p in json.loads(request.content)["parameter"]] == ["patientNHSNumber"]
     with pytest.raises(PatientNotFound):
         await adapter.link_by_demographics(
             DemographicMatch(NHS_NUMBER, "A81001", "Smith", date(1936, 10, 2))
         )
+    with pytest.raises(PatientNotFound):
+        await adapter.link_by_demographics(
+            DemographicMatch(NHS_NUMBER, "A81001", "wolderton-rodriguez", date(1936, 10, 3))
+        )
+
+
+async def test_linkage_to_a_patient_the_provider_does_not_have(
+    adapter: GPConnectAdapter, fake_server: FakeGPConnect
+) -> None:
+    with pytest.raises(PatientNotFound):
+        await adapter.link_by_demographics(
+            DemographicMatch(OTHER, "A81001", "wolderton-rodriguez", date(1936, 10, 2))
+        )
+
+
+async def test_another_patients_resource_in_a_record_answer_is_never_the_patient(
+    adapter: GPConnectAdapter, router: respx.MockRouter
+) -> None:
+    """The Patient is taken from the answer only where its NHS number is the one asked for."""
+    other = {**load("patient.json")}
+    other["identifier"] = [{"system": wire.NHS_NUMBER_SYSTEM, "value": OTHER}]
+    router.post(f"{RECORD_URL}/Patient/$gpc.getstructuredrecord").mock(
+        return_value=httpx.Response(
+            200,
+            json={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": other}]},
+        )
+    )
+
+    with pytest.raises(PatientNotFound):
+        await adapter.get_patient(P)
 
 
 async def test_linkage_by_credentials_is_not_offered(adapter: GPConnectAdapter) -> None:
@@ -370,70 +434,78 @@ async def test_linkage_by_credentials_is_not_offered(adapter: GPConnectAdapter) 
         await adapter.link_by_credentials(GPCredentials("u", "k", "A81001"))
 
 
-async def test_relationships_are_self_only(
-    adapter: GPConnectAdapter, router: respx.MockRouter
+async def test_relationships_are_self_only_with_the_user_permissions(
+    adapter: GPConnectAdapter, fake_server: FakeGPConnect
 ) -> None:
-    router.get(f"{BASE_URL}/Patient/2").mock(
-        return_value=httpx.Response(200, json=load("patient.json"))
-    )
-
-    (relationship,) = await adapter.list_relationships("2")
+    (relationship,) = await adapter.list_relationships(P)
 
     assert relationship.kind is RelationshipKind.SELF
     assert relationship.patient.nhs_number == NHS_NUMBER
+    assert relationship.patient.patient_ref == P
+    # The specification's example: current full from 2022-11-01, historical summary,
+    # prescriptions manage.
+    assert relationship.permissions.prescriptions
+    assert relationship.permissions.record_from == date(2022, 11, 1)
+    assert not relationship.permissions.record_historic
+    (permissions_call,) = [r for r in fake_server.requests if r.url.path.endswith(f"/{P}")]
+    assert str(permissions_call.url) == f"{PERMISSIONS_URL}/Patient/{P}"
+    assert permissions_call.headers["Authorization"] == "Bearer sandbox"
 
 
 async def test_unknown_patient(adapter: GPConnectAdapter, router: respx.MockRouter) -> None:
-    router.get(f"{BASE_URL}/Patient/404").mock(return_value=outcome(404, "PATIENT_NOT_FOUND"))
+    route = router.post(f"{RECORD_URL}/Patient/$gpc.getstructuredrecord").mock(
+        return_value=outcome(404, "PATIENT_NOT_FOUND")
+    )
 
     with pytest.raises(PatientNotFound):
-        await adapter.get_patient("404")
+        await adapter.get_patient(OTHER)
+    with pytest.raises(PatientNotFound):
+        await adapter.get_patient("404")  # not an NHS number: nothing is sent
+    assert route.call_count == 1
 
 
 async def test_structured_record_section(
     adapter: GPConnectAdapter, fake_server: FakeGPConnect
 ) -> None:
-    entries = await adapter.list_record_entries("2", RecordSection.ALLERGIES)
+    entries = await adapter.list_record_entries(P, RecordSection.ALLERGIES)
 
     (call,) = [r for r in fake_server.requests if r.url.path.endswith("$gpc.getstructuredrecord")]
     assert call.method == "POST"
-    assert call.headers["Ssp-InteractionID"] == wire.GET_STRUCTURED_RECORD
     assert [e.entry_id for e in entries] == ["al-2", "al-1"]
 
 
 async def test_every_request_carries_the_required_headers(
     adapter: GPConnectAdapter, fake_server: FakeGPConnect, gp_clock: FakeClock
 ) -> None:
-    slot = (await adapter.search_slots(gp_clock.now(), gp_clock.now() + timedelta(days=3)))[0]
+    """The patient-facing APIs' headers on every call: the patient's bearer token, a fresh
+    UUID X-Request-ID; no Spine headers, no practitioner JWT, no ASIDs."""
+    fake_server.seed_document()
+    slot = (await search(adapter, gp_clock.now(), gp_clock.now() + timedelta(days=3)))[0]
     booked = await adapter.book_appointment(
-        BookingRequest(patient_ref="2", slot_id=slot.slot_id, actor_ref="2")
+        BookingRequest(patient_ref=P, slot_id=slot.slot_id, actor_ref=P)
     )
-    await adapter.list_appointments("2")
-    await adapter.cancel_appointment("2", booked.appointment_id, reason_code=None, actor_ref="2")
-    await adapter.list_courses("2")
-    await adapter.request_prescription("2", ["mr-plan-1"], note=None, actor_ref="2")
-    await adapter.list_record_entries("2", RecordSection.PROBLEMS)
+    await adapter.list_appointments(P)
+    await adapter.cancel_appointment(P, booked.appointment_id, reason_code=None, actor_ref=P)
+    await adapter.list_courses(P)
+    await adapter.request_prescription(P, ["mr-plan-1"], note=None, actor_ref=P)
+    await adapter.list_record_entries(P, RecordSection.PROBLEMS)
+    await adapter.list_documents(P)
+    await adapter.get_record_access(P)
 
-    spine = [r for r in fake_server.requests if str(r.url).startswith(BASE_URL)]
-    assert len(spine) >= 7
-    trace_ids = set()
-    for request in spine:
-        assert request.headers["Ssp-From"] == CONSUMER_ASID
-        assert request.headers["Ssp-To"] == PROVIDER_ASID
-        assert request.headers["Accept"] == wire.FHIR_JSON
-        trace_ids.add(request.headers["Ssp-TraceID"])
-        token = claims(request)
-        assert token["aud"] == BASE_URL
-        assert token["reason_for_request"] == "directcare"
-        assert token["requesting_organization"]["identifier"][0]["value"] == "X26"
-        assert token["exp"] - token["iat"] <= 300
-        assert NHS_NUMBER not in request.headers["Authorization"]
-        assert all(name in request.headers for name in SPINE_HEADERS)
-    assert len(trace_ids) == len(spine)
-    # Prescriptions went to the patient-facing API instead (test_prescriptions.py).
-    assert {r.url.host for r in fake_server.requests} - {"provider.gpconnect.test"} == {
-        "platform.test"
-    }
+    requests = fake_server.requests
+    assert {r.url.host for r in requests} == {"platform.test"}
+    bases = (BASE_URL, RECORD_URL, PERMISSIONS_URL, PFS_URL)
+    assert {next(b for b in bases if str(r.url).startswith(b + "/")) for r in requests} == set(
+        bases
+    )
+    request_ids = set()
+    for request in requests:
+        assert request.headers["Authorization"] == "Bearer sandbox"
+        assert request.headers["Accept"].startswith(("application/fhir+json", "application/json"))
+        request_ids.add(request.headers["X-Request-ID"])
+        assert request.headers["X-Correlation-ID"]
+        assert not [name for name in request.headers if name.lower().startswith("ssp-")]
+    assert len(request_ids) == len(requests)  # nothing was re-sent
 
 
 @pytest.mark.parametrize(
@@ -450,10 +522,10 @@ async def test_every_request_carries_the_required_headers(
 async def test_transport_failures_are_unavailable(
     adapter: GPConnectAdapter, router: respx.MockRouter, failure: Exception
 ) -> None:
-    router.get(f"{BASE_URL}/Patient/2").mock(side_effect=failure)
+    router.post(f"{RECORD_URL}/Patient/$gpc.getstructuredrecord").mock(side_effect=failure)
 
     with pytest.raises(GPSystemUnavailable):
-        await adapter.get_patient("2")
+        await adapter.get_patient(P)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -466,7 +538,7 @@ async def test_server_errors_are_unavailable_with_retry_after(
 
     with pytest.raises(GPSystemUnavailable) as unavailable:
         await adapter.book_appointment(
-            BookingRequest(patient_ref="2", slot_id=future_slot_id(), actor_ref="2")
+            BookingRequest(patient_ref=P, slot_id=future_slot_id(), actor_ref=P)
         )
 
     assert unavailable.value.retry_after == 90
@@ -480,21 +552,26 @@ async def test_server_errors_are_unavailable_with_retry_after(
 async def test_a_booking_made_stands_when_reading_display_names_fails(
     adapter: GPConnectAdapter, router: respx.MockRouter, failure: httpx.Response | None
 ) -> None:
-    booked = load("appointment_booked.json")
+    booked = booked_payload()
     for participant in booked["participant"]:
         participant["actor"].pop("display", None)
     router.post(f"{BASE_URL}/Appointment").mock(return_value=httpx.Response(201, json=booked))
-    for kind in ("Practitioner/2", "Location/17"):
-        route = router.get(f"{BASE_URL}/{kind}")
-        if failure is None:
-            route.mock(side_effect=httpx.ConnectError("refused"))
-        else:
-            route.mock(return_value=failure)
+    # Display names come from reading the appointment with its actors included.
+    route = router.get(f"{BASE_URL}/Appointment/9")
+    if failure is None:
+        route.mock(side_effect=httpx.ConnectError("refused"))
+    else:
+        route.mock(return_value=failure)
 
     appointment = await adapter.book_appointment(
-        BookingRequest(patient_ref="2", slot_id=future_slot_id(), actor_ref="2")
+        BookingRequest(patient_ref=P, slot_id=future_slot_id(), actor_ref=P)
     )
 
+    assert route.call_count == 1
+    assert route.calls.last.request.url.params.get_list("_include:recurse") == [
+        "Appointment:actor:Practitioner",
+        "Appointment:actor:Location",
+    ]
     assert appointment.appointment_id == "9"
     assert appointment.status is AppointmentStatus.BOOKED
 
@@ -514,12 +591,12 @@ BROKEN_APPOINTMENT = {"resourceType": "Appointment", "id": "1", "participant": [
 async def test_malformed_responses_are_unavailable(
     adapter: GPConnectAdapter, router: respx.MockRouter, payload: object
 ) -> None:
-    router.get(f"{BASE_URL}/Patient/2/Appointment").mock(
+    router.get(f"{BASE_URL}/Patient/{P}/Appointment").mock(
         return_value=httpx.Response(200, json=payload)
     )
 
     with pytest.raises(GPSystemUnavailable) as unavailable:
-        await adapter.list_appointments("2")
+        await adapter.list_appointments(P)
 
     assert unavailable.value.supplier_code == "MALFORMED_RESPONSE"
 
@@ -541,33 +618,32 @@ async def test_slots_that_cannot_be_booked_are_dropped(
         )
     )
 
-    assert await adapter.search_slots(gp_clock.now(), gp_clock.now() + timedelta(days=1)) == []
+    assert await search(adapter, gp_clock.now(), gp_clock.now() + timedelta(days=1)) == []
 
 
 async def test_timeouts_come_from_the_practice_config(
     adapter: GPConnectAdapter, router: respx.MockRouter
 ) -> None:
-    route = router.get(f"{BASE_URL}/Patient/2").mock(
-        return_value=httpx.Response(200, json=load("patient.json"))
+    route = router.post(f"{RECORD_URL}/Patient/$gpc.getstructuredrecord").mock(
+        return_value=httpx.Response(
+            200,
+            json={"resourceType": "Bundle", "entry": [{"resource": load("patient.json")}]},
+        )
     )
 
-    await adapter.get_patient("2")
+    await adapter.get_patient(P)
 
     timeout = route.calls.last.request.extensions["timeout"]
     assert timeout == {"connect": 0.5, "read": 1.0, "write": 1.0, "pool": 1.0}
 
 
 async def test_unsupported_capabilities_refuse_plainly(adapter: GPConnectAdapter) -> None:
-    message = PracticeMessage(MessageKind.RECORD_CORRECTION, "s", "b", actor_ref="2")
+    message = PracticeMessage(MessageKind.RECORD_CORRECTION, "s", "b", actor_ref=P)
     calls = [
-        adapter.get_record_access("2"),
-        adapter.list_documents("2"),
-        adapter.get_document_content("2", "d"),
-        adapter.get_nominated_pharmacy("2"),
-        adapter.set_nominated_pharmacy("2", "FA123", actor_ref="2"),
-        adapter.send_message("2", message),
-        adapter.list_record_entries("2", RecordSection.DOCUMENTS),
-        adapter.cancel_prescription_request("2", "any", actor_ref="2"),
+        adapter.get_nominated_pharmacy(P),
+        adapter.set_nominated_pharmacy(P, "FA123", actor_ref=P),
+        adapter.send_message(P, message),
+        adapter.cancel_prescription_request(P, "any", actor_ref=P),
     ]
     for call in calls:
         with pytest.raises(NotAvailableAtPractice) as refused:
@@ -575,15 +651,27 @@ async def test_unsupported_capabilities_refuse_plainly(adapter: GPConnectAdapter
         assert refused.value.supplier_code == "NOT_SUPPORTED"
         assert refused.value.capability not in adapter.capabilities
         assert refused.value.detail.endswith(".")
-    # What it refuses at call time it declares absent beforehand, so services ask first.
-    assert adapter.capabilities == frozenset()
+    # What it refuses at call time it declares absent beforehand, so services ask first;
+    # what the patient-facing APIs define it declares present.
+    assert adapter.capabilities == frozenset(
+        {Capability.RECORD_ACCESS_SETTINGS, Capability.DOCUMENTS}
+    )
+
+
+async def test_the_documents_section_has_no_record_entries(
+    adapter: GPConnectAdapter, router: respx.MockRouter
+) -> None:
+    """Documents are listed by `list_documents`; as record entries there are none."""
+    assert await adapter.list_record_entries(P, RecordSection.DOCUMENTS) == []
+    assert not router.calls
 
 
 async def test_practice_settings_are_defaults_from_the_practice(adapter: GPConnectAdapter) -> None:
     settings = await adapter.get_practice_settings()
 
     assert (settings.ods_code, settings.name) == ("A81001", "Riverside Medical Centre")
-    assert not settings.record_enabled
+    # The record is on: each patient's access comes from the User Permissions API.
+    assert settings.record_enabled
     assert settings.default_search_window == timedelta(days=14)
     assert await adapter.list_cancellation_reasons() == []
 
@@ -598,47 +686,93 @@ async def test_factory_closes_its_client_and_checks_configuration(gp_clock: Fake
         assert isinstance(adapter, GPConnectAdapter)
         http = adapter._clients.appointments._http
         with pytest.raises(PracticesFileInvalid, match="base_url"):
-            factory(practice_config(base_url=None))
-        with pytest.raises(PracticesFileInvalid, match="endpoints for prescriptions, record"):
+            factory(practice_config(base_url=None, endpoints={}))
+        with pytest.raises(
+            PracticesFileInvalid, match="endpoints for prescriptions, record, permissions"
+        ):
             factory(practice_config(base_url=None, endpoints={"appointments": BASE_URL}))
-        with pytest.raises(PracticesFileInvalid, match="GPCONNECT_PROVIDER_ASIDS"):
-            factory(practice_config(ods_code="Z99999"))
+        # No Spine ASID is needed, for any practice.
+        assert isinstance(factory(practice_config(ods_code="Z99999")), GPConnectAdapter)
+        unnamed = await create_gpconnect_factory(
+            settings,
+            gp_clock,
+            stack,
+            gpconnect=gpconnect_settings().model_copy(update={"consumer_telephone": ""}),
+        )
+        with pytest.raises(PracticesFileInvalid, match="GPCONNECT_CONSUMER_TELEPHONE"):
+            unnamed(practice_config())
     assert http.is_closed
 
 
-async def test_each_service_has_its_own_endpoint_and_audience(
-    gp_clock: FakeClock, router: respx.MockRouter
-) -> None:
-    """Appointments, prescriptions and the record are different GP Connect services."""
-    record_url = "https://record.gpconnect.test/A81001/STU3/1"
-    prescriptions_url = "https://prescriptions.gpconnect.test/A81001/R4"
+async def test_each_api_has_its_own_base_url(gp_clock: FakeClock, router: respx.MockRouter) -> None:
+    """Appointments, the access record, user permissions and prescriptions are different
+    APIs, each at its own base URL, each called with the patient's own token."""
+    urls = {
+        "appointments": "https://appointments.platform.test/STU3",
+        "record": "https://record.platform.test/STU3",
+        "prescriptions": "https://prescriptions.platform.test/R4",
+        "permissions": "https://permissions.platform.test/v1",
+    }
     settings = Settings(_env_file=None, app_env="test")
-    seen: list[httpx.Request] = []
+    seen: dict[str, httpx.Request] = {}
 
     def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if request.url.host.startswith("record."):
-            return httpx.Response(200, json=load("structured/allergies_response2.json"))
+        api = request.url.host.split(".")[0]
+        seen[api] = request
+        if api == "record":
+            return httpx.Response(200, json=load("structured_record_bundle.json"))
+        if api == "permissions":
+            return httpx.Response(200, json={"medicalRecord": {}})
         return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset"})
 
-    router.route(host="record.gpconnect.test").mock(side_effect=answer)
-    router.route(host="prescriptions.gpconnect.test").mock(side_effect=answer)
+    for url in urls.values():
+        router.route(host=httpx.URL(url).host).mock(side_effect=answer)
     async with contextlib.AsyncExitStack() as stack:
         factory = await create_gpconnect_factory(
             settings, gp_clock, stack, gpconnect=gpconnect_settings()
         )
-        adapter = factory(
-            practice_config(endpoints={"record": record_url, "prescriptions": prescriptions_url})
-        )
+        adapter = factory(practice_config(endpoints=urls))
         assert isinstance(adapter, GPConnectAdapter)
-        adapter._remember(Patient("2", NHS_NUMBER, "Ann", "Smith", date(1980, 1, 1), ODS_CODE))
-        await adapter.list_record_entries("2", RecordSection.ALLERGIES)
-        await adapter.list_courses("2")
+        await adapter.list_record_entries(P, RecordSection.ALLERGIES)
+        await adapter.list_courses(P)
+        await adapter.list_appointments(P)
+        await adapter.get_record_access(P)
 
-    record_call, prescriptions_call = seen
-    assert str(record_call.url).startswith(record_url + "/Patient/$gpc.getstructuredrecord")
-    assert claims(record_call)["aud"] == record_url
-    assert str(prescriptions_call.url).startswith(prescriptions_url + "/Patient/")
-    # The patient-facing API: the patient's own bearer token, not a Spine JWT.
-    assert prescriptions_call.headers["Authorization"] == "Bearer sandbox"
-    assert "Ssp-From" not in prescriptions_call.headers
+    assert str(seen["record"].url) == f"{urls['record']}/Patient/$gpc.getstructuredrecord"
+    assert str(seen["prescriptions"].url).startswith(f"{urls['prescriptions']}/Patient/{P}/")
+    assert str(seen["appointments"].url).startswith(f"{urls['appointments']}/Patient/{P}/")
+    assert str(seen["permissions"].url) == f"{urls['permissions']}/Patient/{P}"
+    for request in seen.values():
+        assert request.headers["Authorization"] == "Bearer sandbox"
+        assert "Ssp-From" not in request.headers
+
+
+def test_the_permissions_url_is_derived_from_the_record_url() -> None:
+    assert permissions_base_url(practice_config()) == PERMISSIONS_URL
+    assert (
+        permissions_base_url(practice_config(base_url="https://one.test/all", endpoints={}))
+        == "https://one.test/all"
+    )
+
+
+def test_a_request_the_official_document_refuses_fails_the_test(
+    fake_server: FakeGPConnect,
+) -> None:
+    """The fake checks each request against the API's OpenAPI document, as the stand-in
+    does: here a slot search with a `searchFilter` value its enum does not allow."""
+    refused = httpx.Request(
+        "GET",
+        f"{BASE_URL}/Slot",
+        params=[
+            ("start", "ge2030-06-03"),
+            ("end", "le2030-06-04"),
+            ("status", "free"),
+            ("_include", "Slot:schedule"),
+            ("searchFilter", f"{wire.ODS_CODE_SYSTEM}|X26"),
+        ],
+        headers={"Authorization": "Bearer sandbox", "X-Request-ID": str(uuid.uuid4())},
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"searchFilter.*is not one of"):
+        fake_server.check_specification(API.APPOINTMENTS, refused)
+    assert len(fake_server.violations) == 1
+    fake_server.violations.clear()  # the fixture would otherwise fail this test too

@@ -8,6 +8,7 @@ import pytest
 
 from app.adapters.gpconnect import fhir, fhir_prescriptions, fhir_record
 from app.adapters.gpconnect import interactions as wire
+from app.adapters.gpconnect.fhir_documents import binary_id
 from app.gp.types import (
     AppointmentStatus,
     AppointmentType,
@@ -16,7 +17,7 @@ from app.gp.types import (
     PrescriptionRequestStatus,
     RecordSection,
 )
-from tests.adapters.gpconnect.fake_server import load
+from tests.adapters.gpconnect.fake_server import NHS_NUMBER, load
 
 
 def test_slot_bundle_maps_to_slots_with_clinician_location_and_channel() -> None:
@@ -29,6 +30,7 @@ def test_slot_bundle_maps_to_slots_with_clinician_location_and_channel() -> None
     assert nurse.clinician.name == "Amara Okafor"
     assert nurse.clinician.role == "Practice Nurse"
     assert nurse.session == "Nurse clinic"
+    assert (nurse.slot_type, nurse.schedule_type) == ("Nurse telephone review", "Nurse clinic")
     assert gp_in_person.clinician.name == "Dr Nichole Gilbert"
     assert gp_in_person.clinician.role == "General Medical Practitioner"
     assert gp_in_person.location == "Riverside Medical Centre"
@@ -125,6 +127,22 @@ def test_booked_appointment_maps_back() -> None:
     assert appointment.location == "Riverside Medical Centre"
     assert appointment.version == "636068818095315079"
     assert appointment.reason == "Sore knee"
+    assert appointment.service_type == "Routine GP appointment"
+    assert appointment.schedule_type == "Morning surgery"
+
+
+def test_address_is_one_line_with_each_part_once() -> None:
+    address = {
+        "line": ["Trevelyan Square", "Boar Ln", "Leeds"],
+        "city": "Leeds",
+        "district": "West Yorkshire",
+        "postalCode": "LS1 6AE",
+    }
+
+    assert fhir.address_text(address) == "Trevelyan Square, Boar Ln, Leeds, West Yorkshire, LS1 6AE"
+    assert fhir.address_text([{"text": "1 River Street, Leeds"}]) == "1 River Street, Leeds"
+    assert fhir.address_text(None) is None
+    assert fhir.address_text({}) is None
 
 
 def test_cancelled_copy_changes_only_status_and_reason() -> None:
@@ -313,7 +331,9 @@ def test_order_tasks_of_several_courses_share_a_group() -> None:
 def test_structured_record_sections(
     section: RecordSection, expected: list[tuple[str, str]]
 ) -> None:
-    entries = fhir_record.record_entries_from_bundle(load("structured_record_bundle.json"), section)
+    entries = fhir_record.record_entries_from_bundle(
+        load("structured_record_bundle.json"), section, nhs_number=NHS_NUMBER
+    )
 
     assert [(e.entry_id, e.term) for e in entries] == expected
     assert all(e.section is section and not e.hidden for e in entries)
@@ -321,12 +341,18 @@ def test_structured_record_sections(
 
 def test_record_entry_details_and_filing() -> None:
     bundle = load("structured_record_bundle.json")
-    allergy = fhir_record.record_entries_from_bundle(bundle, RecordSection.ALLERGIES)[1]
+    allergy = fhir_record.record_entries_from_bundle(
+        bundle, RecordSection.ALLERGIES, nhs_number=NHS_NUMBER
+    )[1]
     results = {
         e.entry_id: e
-        for e in fhir_record.record_entries_from_bundle(bundle, RecordSection.TEST_RESULTS)
+        for e in fhir_record.record_entries_from_bundle(
+            bundle, RecordSection.TEST_RESULTS, nhs_number=NHS_NUMBER
+        )
     }
-    problem = fhir_record.record_entries_from_bundle(bundle, RecordSection.PROBLEMS)[0]
+    problem = fhir_record.record_entries_from_bundle(
+        bundle, RecordSection.PROBLEMS, nhs_number=NHS_NUMBER
+    )[0]
 
     assert (allergy.code, allergy.recorded_on, allergy.detail) == (
         "294505008",
@@ -401,3 +427,19 @@ def test_a_medication_labelled_not_for_the_patient_is_hidden_and_its_task_left_o
         fhir_prescriptions.requests_from_tasks(labelled, patient_ref="2", nhs_number="9000000009")
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # As in the access record document's example: absolute, at the documents server.
+        ("http://exampleGPSystem.co.uk/GP0001/STU3/1/gpconnect-documents/Binary/07a6", "07a6"),
+        ("Binary/D84004-P094-D1", "D84004-P094-D1"),  # relative: valid FHIR too
+        ("https://gp.test/documents/Binary/abc?x=1", "abc"),
+        ("https://gp.test/documents/DocumentReference/abc", None),
+        ("Binary/", None),
+        (None, None),
+    ],
+)
+def test_a_documents_binary_id_from_its_attachment_url(url: object, expected: str | None) -> None:
+    assert binary_id(url) == expected

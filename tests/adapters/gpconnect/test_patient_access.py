@@ -29,14 +29,20 @@ ID_TOKEN = "header.nhs-login-id-token.signature"
 
 
 class IdTokens:
-    """What the sign-in flow would hold: the patient's current NHS login ID token."""
+    """What the sign-in flow would hold: the patient's current NHS login ID token, and
+    the one it would refresh to once that is refused (`fresh`)."""
 
-    def __init__(self, tokens: dict[str, str]) -> None:
+    def __init__(self, tokens: dict[str, str], fresh: dict[str, str] | None = None) -> None:
         self.tokens = tokens
+        self.fresh = fresh or {}
         self.asked = 0
+        self.refused: list[str] = []
 
-    async def id_token_for(self, nhs_number: str) -> str | None:
+    async def id_token_for(self, nhs_number: str, *, refused: str | None = None) -> str | None:
         self.asked += 1
+        if refused is not None:
+            self.refused.append(refused)
+            return self.fresh.get(nhs_number)
         return self.tokens.get(nhs_number)
 
 
@@ -184,6 +190,61 @@ async def test_token_service_failures(
     if code is not None:
         assert getattr(failed.value, "supplier_code", None) == code
     assert ID_TOKEN not in str(failed.value)
+
+
+def subject_tokens(route: respx.Route) -> list[str]:
+    return [parse_qs(call.request.content.decode())["subject_token"][0] for call in route.calls]
+
+
+async def test_an_id_token_refused_as_expired_is_refreshed_once_and_exchanged(
+    router: respx.MockRouter, gp_clock: FakeClock, private_key: RSAKey
+) -> None:
+    """The platform's clock may call an ID token expired before ours does: the store is
+    asked for a fresh one (naming the refused one), which is exchanged instead."""
+    route = router.post(TOKEN_URL).mock(
+        side_effect=[httpx.Response(400, json={"error": "invalid_grant"}), issued("access-1")]
+    )
+    id_tokens = IdTokens({NHS_NUMBER: ID_TOKEN}, fresh={NHS_NUMBER: "fresh.id.token"})
+
+    async with exchange(gp_clock, private_key, id_tokens) as tokens:
+        assert await tokens.token_for(NHS_NUMBER) == "access-1"
+
+    assert id_tokens.refused == [ID_TOKEN]
+    assert subject_tokens(route) == [ID_TOKEN, "fresh.id.token"]
+
+
+@pytest.mark.parametrize("fresh", [{}, {NHS_NUMBER: ID_TOKEN}], ids=["none", "the-same"])
+async def test_no_fresh_id_token_after_a_refusal_is_sign_in_again(
+    router: respx.MockRouter, gp_clock: FakeClock, private_key: RSAKey, fresh: dict[str, str]
+) -> None:
+    route = router.post(TOKEN_URL).mock(
+        return_value=httpx.Response(400, json={"error": "invalid_grant"})
+    )
+
+    async with exchange(gp_clock, private_key, IdTokens({NHS_NUMBER: ID_TOKEN}, fresh)) as tokens:
+        with pytest.raises(SignInAgain) as refused:
+            await tokens.token_for(NHS_NUMBER)
+
+    assert refused.value.supplier_code == "TOKEN_EXCHANGE_INVALID_GRANT"
+    assert route.call_count == 1
+
+
+async def test_a_fresh_id_token_refused_too_is_sign_in_again_without_asking_again(
+    router: respx.MockRouter, gp_clock: FakeClock, private_key: RSAKey
+) -> None:
+    route = router.post(TOKEN_URL).mock(
+        return_value=httpx.Response(400, json={"error": "invalid_grant"})
+    )
+    id_tokens = IdTokens({NHS_NUMBER: ID_TOKEN}, fresh={NHS_NUMBER: "fresh.id.token"})
+
+    async with exchange(gp_clock, private_key, id_tokens) as tokens:
+        with pytest.raises(SignInAgain) as refused:
+            await tokens.token_for(NHS_NUMBER)
+
+    assert refused.value.supplier_code == "TOKEN_EXCHANGE_INVALID_GRANT"
+    assert route.call_count == 2
+    assert id_tokens.refused == [ID_TOKEN]
+    assert "fresh.id.token" not in str(refused.value)
 
 
 async def test_sandbox_tokens_are_fixed() -> None:

@@ -51,7 +51,7 @@ async def test_a_single_course_is_one_task_as_the_specification_shows_it(
     example = load("pfs_task_post_request.json")
 
     request = await adapter.request_prescription(
-        "2", ["mr-plan-1"], note="Away next week", actor_ref="2"
+        NHS_NUMBER, ["mr-plan-1"], note="Away next week", actor_ref=NHS_NUMBER
     )
 
     (task,) = posted(fake_server)
@@ -73,11 +73,11 @@ async def test_a_single_course_is_one_task_as_the_specification_shows_it(
     (created,) = fake_server.tasks.values()
     assert request.request_id == created["id"]
     assert request.course_ids == ("mr-plan-1",)
-    assert request.requested_by_ref == "2"
-    (listed,) = await adapter.list_prescription_requests("2")
+    assert request.requested_by_ref == NHS_NUMBER
+    (listed,) = await adapter.list_prescription_requests(NHS_NUMBER)
     assert (listed.request_id, listed.requested_by_ref, listed.status) == (
         request.request_id,
-        "2",
+        NHS_NUMBER,
         PrescriptionRequestStatus.REQUESTED,
     )
 
@@ -86,7 +86,7 @@ async def test_several_courses_are_one_request_of_several_tasks(
     adapter: GPConnectAdapter, fake_server: FakeGPConnect
 ) -> None:
     request = await adapter.request_prescription(
-        "2", ["mr-plan-1", "mr-plan-3", "mr-plan-1"], note="Away", actor_ref="2"
+        NHS_NUMBER, ["mr-plan-1", "mr-plan-3", "mr-plan-1"], note="Away", actor_ref=NHS_NUMBER
     )
 
     tasks = posted(fake_server)
@@ -98,20 +98,24 @@ async def test_several_courses_are_one_request_of_several_tasks(
     assert len({t["identifier"][0]["value"] for t in tasks}) == 2
     assert all(t["note"] == [{"authorString": "Patient", "text": "Away"}] for t in tasks)
     assert request.course_ids == ("mr-plan-1", "mr-plan-3")
-    assert [r.request_id for r in await adapter.list_prescription_requests("2")] == [
+    assert [r.request_id for r in await adapter.list_prescription_requests(NHS_NUMBER)] == [
         request.request_id
     ]
     with pytest.raises(CourseNotOrderable) as again:
-        await adapter.request_prescription("2", ["mr-plan-3"], note=None, actor_ref="2")
+        await adapter.request_prescription(
+            NHS_NUMBER, ["mr-plan-3"], note=None, actor_ref=NHS_NUMBER
+        )
     assert again.value.reason is NotOrderableReason.PENDING_REQUEST
 
 
 async def test_every_call_carries_the_patients_token_and_request_ids(
     adapter: GPConnectAdapter, fake_server: FakeGPConnect
 ) -> None:
-    await adapter.list_courses("2")
-    await adapter.request_prescription("2", ["mr-plan-1", "mr-plan-3"], note=None, actor_ref="2")
-    await adapter.list_prescription_requests("2")
+    await adapter.list_courses(NHS_NUMBER)
+    await adapter.request_prescription(
+        NHS_NUMBER, ["mr-plan-1", "mr-plan-3"], note=None, actor_ref=NHS_NUMBER
+    )
+    await adapter.list_prescription_requests(NHS_NUMBER)
 
     calls = prescription_calls(fake_server)
     assert [r.method for r in calls] == ["GET", "GET", "POST", "POST", "GET"]
@@ -136,11 +140,15 @@ async def test_every_call_carries_the_patients_token_and_request_ids(
 async def test_cancel_is_not_offered_and_nothing_is_sent(
     adapter: GPConnectAdapter, fake_server: FakeGPConnect
 ) -> None:
-    request = await adapter.request_prescription("2", ["mr-plan-1"], note=None, actor_ref="2")
+    request = await adapter.request_prescription(
+        NHS_NUMBER, ["mr-plan-1"], note=None, actor_ref=NHS_NUMBER
+    )
     before = len(fake_server.requests)
 
     with pytest.raises(NotAvailableAtPractice) as refused:
-        await adapter.cancel_prescription_request("2", request.request_id, actor_ref="2")
+        await adapter.cancel_prescription_request(
+            NHS_NUMBER, request.request_id, actor_ref=NHS_NUMBER
+        )
 
     assert refused.value.capability is Capability.CANCEL_PRESCRIPTION_REQUEST
     assert Capability.CANCEL_PRESCRIPTION_REQUEST not in adapter.capabilities
@@ -163,7 +171,7 @@ async def test_an_order_that_cannot_stand_sends_no_task(
     reason: NotOrderableReason | None,
 ) -> None:
     with pytest.raises(error) as refused:
-        await adapter.request_prescription("2", courses, note=None, actor_ref="2")
+        await adapter.request_prescription(NHS_NUMBER, courses, note=None, actor_ref=NHS_NUMBER)
 
     if reason is not None:
         assert isinstance(refused.value, CourseNotOrderable)
@@ -175,7 +183,7 @@ async def test_only_the_patient_themself_can_order(
     adapter: GPConnectAdapter, fake_server: FakeGPConnect
 ) -> None:
     with pytest.raises(NotAvailableAtPractice) as refused:
-        await adapter.request_prescription("2", ["mr-plan-1"], note=None, actor_ref="77")
+        await adapter.request_prescription(NHS_NUMBER, ["mr-plan-1"], note=None, actor_ref="77")
 
     assert refused.value.capability is Capability.PROXY_RELATIONSHIPS
     assert posted(fake_server) == []
@@ -207,7 +215,7 @@ async def test_an_order_broken_part_way_leaves_the_patients_visible_requests(
 
     with pytest.raises(OrderPartlyPlaced) as failed:
         await adapter.request_prescription(
-            "2", ["mr-plan-1", "mr-plan-3"], note=None, actor_ref="2"
+            NHS_NUMBER, ["mr-plan-1", "mr-plan-3"], note=None, actor_ref=NHS_NUMBER
         )
 
     assert isinstance(failed.value.cause, error)
@@ -216,9 +224,9 @@ async def test_an_order_broken_part_way_leaves_the_patients_visible_requests(
     assert detail.startswith("1 of the 2 medicines you asked for were requested")
     assert "shown in your prescription requests" in detail
     assert says in detail
-    (standing,) = await adapter.list_prescription_requests("2")
+    (standing,) = await adapter.list_prescription_requests(NHS_NUMBER)
     assert standing.course_ids == ("mr-plan-1",)
-    assert standing.requested_by_ref == "2"
+    assert standing.requested_by_ref == NHS_NUMBER
     assert standing.status is PrescriptionRequestStatus.REQUESTED
 
 
@@ -229,12 +237,12 @@ async def test_a_first_task_refused_is_the_plain_error(
 
     with pytest.raises(GPSystemUnavailable) as failed:
         await adapter.request_prescription(
-            "2", ["mr-plan-1", "mr-plan-3"], note=None, actor_ref="2"
+            NHS_NUMBER, ["mr-plan-1", "mr-plan-3"], note=None, actor_ref=NHS_NUMBER
         )
 
     assert failed.value.detail == GPSystemUnavailable.default_detail
     assert len(posted(fake_server)) == 1
-    assert await adapter.list_prescription_requests("2") == []
+    assert await adapter.list_prescription_requests(NHS_NUMBER) == []
 
 
 async def test_a_refused_token_is_renewed_once_then_the_patient_signs_in_again(
@@ -244,7 +252,7 @@ async def test_a_refused_token_is_renewed_once_then_the_patient_signs_in_again(
     before = len(fake_server.requests)
 
     with pytest.raises(SignInAgain) as refused:
-        await adapter.list_courses("2")
+        await adapter.list_courses(NHS_NUMBER)
 
     assert "sign in again" in refused.value.detail
     retried = [r for r in fake_server.requests[before:] if str(r.url).startswith(PFS_URL)]
@@ -256,7 +264,7 @@ async def test_a_refused_token_is_renewed_once_then_the_patient_signs_in_again(
 async def test_another_patients_task_in_a_search_is_never_shown(
     adapter: GPConnectAdapter, router: respx.MockRouter
 ) -> None:
-    adapter._remember(Patient("2", NHS_NUMBER, "Jane", "Smith", date(1980, 1, 1), "A81001"))
+    adapter._remember(Patient(NHS_NUMBER, NHS_NUMBER, "Jane", "Smith", date(1980, 1, 1), "A81001"))
     spec = load("pfs_tasks_bundle.json")
     theirs = json.loads(json.dumps(spec["entry"][0]))
     other = {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000017"}
@@ -265,7 +273,7 @@ async def test_another_patients_task_in_a_search_is_never_shown(
     resources = [e["resource"] for e in spec["entry"]] + [theirs["resource"]]
     router.get(f"{PFS_URL}/Task").mock(return_value=httpx.Response(200, json=bundle(resources)))
 
-    requests = await adapter.list_prescription_requests("2")
+    requests = await adapter.list_prescription_requests(NHS_NUMBER)
 
     assert len(requests) == 3
     assert "someone-elses" not in {r.request_id for r in requests}

@@ -21,7 +21,8 @@ async def test_the_status_lists_the_sandbox_practices(client: httpx.AsyncClient)
     response = await client.get("/status/gp-systems")
     assert response.status_code == 200
     circuits = {system["ods_code"]: system["circuit"] for system in response.json()["gp_systems"]}
-    assert circuits == dict.fromkeys(("A81001", "B82002", "C83003"), "closed")
+    # And the practice the default file reaches over GP Connect (the stand-in's D84004).
+    assert circuits == dict.fromkeys(("A81001", "B82002", "C83003", "D84004"), "closed")
 
 
 async def test_registry_serves_the_sandbox(app: FastAPI, client: httpx.AsyncClient) -> None:

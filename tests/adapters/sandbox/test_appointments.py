@@ -19,10 +19,13 @@ from app.gp.types import (
 from tests.adapters.sandbox.conftest import PersonaLookup
 from tests.conftest import FakeClock
 
+# The sandbox's free slots are the practice's, whoever searches.
+SEARCHER = "any-patient"
+
 
 async def free_slot(system: SandboxGPSystem, clock: FakeClock, days_ahead: int = 3) -> Slot:
     start = clock.now() + timedelta(days=days_ahead)
-    slots = await system.search_slots(start, start + timedelta(days=7))
+    slots = await system.search_slots(start, start + timedelta(days=7), patient_ref=SEARCHER)
     return slots[0]
 
 
@@ -57,18 +60,23 @@ async def test_cancellation_reasons_per_profile(
 async def test_slots_cover_eight_weeks_in_several_types_and_clinicians(
     emis: SandboxGPSystem, clock: FakeClock
 ) -> None:
-    slots = await emis.search_slots(clock.now(), clock.now() + timedelta(days=60))
+    slots = await emis.search_slots(
+        clock.now(), clock.now() + timedelta(days=60), patient_ref=SEARCHER
+    )
     assert slots == sorted(slots, key=lambda s: s.start)
     assert slots[-1].start > clock.now() + timedelta(days=50)
     assert {s.type for s in slots} == set(AppointmentType)
     assert len({s.clinician.name for s in slots}) == 3
     assert all(s.location and s.session for s in slots)
     video = await emis.search_slots(
-        clock.now(), clock.now() + timedelta(days=14), appointment_type=AppointmentType.VIDEO
+        clock.now(),
+        clock.now() + timedelta(days=14),
+        patient_ref=SEARCHER,
+        appointment_type=AppointmentType.VIDEO,
     )
     assert video and all(s.type is AppointmentType.VIDEO for s in video)
     nurse = await emis.search_slots(
-        clock.now(), clock.now() + timedelta(days=14), clinician="ruth bell"
+        clock.now(), clock.now() + timedelta(days=14), patient_ref=SEARCHER, clinician="ruth bell"
     )
     assert nurse and all(s.clinician.role == "Practice nurse" for s in nurse)
 
@@ -85,7 +93,8 @@ async def test_emis_requires_a_reason_and_books(
     assert (appointment.status, appointment.reason, appointment.start) == (
         AppointmentStatus.BOOKED, "Sore throat", slot.start,
     )  # fmt: skip
-    assert slot.slot_id not in {s.slot_id for s in await emis.search_slots(slot.start, slot.end)}
+    after = await emis.search_slots(slot.start, slot.end, patient_ref=patient)
+    assert slot.slot_id not in {s.slot_id for s in after}
     assert appointment in await emis.list_appointments(patient)
 
 
@@ -107,7 +116,7 @@ async def test_taken_slot_limit_and_window(
         await emis.book_appointment(book(james, far))
     assert window.value.supplier_code == "-1154"
     # A refused booking leaves the slot free.
-    assert far in await emis.search_slots(far.start, far.end)
+    assert far in await emis.search_slots(far.start, far.end, patient_ref=james)
 
 
 async def test_unknown_slot(emis: SandboxGPSystem, persona: PersonaLookup) -> None:
@@ -137,7 +146,7 @@ async def test_tpp_drops_the_reason_and_refuses_cancelling_within_an_hour(
     )
     assert cancelled.status is AppointmentStatus.CANCELLED
     assert cancelled.version == "2"
-    assert slot in await tpp.search_slots(slot.start, slot.end)  # freed
+    assert slot in await tpp.search_slots(slot.start, slot.end, patient_ref=patient)  # freed
 
 
 async def test_vision_cancellation_uses_practice_reasons_and_cut_off(

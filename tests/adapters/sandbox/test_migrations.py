@@ -213,7 +213,7 @@ async def test_a_demo_booking_outlives_a_restart_on_a_new_day_and_an_upgrade(
     patient = patient_ref_for("olivia")
     async with serving(settings, clock) as emis:
         start = clock.now() + timedelta(days=3)
-        slot = (await emis.search_slots(start, start + timedelta(days=7)))[0]
+        slot = (await emis.search_slots(start, start + timedelta(days=7), patient_ref=patient))[0]
         booked = await emis.book_appointment(
             BookingRequest(patient_ref=patient, slot_id=slot.slot_id, actor_ref=patient,
                            reason="Demo: sore throat")

@@ -23,7 +23,7 @@ from app.clock import today as clock_today
 from app.gp.port import GPSystem
 from app.gp.types import CourseKind, PrescriptionRequestStatus
 from tests.adapters.gpconnect import fake_server
-from tests.adapters.gpconnect.conftest import BASE_URL, PFS_URL, open_adapter
+from tests.adapters.gpconnect.conftest import open_adapter, provider
 from tests.conftest import FakeClock
 
 ADAPTER_KINDS = ["gpconnect", "sandbox"]
@@ -62,7 +62,7 @@ class Contract:
 async def gpconnect_contract(_database_url: str) -> AsyncIterator[Contract]:
     clock = FakeClock()
     with respx.mock(assert_all_called=False) as router:
-        server = fake_server.FakeGPConnect(BASE_URL, clock.now, PFS_URL).seed().install(router)
+        server = provider(clock.now).install(router)
 
         def take_down() -> None:
             server.outage = True
@@ -70,8 +70,8 @@ async def gpconnect_contract(_database_url: str) -> AsyncIterator[Contract]:
         async with open_adapter(clock) as adapter:
             yield Contract(
                 adapter=adapter,
-                patient_ref=fake_server.PATIENT_ID,
-                actor_ref=fake_server.PATIENT_ID,
+                patient_ref=fake_server.PATIENT_REF,  # the NHS number
+                actor_ref=fake_server.PATIENT_REF,
                 window_start=clock.now() - timedelta(days=2),
                 window_end=clock.now() + timedelta(days=7),
                 repeat_course_id=fake_server.REPEAT_COURSE,

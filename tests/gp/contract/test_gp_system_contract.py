@@ -24,7 +24,9 @@ from tests.gp.contract.conftest import Contract
 
 
 async def free_slots(contract: Contract) -> list[Slot]:
-    return await contract.adapter.search_slots(contract.window_start, contract.window_end)
+    return await contract.adapter.search_slots(
+        contract.window_start, contract.window_end, patient_ref=contract.patient_ref
+    )
 
 
 def booking(contract: Contract, slot: Slot) -> BookingRequest:

@@ -60,6 +60,11 @@ _CLINICIANS = {
         ("Dr Imran Qureshi", "GP"),
         ("Beth Owen", "Advanced nurse practitioner"),
     ),
+    "D84004": (
+        ("Dr Nia Roberts", "GP"),
+        ("Dr Felix Grant", "GP"),
+        ("Maria Lopes", "Practice nurse"),
+    ),
 }
 _DEFAULT_CLINICIANS = (("Dr Alex Green", "GP"), ("Dr Jo White", "GP"), ("Sam Kerr", "Nurse"))
 
@@ -107,8 +112,13 @@ def slot_rows(practice: PracticeSeed, first_day: date, last_day: date) -> list[d
 
 
 # Who gets seeded appointments: (person, days ahead for the upcoming one, slot index)
-_UPCOMING = {"olivia": 6, "lily": 8, "mohammed": 7, "grace": 9, "chloe": 12, "margaret": 10}
-_PAST = {"olivia", "mohammed", "grace", "james", "margaret", "robert", "helen", "priya", "daniel"}
+_UPCOMING = {
+    "olivia": 6, "lily": 8, "mohammed": 7, "grace": 9, "chloe": 12, "margaret": 10, "florence": 5,
+}  # fmt: skip
+_PAST = {
+    "olivia", "mohammed", "grace", "james", "margaret", "robert", "helen", "priya", "daniel",
+    "florence",
+}  # fmt: skip
 
 
 def _appointment_row(

@@ -84,10 +84,12 @@ class AppointmentsMixin(SupplierBase):
         start: datetime,
         end: datetime,
         *,
+        patient_ref: str,
         appointment_type: AppointmentType | None = None,
         clinician: str | None = None,
         limit: int | None = None,
     ) -> list[Slot]:
+        # A practice's free slots are the same whoever searches: `patient_ref` is unused.
         window: dict[str, Any] = {
             "ods_code": self.ods_code,
             "start": max(start, self._now()),
