@@ -183,11 +183,6 @@ _CHANNELS = {
     "telephone": AppointmentType.TELEPHONE,
     "video": AppointmentType.VIDEO,
 }
-_CHANNEL_CODES = {
-    AppointmentType.IN_PERSON: "In-person",
-    AppointmentType.TELEPHONE: "Telephone",
-    AppointmentType.VIDEO: "Video",
-}
 SLOT_ID_SEPARATOR = "~"  # not in the FHIR id alphabet [A-Za-z0-9-.], so it cannot clash
 
 
@@ -196,10 +191,6 @@ def delivery_channel(resource: JSON) -> AppointmentType:
     found = extension(resource, wire.DELIVERY_CHANNEL_EXT)
     code = str((found or {}).get("valueCode") or "").lower()
     return _CHANNELS.get(code, AppointmentType.IN_PERSON)
-
-
-def channel_code(kind: AppointmentType) -> str:
-    return _CHANNEL_CODES[kind]
 
 
 def practitioner_role(resource: JSON) -> str:
@@ -461,23 +452,3 @@ def appointment_to_fhir(
         "created": wire_instant(created),
         "participant": participants,
     }
-
-
-def cancelled_copy(resource: JSON, reason_text: str) -> Resource:
-    """Cancel an appointment: the read resource with only `status` and the
-    cancellation-reason extension changed ("any other change SHALL be rejected")."""
-    body = dict(resource)
-    extensions = [
-        item
-        for item in body.get("extension") or []
-        if item.get("url") != wire.CANCELLATION_REASON_EXT
-    ]
-    extensions.append({"url": wire.CANCELLATION_REASON_EXT, "valueString": reason_text})
-    body["extension"] = extensions
-    body["status"] = "cancelled"
-    return body
-
-
-def etag(resource: JSON) -> str:
-    """If-Match value for a resource's current version (weak ETag, as the spec's example)."""
-    return f'W/"{(resource.get("meta") or {}).get("versionId") or "1"}"'

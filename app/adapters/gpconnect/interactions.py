@@ -16,21 +16,15 @@ FHIR_JSON: Final = "application/fhir+json"  # Accept, and the media type of FHIR
 # SHALL explicitly set the character encoding to UTF-8 using the charset parameter"
 # (FHIR RESTful API, Content Types and encodings). `client.deliver` sets it.
 FHIR_JSON_BODY: Final = f"{FHIR_JSON}; charset=utf-8"
-JSON_PATCH: Final = "application/json-patch+json"
 
 # --- identifier and code systems ------------------------------------------------
 
 NHS_NUMBER_SYSTEM: Final = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_CODE_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
-ORGANISATION_TYPE_SYSTEM: Final = "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-OrganisationType-1"
 SPINE_ERROR_SYSTEMS: Final = (
     "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1",
     "https://fhir.nhs.uk/R4/ValueSet/Spine-ErrorOrWarningCode-1",
     "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1",
-)
-COURSE_OF_THERAPY_SYSTEMS: Final = (
-    "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy",
-    "https://fhir.hl7.org.uk/CodeSystem/UKCore-MedicationRequestCourseOfTherapy",
 )
 RFC4122_SYSTEM: Final = "https://tools.ietf.org/html/rfc4122"  # Task identifiers (UUIDs)
 SNOMED_SYSTEM: Final = "http://snomed.info/sct"

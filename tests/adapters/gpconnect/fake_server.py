@@ -44,7 +44,6 @@ PRACTITIONER_ROLE = STU3 + "StructureDefinition/Extension-GPConnect-Practitioner
 CANCELLATION_REASON = (
     STU3 + "StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1"
 )
-COURSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
 SPINE_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Ssp-InteractionID")
 R4_SPINE_ERRORS = "https://fhir.nhs.uk/R4/ValueSet/Spine-ErrorOrWarningCode-1"
 UK_CORE_TASK = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"

@@ -21,6 +21,7 @@ import pytest
 
 from app.adapters.gpconnect import fhir
 from app.adapters.gpconnect import interactions as wire
+from app.adapters.gpconnect.appointments import cancellation_body
 from app.adapters.gpconnect.client import CONFIGURATION_FAULT, answer, deliver
 from app.adapters.gpconnect.outcomes import Operation, error_for_response
 from app.gp.errors import (
@@ -200,7 +201,7 @@ def test_cancelled_appointment_example() -> None:
 
 
 def test_our_cancel_body_has_what_the_specification_example_sends() -> None:
-    ours = fhir.cancelled_copy(example("appointment_read.json"), "Free text cancellation reason.")
+    ours = cancellation_body(example("appointment_read.json"), "Free text cancellation reason.")
     theirs = example("cancel_request.json")
 
     assert ours["status"] == theirs["status"] == "cancelled"

@@ -145,21 +145,6 @@ def test_address_is_one_line_with_each_part_once() -> None:
     assert fhir.address_text({}) is None
 
 
-def test_cancelled_copy_changes_only_status_and_reason() -> None:
-    current = load("appointment_booked.json")
-
-    body = fhir.cancelled_copy(current, "Cancelled online by the patient")
-
-    changed = {k for k in set(body) | set(current) if body.get(k) != current.get(k)}
-    assert changed == {"status", "extension"}
-    assert body["status"] == "cancelled"
-    assert {
-        "url": wire.CANCELLATION_REASON_EXT,
-        "valueString": "Cancelled online by the patient",
-    } in body["extension"]
-    assert fhir.etag(current) == 'W/"636068818095315079"'
-
-
 def test_courses_map_repeat_acute_and_repeat_dispensing() -> None:
     courses = {
         c.course_id: c
