@@ -89,7 +89,8 @@ def safe_return_to(value: str | None) -> str:
     return value
 
 
-def _with_flag(path: str, **flags: str) -> str:
+def with_flag(path: str, **flags: str) -> str:
+    """`path` with `flags` added to its query (before any `#fragment`)."""
     parts = urlsplit(path)
     query = f"{parts.query}&{urlencode(flags)}" if parts.query else urlencode(flags)
     return urlunsplit(parts._replace(query=query))
@@ -233,7 +234,7 @@ async def finish_sign_in(
         # back where they were, with a flag the page can show a calm message for.
         if error == "access_denied" and transaction and state_matches:
             response = RedirectResponse(
-                _with_flag(safe_return_to(transaction["return_to"]), login_error="login_cancelled"),
+                with_flag(safe_return_to(transaction["return_to"]), login_error="login_cancelled"),
                 status_code=status.HTTP_303_SEE_OTHER,
             )
             _clear_cookie(response, LOGIN_COOKIE)

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from app.auth.cookies import STAFF_LOGIN_COOKIE, STAFF_SESSION_COOKIE
 from app.auth.oidc import RelyingParty
 from app.auth.problems import InvalidReturnTo, LoginFailed, NHSLoginUnavailable
-from app.auth.router import safe_return_to
+from app.auth.router import safe_return_to, with_flag
 from app.clock import ClockDep
 from app.config import AppEnv
 from app.db import SessionDep
@@ -187,10 +187,8 @@ async def finish_staff_sign_in(
         await relying_party.check_response_issuer(iss)  # RFC 9207, errors included
     if error is not None:
         if error == "access_denied" and transaction and state_matches:
-            back = safe_return_to(transaction["return_to"])
-            separator = "&" if "?" in back else "?"
             response = RedirectResponse(
-                f"{back}{separator}login_error=login_cancelled",
+                with_flag(safe_return_to(transaction["return_to"]), login_error="login_cancelled"),
                 status_code=status.HTTP_303_SEE_OTHER,
             )
             _clear_cookie(response, STAFF_LOGIN_COOKIE)

@@ -59,6 +59,9 @@ async def test_cancelling_at_cis2_comes_back_calmly_without_a_session(
     assert back.status_code == 303
     assert back.headers["location"] == "/docs?login_error=login_cancelled"
     assert web.cookies.get(STAFF_SESSION_COOKIE) is None
+    # The flag goes in the query, not after a fragment Swagger UI keeps its place with.
+    back = await staff_web_sign_in(web, None, return_to="/docs%23section")
+    assert back.headers["location"] == "/docs?login_error=login_cancelled#section"
 
 
 async def test_a_callback_without_the_sign_in_cookie_is_refused(web: httpx.AsyncClient) -> None:
