@@ -6,8 +6,11 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from app.adapters.sandbox.supplier.base import SupplierBase
+from app.gp.types import Capability
 from app.staff.deps import StaffRole
 from tests.access_requests.conftest import StaffOf, applications_url, apply, proxy_body
 from tests.conftest import FakeClock, SignIn
@@ -181,3 +184,23 @@ async def test_a_proxy_application_must_match_a_patient_and_its_basis(
     # Not on consent: straight to the practice, with the document's reference.
     assert attorney.json()["status"] == "submitted"
     assert attorney.json()["proxy"]["document_reference"] == "LPA-7000-1234"
+
+
+async def test_no_proxy_application_where_the_gp_system_holds_no_proxies(
+    client: httpx.AsyncClient, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GP Connect's patient-facing APIs have no proxy model: an approval could never let
+    # the proxy see anything, so the application is refused before the practice gets it.
+    james = await sign_in("proxy-parent")
+    olivia = await sign_in("adult-full", ods_code="A81001")
+    monkeypatch.setattr(
+        SupplierBase,
+        "capabilities",
+        property(lambda self: self.profile.capabilities - {Capability.PROXY_RELATIONSHIPS}),
+    )
+    response = await apply(
+        client, james, proxy_body(olivia.persona, basis="patient_consent", relationship="relative")
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "not_available_at_practice"
+    assert (await client.get(applications_url(james), headers=james.headers)).json()["items"] == []

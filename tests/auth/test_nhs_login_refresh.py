@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.gpconnect.patient_access import NHSLoginTokenExchange
 from app.auth.credentials import credentials_cipher, decrypt_text
 from app.auth.models import AuthSession
-from app.auth.nhs_login_tokens import SessionIdTokens
+from app.auth.nhs_login_tokens import SessionIdTokens, presenting
 from app.auth.oidc import RelyingParty, RelyingPartyConfig, vectors_from_json
 from app.auth.runtime import nhs_login_refresher
 from app.auth.service import prune_sessions
@@ -362,3 +362,20 @@ async def test_the_refresher_is_nhs_login_when_configured(
         assert refresher.config.issuer == ISSUER
         assert refresher.config.client_id == CLIENT_ID
         assert await nhs_login_refresher(make_settings(), clock, stack) is None
+
+
+async def test_a_sign_in_presents_its_own_id_token_for_its_own_patient_only(
+    world: World,
+) -> None:
+    # Linking at a GP Connect practice is a patient-facing call made before the session
+    # (and so its ID token) is stored: the sign-in lends its token, to its patient alone.
+    assert await world.id_tokens.id_token_for("9000000009") is None
+    with presenting("9000000009", "the-sign-in's-token"):
+        assert await world.id_tokens.id_token_for("9000000009") == "the-sign-in's-token"
+        assert await world.id_tokens.id_token_for("9000000017") is None  # another patient
+        # Refused by the platform: not handed out again.
+        refused = await world.id_tokens.id_token_for("9000000009", refused="the-sign-in's-token")
+        assert refused is None
+    assert await world.id_tokens.id_token_for("9000000009") is None  # only while signing in
+    with presenting("9000000009", None):  # below P9 no token is lent
+        assert await world.id_tokens.id_token_for("9000000009") is None
